@@ -1,0 +1,166 @@
+package forwarder
+
+// segment is the mapping from one source's numbering to the slot's output
+// numbering. A new segment starts at every source switch and at every
+// in-order packet the slot drops (padding), so that a NACK for any output
+// sequence number can be mapped back to the packet it came from.
+type segment struct {
+	src      *Receiver
+	firstOut uint16 // first output sequence number of the segment
+	firstIn  uint16 // input sequence number that maps to firstOut
+	seq      uint16 // output = input + seq
+	ts       uint32
+	pid      uint16 // modulo 2^15
+	tl0      uint8
+}
+
+// Translation is what the Munger decided for one packet.
+type Translation struct {
+	Seq       uint16
+	TS        uint32
+	PictureID uint16
+	TL0PICIDX uint8
+	// Rewrite is true when the VP8 descriptor must change (non-zero offsets).
+	Rewrite bool
+}
+
+const (
+	historySegments = 16
+	pictureIDMask   = 0x7fff
+	videoClockRate  = 90000
+)
+
+// Munger keeps one output stream continuous while its source changes
+// (RFC 3550 §5.1 sequence and timestamp rules; RFC 7741 §4.2 picture ID and
+// TL0PICIDX). It is pure state: the caller serialises access and supplies
+// the time.
+type Munger struct {
+	started   bool
+	cur       segment
+	highestIn uint16
+	last      struct {
+		seq uint16
+		ts  uint32
+		pid uint16
+		tl0 uint8
+		at  int64
+	}
+	history [historySegments]segment
+	histLen int
+}
+
+// Switch starts a new segment at p, the first packet of a key frame from
+// src. The output continues at last+1 for sequence number, picture ID and
+// TL0PICIDX; the timestamp advances by the wall time elapsed since the last
+// forwarded packet (at least one tick), which keeps playout pacing right
+// without relying on the two sources' clocks being related.
+func (m *Munger) Switch(src *Receiver, p *Packet, now int64) {
+	in := p.Header
+	if !m.started {
+		m.started = true
+		m.cur = segment{src: src, firstOut: in.SequenceNumber, firstIn: in.SequenceNumber}
+		m.setLast(in.SequenceNumber-1, in.Timestamp, p.VP8.PictureID-1, p.VP8.TL0PICIDX-1, now)
+		m.highestIn = in.SequenceNumber - 1
+		return
+	}
+	m.pushHistory()
+	elapsed := uint32(max((now-m.last.at)*videoClockRate/1e9, 1))
+	m.cur = segment{
+		src:      src,
+		firstOut: m.last.seq + 1,
+		firstIn:  in.SequenceNumber,
+		seq:      m.last.seq + 1 - in.SequenceNumber,
+		ts:       m.last.ts + elapsed - in.Timestamp,
+		pid:      (m.last.pid + 1 - p.VP8.PictureID) & pictureIDMask,
+		tl0:      m.last.tl0 + 1 - p.VP8.TL0PICIDX,
+	}
+	m.highestIn = in.SequenceNumber - 1
+}
+
+// Translate maps a packet of the current segment. It returns false for a
+// packet older than the segment's start: it belongs to before the switch.
+func (m *Munger) Translate(p *Packet, now int64) (Translation, bool) {
+	in := p.Header.SequenceNumber
+	if int16(in-m.cur.firstIn) < 0 {
+		return Translation{}, false
+	}
+	t := m.cur.apply(p)
+	if int16(in-m.highestIn) > 0 {
+		m.highestIn = in
+		m.advanceLast(t, p, now)
+	}
+	return t, true
+}
+
+// Drop records that the in-order packet seq of the current segment will not
+// be forwarded, so the next one follows the last forwarded packet directly.
+func (m *Munger) Drop(seq uint16) {
+	if int16(seq-m.highestIn) <= 0 {
+		return
+	}
+	m.pushHistory()
+	m.cur.seq--
+	m.cur.firstIn = seq + 1
+	m.cur.firstOut = seq + 1 + m.cur.seq
+	m.highestIn = seq
+}
+
+// Reverse finds the segment and input sequence number behind an output
+// sequence number, for serving a NACK.
+func (m *Munger) Reverse(out uint16) (segment, uint16, bool) {
+	if !m.started || int16(out-m.last.seq) > 0 {
+		return segment{}, 0, false
+	}
+	if int16(out-m.cur.firstOut) >= 0 {
+		return m.cur, out - m.cur.seq, true
+	}
+	end := m.cur.firstOut
+	for i := range min(m.histLen, historySegments) {
+		s := m.history[(m.histLen-1-i)%historySegments]
+		if int16(out-s.firstOut) >= 0 && int16(out-end) < 0 {
+			return s, out - s.seq, true
+		}
+		end = s.firstOut
+	}
+	return segment{}, 0, false
+}
+
+// Source is the Receiver of the current segment (nil before the first).
+func (m *Munger) Source() *Receiver { return m.cur.src }
+
+func (s *segment) apply(p *Packet) Translation {
+	t := Translation{
+		Seq:       p.Header.SequenceNumber + s.seq,
+		TS:        p.Header.Timestamp + s.ts,
+		PictureID: (p.VP8.PictureID + s.pid) & pictureIDMask,
+		TL0PICIDX: p.VP8.TL0PICIDX + s.tl0,
+	}
+	t.Rewrite = (p.VP8.HasPictureID && s.pid != 0) || (p.VP8.HasTL0PICIDX && s.tl0 != 0)
+	return t
+}
+
+func (m *Munger) advanceLast(t Translation, p *Packet, now int64) {
+	m.last.seq = t.Seq
+	m.last.at = now
+	if int32(t.TS-m.last.ts) > 0 {
+		m.last.ts = t.TS
+	}
+	if p.VP8.HasPictureID && int16((t.PictureID-m.last.pid)<<1) > 0 {
+		m.last.pid = t.PictureID
+	}
+	if p.VP8.HasTL0PICIDX && int8(t.TL0PICIDX-m.last.tl0) > 0 {
+		m.last.tl0 = t.TL0PICIDX
+	}
+}
+
+func (m *Munger) setLast(seq uint16, ts uint32, pid uint16, tl0 uint8, at int64) {
+	m.last.seq, m.last.ts, m.last.pid, m.last.tl0, m.last.at = seq, ts, pid&pictureIDMask, tl0, at
+}
+
+func (m *Munger) pushHistory() {
+	m.history[m.histLen%historySegments] = m.cur
+	m.histLen++
+	if m.histLen >= 2*historySegments {
+		m.histLen -= historySegments
+	}
+}

@@ -1,0 +1,12 @@
+// Package room is confd's control plane: rooms by number and name, their
+// members, the video floor and which publisher fills which of a member's
+// video slots. It wires forwarder.Receivers to forwarder.DownTracks but never
+// touches a packet, and it reaches members only through the small Member
+// interface, so it knows neither Verto nor SIP.
+//
+// Concurrency: each Room has one mutex guarding its members and slots. Member
+// methods (Notify, Close) are called with it held and must not block; the
+// forwarder calls made under it (DownTrack.SetSource) take only their own
+// small locks and never write to the network. The package starts no
+// goroutines.
+package room

@@ -1,0 +1,244 @@
+package room
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+
+	"go.uber.org/zap"
+
+	"github.com/confd/confd/forwarder"
+)
+
+// Room is one conference.
+type Room struct {
+	cfg Config
+	log *zap.Logger
+
+	mu         sync.Mutex
+	closed     bool
+	nextID     int
+	members    []*Participant // join order
+	publishers []*Participant // most recent publisher first: [0] holds the video floor
+	onDTMF     func(p *Participant, digits string)
+}
+
+// Participant is one member of a room. Its fields are guarded by the room's
+// mutex.
+type Participant struct {
+	ID   int
+	Info JoinInfo
+
+	room   *Room
+	member Member
+	left   bool
+	held   bool
+	camera *forwarder.Receiver
+	slots  []slot
+}
+
+type slot struct {
+	track  *forwarder.DownTrack
+	mid    string
+	filler *Participant // who fills it now
+	pinned int          // member ID the viewer pinned here, 0 for none
+}
+
+func newRoom(cfg Config, log *zap.Logger) *Room {
+	return &Room{cfg: cfg, log: log}
+}
+
+// Number is the room's number.
+func (r *Room) Number() string { return r.cfg.Number }
+
+// Name is the room's display name (the number when none is configured).
+func (r *Room) Name() string {
+	if r.cfg.Name != "" {
+		return r.cfg.Name
+	}
+	return r.cfg.Number
+}
+
+// Config is the room's configuration.
+func (r *Room) Config() Config { return r.cfg }
+
+// Join adds a member.
+func (r *Room) Join(m Member, info JoinInfo) (*Participant, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil, ErrRoomClosed
+	}
+	if len(r.members) >= r.cfg.MaxMembers {
+		return nil, fmt.Errorf("%w (%d members)", ErrRoomFull, r.cfg.MaxMembers)
+	}
+	r.nextID++
+	p := &Participant{ID: r.nextID, Info: info, room: r, member: m}
+	r.members = append(r.members, p)
+	r.log.Info("member joined", zap.Int("member", p.ID), zap.String("name", info.Name))
+	return p, nil
+}
+
+// Leave removes a member: its video leaves every slot and its own slots
+// are emptied.
+func (r *Room) Leave(p *Participant) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p.left {
+		return
+	}
+	p.left = true
+	r.members = slices.DeleteFunc(r.members, func(o *Participant) bool { return o == p })
+	r.publishers = slices.DeleteFunc(r.publishers, func(o *Participant) bool { return o == p })
+	p.camera = nil
+	for i := range p.slots {
+		p.slots[i].track.SetSource(nil)
+	}
+	p.slots = nil
+	r.reassignLocked()
+	r.log.Info("member left", zap.Int("member", p.ID))
+}
+
+// Publish makes recv the member's camera. The most recent publisher takes
+// the video floor until speaker detection exists.
+func (r *Room) Publish(p *Participant, recv *forwarder.Receiver) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p.left {
+		return
+	}
+	p.camera = recv
+	r.publishers = slices.DeleteFunc(r.publishers, func(o *Participant) bool { return o == p })
+	r.publishers = slices.Insert(r.publishers, 0, p)
+	r.reassignLocked()
+}
+
+// Unpublish removes recv as the member's camera, if it still is.
+func (r *Room) Unpublish(p *Participant, recv *forwarder.Receiver) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p.camera != recv {
+		return
+	}
+	p.camera = nil
+	r.publishers = slices.DeleteFunc(r.publishers, func(o *Participant) bool { return o == p })
+	r.reassignLocked()
+}
+
+// SetSlots gives the member its receive slots, in the order of its offer's
+// video transceivers (mids[i] names tracks[i]); nil removes them.
+func (r *Room) SetSlots(p *Participant, tracks []*forwarder.DownTrack, mids []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range p.slots {
+		p.slots[i].track.SetSource(nil)
+	}
+	p.slots = nil
+	if p.left {
+		return
+	}
+	for i, t := range tracks {
+		p.slots = append(p.slots, slot{track: t, mid: mids[i]})
+	}
+	r.reassignLocked()
+	r.notifySlotsLocked(p)
+}
+
+// Pin asks for member memberID to be shown in the viewer's slot index
+// whenever it publishes; memberID 0 releases the slot.
+func (r *Room) Pin(viewer *Participant, index, memberID int) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if viewer.left {
+		return ErrNotInRoom
+	}
+	if index < 0 || index >= len(viewer.slots) {
+		return fmt.Errorf("%w: %d", ErrNoSuchSlot, index)
+	}
+	if memberID != 0 && r.memberLocked(memberID) == nil {
+		return fmt.Errorf("%w: %d", ErrNoSuchMember, memberID)
+	}
+	for i := range viewer.slots {
+		if viewer.slots[i].pinned == memberID {
+			viewer.slots[i].pinned = 0
+		}
+	}
+	viewer.slots[index].pinned = memberID
+	r.reassignLocked()
+	r.notifySlotsLocked(viewer)
+	return nil
+}
+
+// SetHold records whether the member put its call on hold.
+func (r *Room) SetHold(p *Participant, held bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p.held = held
+}
+
+// OnDTMF sets the handler for digits members press (in-call controls).
+func (r *Room) OnDTMF(f func(p *Participant, digits string)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.onDTMF = f
+}
+
+// DTMF hands digits a member pressed to the room.
+func (r *Room) DTMF(p *Participant, digits string) {
+	r.mu.Lock()
+	f := r.onDTMF
+	r.mu.Unlock()
+	r.log.Debug("dtmf", zap.Int("member", p.ID), zap.Int("digits", len(digits)))
+	if f != nil {
+		f(p, digits)
+	}
+}
+
+// Members lists the members in join order.
+func (r *Room) Members() []MemberView {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]MemberView, 0, len(r.members))
+	for _, p := range r.members {
+		out = append(out, MemberView{ID: p.ID, Info: p.Info, Publishing: p.camera != nil, Held: p.held})
+	}
+	return out
+}
+
+// Close ends every member's call with ReasonShutdown; no one can join after.
+func (r *Room) Close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
+	for _, p := range r.members {
+		p.member.Close(ReasonShutdown)
+	}
+}
+
+// Kick ends a member's call with ReasonKicked.
+func (r *Room) Kick(memberID int) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := r.memberLocked(memberID)
+	if p == nil {
+		return fmt.Errorf("%w: %d", ErrNoSuchMember, memberID)
+	}
+	p.member.Close(ReasonKicked)
+	return nil
+}
+
+func (r *Room) memberLocked(id int) *Participant {
+	for _, p := range r.members {
+		if p.ID == id {
+			return p
+		}
+	}
+	return nil
+}
+
+// Held reports whether the member's call is on hold.
+func (p *Participant) Held() bool {
+	p.room.mu.Lock()
+	defer p.room.mu.Unlock()
+	return p.held
+}

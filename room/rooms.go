@@ -1,0 +1,93 @@
+package room
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+
+	"go.uber.org/zap"
+)
+
+// Config describes one room.
+type Config struct {
+	Number       string
+	Name         string
+	PIN          string
+	ModeratorPIN string
+	// MaxMembers limits the members at once (0: DefaultMaxMembers).
+	MaxMembers int
+}
+
+// DefaultMaxMembers is the member limit of a room whose config sets none.
+const DefaultMaxMembers = 100
+
+// Rooms is the registry of configured rooms.
+type Rooms struct {
+	log   *zap.Logger
+	mu    sync.RWMutex
+	byKey map[string]*Room
+	list  []*Room
+}
+
+// New makes the registry; numbers and names must be unique.
+func New(cfgs []Config, log *zap.Logger) (*Rooms, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	rs := &Rooms{log: log, byKey: map[string]*Room{}}
+	for _, c := range cfgs {
+		if err := rs.add(c); err != nil {
+			return nil, err
+		}
+	}
+	return rs, nil
+}
+
+func (rs *Rooms) add(c Config) error {
+	if c.Number == "" {
+		return fmt.Errorf("room %q: number is required", c.Name)
+	}
+	if c.MaxMembers <= 0 {
+		c.MaxMembers = DefaultMaxMembers
+	}
+	r := newRoom(c, rs.log.With(zap.String("room", c.Number)))
+	for _, k := range []string{c.Number, strings.ToLower(c.Name)} {
+		if k == "" {
+			continue
+		}
+		if _, dup := rs.byKey[k]; dup {
+			return fmt.Errorf("room %q: number or name %q used twice", c.Number, k)
+		}
+		rs.byKey[k] = r
+	}
+	rs.list = append(rs.list, r)
+	return nil
+}
+
+// Lookup finds a room by number or (case-insensitive) name.
+func (rs *Rooms) Lookup(dest string) (*Room, error) {
+	rs.mu.RLock()
+	defer rs.mu.RUnlock()
+	if r, ok := rs.byKey[dest]; ok {
+		return r, nil
+	}
+	if r, ok := rs.byKey[strings.ToLower(dest)]; ok {
+		return r, nil
+	}
+	return nil, fmt.Errorf("%w: %q", ErrNoSuchRoom, dest)
+}
+
+// All lists the rooms in configuration order.
+func (rs *Rooms) All() []*Room {
+	rs.mu.RLock()
+	defer rs.mu.RUnlock()
+	return append([]*Room(nil), rs.list...)
+}
+
+// Close closes every room: each member is told to end its call with
+// ReasonShutdown and no one can join any more.
+func (rs *Rooms) Close() {
+	for _, r := range rs.All() {
+		r.Close()
+	}
+}
