@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"go.uber.org/zap"
+
+	"github.com/confd/confd/frontend"
+	"github.com/confd/confd/room"
+	"github.com/confd/confd/signalling"
+)
+
+// app is one running confd: rooms, the Verto endpoint and the web servers.
+type app struct {
+	cfg   Config
+	log   *zap.Logger
+	rooms *room.Rooms
+	media *signalling.Media
+	verto *signalling.Server
+
+	servers []*http.Server
+	addrs   map[string]net.Addr // "https", "http" → bound address
+	wg      sync.WaitGroup
+}
+
+func newApp(cfg Config, log *zap.Logger) (*app, error) {
+	rooms, err := room.New(cfg.roomConfigs(), log.Named("room"))
+	if err != nil {
+		return nil, err
+	}
+	media, err := signalling.NewMedia(cfg.mediaConfig())
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, log: log, rooms: rooms, media: media, addrs: map[string]net.Addr{}}
+	a.verto = signalling.NewServer(cfg.vertoConfig(), rooms, media, log.Named("verto"))
+	return a, nil
+}
+
+// handler routes websocket upgrades on any path to Verto (as FreeSWITCH
+// does) and everything else to the web UI.
+func (a *app) handler() http.Handler {
+	r := chi.NewRouter()
+	r.Use(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			if isUpgrade(req) {
+				a.verto.ServeHTTP(w, req)
+				return
+			}
+			next.ServeHTTP(w, req)
+		})
+	})
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	r.Get("/config.json", a.clientConfig)
+	r.Handle("/verto", a.verto)
+	r.Mount("/", frontend.Handler())
+	return r
+}
+
+func isUpgrade(r *http.Request) bool {
+	return r.Header.Get("Upgrade") != "" && headerHas(r.Header.Values("Connection"), "upgrade")
+}
+
+// clientConfig tells the web client how to reach confd.
+func (a *app) clientConfig(w http.ResponseWriter, _ *http.Request) {
+	rooms := make([]map[string]string, 0, len(a.cfg.Rooms))
+	for _, r := range a.cfg.Rooms {
+		rooms = append(rooms, map[string]string{"number": r.Number, "name": r.Name})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"domain": a.cfg.Verto.Domain, "iceServers": a.cfg.WebRTC.ICEServers, "rooms": rooms,
+	})
+}
+
+// start binds the listeners and serves in the background.
+func (a *app) start() (bool, error) {
+	h := a.handler()
+	var made bool
+	if a.cfg.Listen.HTTPS != "" {
+		cert, fresh, err := certificate(&a.cfg)
+		if err != nil {
+			return false, err
+		}
+		made = fresh
+		tlsCfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		if err := a.serve("https", a.cfg.Listen.HTTPS, h, tlsCfg); err != nil {
+			return false, err
+		}
+	}
+	if a.cfg.Listen.HTTP != "" {
+		if err := a.serve("http", a.cfg.Listen.HTTP, h, nil); err != nil {
+			return false, err
+		}
+	}
+	return made, nil
+}
+
+func (a *app) serve(name, addr string, h http.Handler, tlsCfg *tls.Config) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	if tlsCfg != nil {
+		l = tls.NewListener(l, tlsCfg)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: zap.NewStdLog(a.log.Named(name))}
+	a.servers = append(a.servers, srv)
+	a.addrs[name] = l.Addr()
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("server stopped", zap.String("listener", name), zap.Error(err))
+		}
+	}()
+	return nil
+}
+
+// shutdown ends every call with verto.bye, closes the sessions, then the
+// servers and the media sockets.
+func (a *app) shutdown(ctx context.Context) {
+	a.rooms.Close()
+	a.verto.Shutdown(ctx)
+	for _, s := range a.servers {
+		_ = s.Shutdown(ctx)
+	}
+	a.wg.Wait()
+	a.media.Close()
+}
+
+func headerHas(values []string, token string) bool {
+	for _, v := range values {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}

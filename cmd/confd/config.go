@@ -1,0 +1,190 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/confd/confd/room"
+	"github.com/confd/confd/signalling"
+)
+
+// Config is confd's configuration file. Every key is optional; see the
+// README for the reference.
+type Config struct {
+	Listen   ListenConfig  `yaml:"listen"`
+	TLS      TLSConfig     `yaml:"tls"`
+	DataDir  string        `yaml:"data_dir"`
+	Log      LogConfig     `yaml:"log"`
+	Verto    VertoConfig   `yaml:"verto"`
+	WebRTC   WebRTCConfig  `yaml:"webrtc"`
+	Users    []UserConfig  `yaml:"users"`
+	Rooms    []RoomConfig  `yaml:"rooms"`
+	Shutdown time.Duration `yaml:"shutdown_timeout"`
+}
+
+// ListenConfig holds the HTTP listen addresses ("" disables one).
+type ListenConfig struct {
+	HTTPS string `yaml:"https"`
+	HTTP  string `yaml:"http"`
+}
+
+// TLSConfig names a certificate; empty means a self-signed one in DataDir.
+type TLSConfig struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// LogConfig sets the log level (debug, info, warn, error) and format (console, json).
+type LogConfig struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// VertoConfig is the Verto endpoint.
+type VertoConfig struct {
+	Domain          string        `yaml:"domain"`
+	AllowGuests     *bool         `yaml:"allow_guests"`
+	AllowedOrigins  []string      `yaml:"allowed_origins"`
+	MaxMessageBytes int           `yaml:"max_message_bytes"`
+	MessageRate     float64       `yaml:"message_rate"`
+	MessageBurst    int           `yaml:"message_burst"`
+	AttachWindow    time.Duration `yaml:"attach_window"`
+	PingInterval    time.Duration `yaml:"ping_interval"`
+}
+
+// WebRTCConfig is how browsers' media reaches confd.
+type WebRTCConfig struct {
+	PublicIPs       []string          `yaml:"public_ips"`
+	UDPPortMin      uint16            `yaml:"udp_port_min"`
+	UDPPortMax      uint16            `yaml:"udp_port_max"`
+	UDPMux          string            `yaml:"udp_mux"`
+	ICETCP          string            `yaml:"ice_tcp"`
+	IncludeLoopback *bool             `yaml:"include_loopback"`
+	LoopbackOnly    bool              `yaml:"loopback_only"`
+	ICEServers      []ICEServerConfig `yaml:"ice_servers"`
+}
+
+// ICEServerConfig is a STUN or TURN server handed to browsers.
+type ICEServerConfig struct {
+	URLs       []string `yaml:"urls" json:"urls"`
+	Username   string   `yaml:"username" json:"username,omitempty"`
+	Credential string   `yaml:"credential" json:"credential,omitempty"`
+}
+
+// UserConfig is an account.
+type UserConfig struct {
+	Login    string `yaml:"login"`
+	Password string `yaml:"password"`
+	Name     string `yaml:"name"`
+	Role     string `yaml:"role"`
+}
+
+// RoomConfig is a room.
+type RoomConfig struct {
+	Number       string `yaml:"number"`
+	Name         string `yaml:"name"`
+	PIN          string `yaml:"pin"`
+	ModeratorPIN string `yaml:"moderator_pin"`
+	MaxMembers   int    `yaml:"max_members"`
+}
+
+// loadConfig reads path (none: every default). Unknown keys are errors, so
+// a typo does not silently fall back to a default.
+func loadConfig(path string) (Config, error) {
+	var c Config
+	if path != "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return c, err
+		}
+		defer f.Close()
+		dec := yaml.NewDecoder(f)
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+			return c, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	c.defaults()
+	return c, c.validate()
+}
+
+func (c *Config) defaults() {
+	if c.Listen == (ListenConfig{}) {
+		c.Listen = ListenConfig{HTTPS: ":8443", HTTP: "127.0.0.1:8080"}
+	}
+	if c.DataDir == "" {
+		c.DataDir = "confd-data"
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Verto.Domain == "" {
+		c.Verto.Domain = "localhost"
+	}
+	if len(c.Rooms) == 0 {
+		c.Rooms = []RoomConfig{{Number: "3500", Name: "Default room"}}
+	}
+	if c.Shutdown == 0 {
+		c.Shutdown = 5 * time.Second
+	}
+}
+
+func (c *Config) validate() error {
+	for _, u := range c.Users {
+		if u.Login == "" || u.Password == "" {
+			return fmt.Errorf("user %q: login and password are required", u.Login)
+		}
+		if r := strings.ToLower(u.Role); r != "" && r != "moderator" && r != "participant" {
+			return fmt.Errorf("user %q: role must be moderator or participant", u.Login)
+		}
+	}
+	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
+		return errors.New("tls: cert and key go together")
+	}
+	return nil
+}
+
+func (c *Config) roomConfigs() []room.Config {
+	out := make([]room.Config, len(c.Rooms))
+	for i, r := range c.Rooms {
+		out[i] = room.Config{Number: r.Number, Name: r.Name, PIN: r.PIN, ModeratorPIN: r.ModeratorPIN, MaxMembers: r.MaxMembers}
+	}
+	return out
+}
+
+func (c *Config) vertoConfig() signalling.Config {
+	v := c.Verto
+	sc := signalling.Config{
+		Domain: v.Domain, AllowGuests: v.AllowGuests == nil || *v.AllowGuests,
+		AllowedOrigins: v.AllowedOrigins, MaxMessageBytes: v.MaxMessageBytes,
+		MessageRate: v.MessageRate, MessageBurst: v.MessageBurst,
+		AttachWindow: v.AttachWindow, PingInterval: v.PingInterval,
+	}
+	for _, u := range c.Users {
+		role := room.RoleParticipant
+		if strings.EqualFold(u.Role, "moderator") {
+			role = room.RoleModerator
+		}
+		name := u.Name
+		if name == "" {
+			name = u.Login
+		}
+		sc.Users = append(sc.Users, signalling.User{Login: u.Login, Password: u.Password, Name: name, Role: role})
+	}
+	return sc
+}
+
+func (c *Config) mediaConfig() signalling.MediaConfig {
+	w := c.WebRTC
+	return signalling.MediaConfig{
+		UDPPortMin: w.UDPPortMin, UDPPortMax: w.UDPPortMax, UDPMux: w.UDPMux, ICETCP: w.ICETCP,
+		PublicIPs: w.PublicIPs, IncludeLoopback: w.IncludeLoopback == nil || *w.IncludeLoopback,
+		LoopbackOnly: w.LoopbackOnly,
+	}
+}

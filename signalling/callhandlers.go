@@ -1,0 +1,334 @@
+package signalling
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/pion/webrtc/v4"
+	"go.uber.org/zap"
+
+	"github.com/confd/confd/room"
+	"github.com/confd/confd/signalling/verto"
+)
+
+// screenSuffix marks a screen-share call to a room (verto-spec §10).
+const screenSuffix = "-screen"
+
+func (s *Session) handleInvite(req *request) (any, *verto.Error) {
+	var p verto.InviteParams
+	if err := verto.DecodeParams(req.params, &p); err != nil {
+		return nil, err
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	d := p.DialogParams
+	if s.calls[d.CallID] != nil {
+		return nil, callError(d.CallID, verto.CauseCallRejected, "a call with this callID exists")
+	}
+	dest := strings.TrimSuffix(d.DestinationNumber, screenSuffix)
+	r, err := s.srv.rooms.Lookup(dest)
+	if err != nil {
+		return nil, callError(d.CallID, verto.CauseNoRouteDestination, err.Error())
+	}
+	c := newCall(s, d, r)
+	part, err := r.Join(c, s.joinInfo(d))
+	if err != nil {
+		return nil, callError(d.CallID, verto.CauseCallRejected, err.Error())
+	}
+	c.part = part
+	s.calls[c.id] = c
+	s.srv.addCall(c)
+	c.log.Info("call created", zap.Int("member", part.ID))
+	// The result must be written before verto.answer (verto-spec §5.2).
+	s.reply(req.id, verto.NewInviteResult(c.id))
+	go c.setup(p.SDP)
+	return nil, nil
+}
+
+func (s *Session) joinInfo(d *verto.DialogParams) room.JoinInfo {
+	info := room.JoinInfo{Name: d.CallerIDName, Number: d.CallerIDNumber, Kind: room.KindBrowser, Role: s.user.Role}
+	if info.Name == "" {
+		info.Name = s.user.Name
+	}
+	if info.Number == "" {
+		info.Number = s.user.Login
+	}
+	if bool(d.ScreenShare) || strings.HasSuffix(d.DestinationNumber, screenSuffix) {
+		info.Kind = room.KindScreen
+	}
+	return info
+}
+
+// callError is Verto's invite failure: -32002 "CALL ERROR" with a Q.850
+// cause, plus confd's human-readable reason.
+func callError(callID string, code int, reason string) *verto.Error {
+	return verto.NewError(verto.CodeSessionError, "CALL ERROR").
+		WithField("callID", callID).
+		WithField("cause", verto.CauseName(code)).
+		WithField("causeCode", code).
+		WithField("reason", reason)
+}
+
+func (s *Session) handleModify(req *request) (any, *verto.Error) {
+	var p verto.ModifyParams
+	if err := verto.DecodeParams(req.params, &p); err != nil {
+		return nil, err
+	}
+	c := s.calls[p.CallID()]
+	if c == nil {
+		return nil, callNotFound(p.CallID())
+	}
+	res := verto.ModifyResult{CallID: c.id, Action: p.Action, HoldState: verto.HoldStateActive}
+	switch p.Action {
+	case verto.ActionHold, verto.ActionUnhold, verto.ActionToggleHold:
+		res.HoldState = c.setHold(p.Action)
+	case verto.ActionVideoRefresh:
+		c.refreshVideo()
+	case verto.ActionUpdateMedia:
+		return c.updateMedia(s, req.id, p.SDP)
+	default:
+		return nil, modifyError(c.id, p.Action, "unsupported action")
+	}
+	return res, nil
+}
+
+func modifyError(callID, action, msg string) *verto.Error {
+	return verto.NewError(verto.CodeSessionError, msg).WithField("callID", callID).WithField("action", action)
+}
+
+func (c *Call) setHold(action string) string {
+	held := action == verto.ActionHold || (action == verto.ActionToggleHold && !c.part.Held())
+	c.room.SetHold(c.part, held)
+	if held {
+		return verto.HoldStateHeld
+	}
+	return verto.HoldStateActive
+}
+
+// refreshVideo asks every source the client watches for a key frame.
+func (c *Call) refreshVideo() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, dt := range c.slots {
+		if src := dt.Source(); src != nil {
+			src.RequestKeyframe()
+		}
+	}
+}
+
+// updateMedia answers a client re-offer on the same PeerConnection; new
+// receive-video sections become new slots.
+func (c *Call) updateMedia(s *Session, id []byte, offer string) (any, *verto.Error) {
+	pc := c.currentPC()
+	if pc == nil || !c.isAnswered() {
+		return nil, modifyError(c.id, verto.ActionUpdateMedia, "call is not answered")
+	}
+	if offer == "" {
+		return nil, modifyError(c.id, verto.ActionUpdateMedia, verto.MsgSDPMissing)
+	}
+	go func() {
+		answer, err := c.renegotiate(pc, offer)
+		s.post(func() {
+			if err != nil {
+				s.sendError(id, modifyError(c.id, verto.ActionUpdateMedia, "MEDIA ERROR: "+err.Error()))
+				return
+			}
+			s.reply(id, verto.ModifyResult{CallID: c.id, Action: verto.ActionUpdateMedia, HoldState: verto.HoldStateActive, SDP: answer})
+			c.mu.Lock()
+			slots, mids := c.slots, c.mids
+			c.mu.Unlock()
+			c.room.SetSlots(c.part, slots, mids)
+		})
+	}()
+	return nil, nil
+}
+
+func (c *Call) renegotiate(pc *webrtc.PeerConnection, offer string) (string, error) {
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+		return "", err
+	}
+	c.addMissingSlots(pc)
+	c.slotMIDs(pc)
+	answer, err := pc.CreateAnswer(nil)
+	if err != nil {
+		return "", err
+	}
+	return c.complete(pc, answer)
+}
+
+// addMissingSlots gives a DownTrack to every video section a re-offer added.
+func (c *Call) addMissingSlots(pc *webrtc.PeerConnection) {
+	for {
+		free := false
+		for _, tr := range pc.GetTransceivers() {
+			if tr.Kind() == webrtc.RTPCodecTypeVideo && tr.Sender() == nil && tr.Direction() == webrtc.RTPTransceiverDirectionSendonly {
+				free = true
+			}
+		}
+		if !free {
+			return
+		}
+		c.mu.Lock()
+		n := len(c.slots)
+		c.mu.Unlock()
+		if err := c.addSlot(pc, n, false, webrtc.RTPTransceiverDirectionSendonly); err != nil {
+			return
+		}
+	}
+}
+
+func (c *Call) isAnswered() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.answered
+}
+
+func (s *Session) handleAttach(req *request) (any, *verto.Error) {
+	var p verto.AttachParams
+	if err := verto.DecodeParams(req.params, &p); err != nil {
+		return nil, err
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	c := s.calls[p.CallID()]
+	if c == nil {
+		return nil, callNotFound(p.CallID())
+	}
+	pc := c.currentPC()
+	if pc == nil || !c.takeAttaching() {
+		return nil, verto.NewError(verto.CodeSessionError, "Cannot attach to a call that has not been answered.")
+	}
+	id := req.id
+	go func() {
+		err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: p.SDP})
+		s.post(func() { c.attached(s, id, err) })
+	}()
+	return nil, nil
+}
+
+func (c *Call) attached(s *Session, id []byte, err error) {
+	if s.calls[c.id] != c {
+		return
+	}
+	if err != nil {
+		s.sendError(id, verto.NewError(verto.CodeSessionError, "MEDIA ERROR"))
+		c.hangup(verto.CauseIncompatibleDestination, true)
+		return
+	}
+	s.reply(id, struct{}{})
+	c.mu.Lock()
+	slots, mids := c.slots, c.mids
+	c.mu.Unlock()
+	c.room.SetSlots(c.part, slots, mids)
+	c.log.Info("call reattached")
+}
+
+func (c *Call) takeAttaching() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ok := c.attaching
+	c.attaching = false
+	return ok
+}
+
+// reattach runs after login: calls detached from an earlier connection with
+// this sessid get a fresh server offer (verto.attach), then
+// verto.clientReady lists them (verto-spec §7.2).
+func (s *Session) reattach() {
+	calls := s.srv.takeDetached(s.sessid)
+	for _, c := range calls {
+		c.sess.Store(s)
+		s.calls[c.id] = c
+	}
+	if len(calls) == 0 {
+		s.request(verto.MethodClientReady, verto.ClientReady{})
+		return
+	}
+	go func() {
+		offers := make([]string, len(calls))
+		errs := make([]error, len(calls))
+		for i, c := range calls {
+			offers[i], errs[i] = c.offer()
+		}
+		s.post(func() { s.sendAttaches(calls, offers, errs) })
+	}()
+}
+
+func (s *Session) sendAttaches(calls []*Call, offers []string, errs []error) {
+	var ids []string
+	for i, c := range calls {
+		if s.calls[c.id] != c {
+			continue
+		}
+		if errs[i] != nil {
+			c.log.Info("cannot reattach", zap.Error(errs[i]))
+			c.hangup(verto.CauseIncompatibleDestination, true)
+			continue
+		}
+		s.request(verto.MethodAttach, verto.AttachOffer{
+			CallID: c.id, SDP: offers[i], CallerIDName: c.dialog.CallerIDName, CallerIDNumber: c.dialog.CallerIDNumber,
+			CalleeIDName: c.room.Name(), CalleeIDNumber: c.room.Number(), DisplayDirection: "inbound",
+		})
+		ids = append(ids, c.id)
+	}
+	s.request(verto.MethodClientReady, verto.ClientReady{ReattachedSessions: ids})
+}
+
+// offer builds a fresh PeerConnection for a reattached call and returns its
+// complete offer: audio, and as many video slots as the call had (the
+// first also receives the camera).
+func (c *Call) offer() (string, error) {
+	pc, err := c.srv.media.NewPeerConnection()
+	if err != nil {
+		return "", err
+	}
+	if !c.setPC(pc) {
+		_ = pc.Close()
+		return "", errCallEnded
+	}
+	c.watch(pc)
+	c.mu.Lock()
+	video := max(len(c.slots), 1)
+	c.attaching = true
+	c.mu.Unlock()
+	if err := c.addSenders(pc, 1, video, true); err != nil {
+		return "", err
+	}
+	desc, err := pc.CreateOffer(nil)
+	if err != nil {
+		return "", err
+	}
+	sdp, err := c.complete(pc, desc)
+	c.slotMIDs(pc)
+	return sdp, err
+}
+
+const methodPin = "confd.pin"
+
+// pinParams are the params of confd.pin (docs/protocol.md).
+type pinParams struct {
+	CallID   string `json:"callID"`
+	Slot     int    `json:"slot"`
+	MemberID int    `json:"memberID"`
+}
+
+func (s *Session) handlePin(req *request) (any, *verto.Error) {
+	var p pinParams
+	if err := verto.DecodeParams(req.params, &p); err != nil {
+		return nil, err
+	}
+	c := s.calls[p.CallID]
+	if c == nil {
+		return nil, callNotFound(p.CallID)
+	}
+	err := c.room.Pin(c.part, p.Slot, p.MemberID)
+	switch {
+	case errors.Is(err, room.ErrNoSuchSlot), errors.Is(err, room.ErrNoSuchMember):
+		return nil, verto.NewError(verto.CodeInvalidParams, err.Error())
+	case err != nil:
+		return nil, verto.NewError(verto.CodeSessionError, err.Error())
+	}
+	return verto.MessageResult{Message: "PINNED"}, nil
+}

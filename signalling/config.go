@@ -1,0 +1,65 @@
+package signalling
+
+import (
+	"time"
+
+	"github.com/confd/confd/room"
+)
+
+// User is an account that may log in.
+type User struct {
+	Login    string // the part before @domain
+	Password string
+	Name     string // display name
+	Role     room.Role
+}
+
+// Config is the Verto endpoint's configuration.
+type Config struct {
+	// Domain is the Verto domain: channel names end in @Domain.
+	Domain string
+	Users  []User
+	// AllowGuests lets any other login in, as a participant, with any password.
+	AllowGuests bool
+	// AllowedOrigins are the browser origins that may open the websocket
+	// (scheme://host[:port]; "*" allows all). Empty: same host as the request only.
+	AllowedOrigins []string
+	// MaxMessageBytes is the largest frame accepted (default 1 MB).
+	MaxMessageBytes int
+	// MessageRate and MessageBurst limit frames per second per connection
+	// (default 50/s, bursts of 200).
+	MessageRate  float64
+	MessageBurst int
+	// AttachWindow is how long an answered call survives a lost websocket
+	// waiting for the client to come back (default 120 s).
+	AttachWindow time.Duration
+	// PingInterval is the idle time after which the server sends verto.ping
+	// (default 30 s).
+	PingInterval time.Duration
+	// AnswerTimeout bounds building an answer, ICE gathering included (default 10 s).
+	AnswerTimeout time.Duration
+}
+
+func (c *Config) defaults() {
+	if c.Domain == "" {
+		c.Domain = "localhost"
+	}
+	if c.MaxMessageBytes <= 0 {
+		c.MaxMessageBytes = 1 << 20
+	}
+	if c.MessageRate <= 0 {
+		c.MessageRate = 50
+	}
+	if c.MessageBurst <= 0 {
+		c.MessageBurst = 200
+	}
+	if c.AttachWindow <= 0 {
+		c.AttachWindow = 120 * time.Second
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = 30 * time.Second
+	}
+	if c.AnswerTimeout <= 0 {
+		c.AnswerTimeout = 10 * time.Second
+	}
+}

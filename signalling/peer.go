@@ -1,0 +1,159 @@
+package signalling
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/pion/dtls/v3"
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/logging"
+	"github.com/pion/webrtc/v4"
+)
+
+// MediaConfig is how browsers' media reaches confd.
+type MediaConfig struct {
+	// UDPPortMin and UDPPortMax bound the ports ICE gathers on (0: any).
+	UDPPortMin, UDPPortMax uint16
+	// UDPMux, when set ("0.0.0.0:8443" style), carries every call on that one UDP port.
+	UDPMux string
+	// ICETCP, when set, also offers ICE over TCP on that address.
+	ICETCP string
+	// PublicIPs are announced instead of the host's own addresses (1:1 NAT).
+	PublicIPs []string
+	// IncludeLoopback offers loopback candidates (useful for browsers on the same host).
+	IncludeLoopback bool
+	// LoopbackOnly gathers on loopback only (tests).
+	LoopbackOnly bool
+}
+
+// Payload types confd offers. Browsers accept whatever the answer names.
+const (
+	payloadTypeVP8  = 96
+	payloadTypeOpus = 111
+)
+
+// Media builds PeerConnections for browser calls.
+type Media struct {
+	api    *webrtc.API
+	closer []func() error
+}
+
+// NewMedia makes the pion API: VP8 and Opus only, an explicit interceptor
+// registry (NACK generation toward publishers and RTCP reports; NACKs from
+// subscribers are served by the forwarder from its packet cache, so no
+// per-sender retransmission buffer is registered), and AEAD-GCM SRTP first.
+func NewMedia(cfg MediaConfig) (*Media, error) {
+	me, err := newMediaEngine()
+	if err != nil {
+		return nil, err
+	}
+	reg, err := newInterceptors()
+	if err != nil {
+		return nil, err
+	}
+	m := &Media{}
+	se, err := m.settings(cfg)
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	m.api = webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
+	return m, nil
+}
+
+func newMediaEngine() (*webrtc.MediaEngine, error) {
+	me := &webrtc.MediaEngine{}
+	videoFB := []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}, {Type: "goog-remb"}}
+	codecs := []struct {
+		p    webrtc.RTPCodecParameters
+		kind webrtc.RTPCodecType
+	}{
+		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: payloadTypeOpus}, webrtc.RTPCodecTypeAudio},
+		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: videoFB}, PayloadType: payloadTypeVP8}, webrtc.RTPCodecTypeVideo},
+	}
+	for _, c := range codecs {
+		if err := me.RegisterCodec(c.p, c.kind); err != nil {
+			return nil, fmt.Errorf("register %s: %w", c.p.MimeType, err)
+		}
+	}
+	return me, nil
+}
+
+func newInterceptors() (*interceptor.Registry, error) {
+	reg := &interceptor.Registry{}
+	gen, err := nack.NewGeneratorInterceptor()
+	if err != nil {
+		return nil, err
+	}
+	reg.Add(gen)
+	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
+		return nil, err
+	}
+	return reg, nil
+}
+
+func (m *Media) settings(cfg MediaConfig) (webrtc.SettingEngine, error) {
+	se := webrtc.SettingEngine{}
+	se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetIncludeLoopbackCandidate(cfg.IncludeLoopback || cfg.LoopbackOnly)
+	if cfg.LoopbackOnly {
+		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	}
+	if len(cfg.PublicIPs) > 0 {
+		se.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
+	}
+	if cfg.UDPPortMin != 0 || cfg.UDPPortMax != 0 {
+		if err := se.SetEphemeralUDPPortRange(cfg.UDPPortMin, cfg.UDPPortMax); err != nil {
+			return se, fmt.Errorf("udp port range: %w", err)
+		}
+	}
+	if err := m.muxes(&se, cfg); err != nil {
+		return se, err
+	}
+	return se, nil
+}
+
+func (m *Media) muxes(se *webrtc.SettingEngine, cfg MediaConfig) error {
+	log := logging.NewDefaultLoggerFactory().NewLogger("ice")
+	if cfg.UDPMux != "" {
+		ap, err := netip.ParseAddrPort(cfg.UDPMux)
+		if err != nil {
+			return fmt.Errorf("udp mux address %q: %w", cfg.UDPMux, err)
+		}
+		conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(ap))
+		if err != nil {
+			return fmt.Errorf("udp mux: %w", err)
+		}
+		mux := webrtc.NewICEUDPMux(log, conn)
+		se.SetICEUDPMux(mux)
+		m.closer = append(m.closer, mux.Close)
+	}
+	if cfg.ICETCP != "" {
+		l, err := net.Listen("tcp", cfg.ICETCP)
+		if err != nil {
+			return fmt.Errorf("ice tcp: %w", err)
+		}
+		mux := webrtc.NewICETCPMux(log, l, 8)
+		se.SetICETCPMux(mux)
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6})
+		m.closer = append(m.closer, mux.Close)
+	}
+	return nil
+}
+
+// NewPeerConnection makes a PeerConnection for one call.
+func (m *Media) NewPeerConnection() (*webrtc.PeerConnection, error) {
+	return m.api.NewPeerConnection(webrtc.Configuration{SDPSemantics: webrtc.SDPSemanticsUnifiedPlan})
+}
+
+// Close releases the shared UDP and TCP muxes.
+func (m *Media) Close() {
+	for _, c := range m.closer {
+		_ = c()
+	}
+	m.closer = nil
+}

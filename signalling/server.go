@@ -1,0 +1,214 @@
+package signalling
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"go.uber.org/zap"
+
+	"github.com/confd/confd/room"
+	"github.com/confd/confd/signalling/verto"
+)
+
+// Server is the Verto endpoint. It is an http.Handler: any request that asks
+// for a websocket upgrade becomes a session, whatever its path.
+type Server struct {
+	cfg   Config
+	log   *zap.Logger
+	rooms *room.Rooms
+	media *Media
+	hub   *hub
+
+	upgrader websocket.Upgrader
+	nextID   atomic.Uint64 // server-originated request ids, process-wide
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	sessions map[string]*Session // by sessid, logged-in sessions only
+	detached map[string][]*Call  // by sessid: answered calls waiting for a reconnect
+	calls    map[*Call]struct{}  // every live call, for shutdown
+	idle     chan struct{}       // closed when calls becomes empty during shutdown
+}
+
+// NewServer makes the endpoint.
+func NewServer(cfg Config, rooms *room.Rooms, media *Media, log *zap.Logger) *Server {
+	cfg.defaults()
+	if log == nil {
+		log = zap.NewNop()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		cfg: cfg, log: log, rooms: rooms, media: media, hub: newHub(),
+		ctx: ctx, cancel: cancel,
+		sessions: map[string]*Session{}, detached: map[string][]*Call{}, calls: map[*Call]struct{}{},
+	}
+	s.upgrader = websocket.Upgrader{
+		ReadBufferSize:  4096,
+		WriteBufferSize: 4096,
+		CheckOrigin:     s.checkOrigin,
+	}
+	return s
+}
+
+// ServeHTTP upgrades to a websocket and runs a session until it ends.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !websocket.IsWebSocketUpgrade(r) {
+		http.Error(w, "this endpoint speaks Verto over a websocket", http.StatusUpgradeRequired)
+		return
+	}
+	if s.ctx.Err() != nil {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	conn, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		s.log.Debug("websocket upgrade failed", zap.Error(err))
+		return
+	}
+	sess := newSession(s, conn, r.RemoteAddr)
+	s.wg.Add(1)
+	defer s.wg.Done()
+	sess.run()
+}
+
+// checkOrigin admits browsers from the configured origins; with none
+// configured, only pages served by this same host. Non-browser clients send
+// no Origin and are admitted.
+func (s *Server) checkOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	if len(s.cfg.AllowedOrigins) == 0 {
+		u, err := url.Parse(origin)
+		return err == nil && strings.EqualFold(u.Host, r.Host)
+	}
+	return slices.Contains(s.cfg.AllowedOrigins, "*") || slices.ContainsFunc(s.cfg.AllowedOrigins, func(o string) bool {
+		return strings.EqualFold(strings.TrimSuffix(o, "/"), origin)
+	})
+}
+
+func (s *Server) requestID() uint64 { return s.nextID.Add(1) }
+
+// claim registers sess as the holder of sessid. An older session of the
+// same user (or one not logged in) is punted and its calls detached for
+// sess; one of another user makes claim fail.
+func (s *Server) claim(sess *Session, sessid string, user *User) bool {
+	s.mu.Lock()
+	old := s.sessions[sessid]
+	if old != nil && old != sess && old.userLogin() != "" && old.userLogin() != user.Login {
+		s.mu.Unlock()
+		return false
+	}
+	s.sessions[sessid] = sess
+	s.mu.Unlock()
+	if old != nil && old != sess {
+		old.post(old.punt)
+	}
+	return true
+}
+
+// release forgets sess as the holder of its sessid.
+func (s *Server) release(sess *Session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sessions[sess.sessid] == sess {
+		delete(s.sessions, sess.sessid)
+	}
+}
+
+func (s *Server) addCall(c *Call) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls[c] = struct{}{}
+}
+
+func (s *Server) removeCall(c *Call) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.calls, c)
+	if len(s.calls) == 0 && s.idle != nil {
+		close(s.idle)
+		s.idle = nil
+	}
+}
+
+// detach parks an answered call of a lost session; it is ended if no
+// session with the same sessid takes it back within the attach window.
+func (s *Server) detach(sessid string, c *Call) {
+	s.mu.Lock()
+	s.detached[sessid] = append(s.detached[sessid], c)
+	s.mu.Unlock()
+	c.detachTimer = time.AfterFunc(s.cfg.AttachWindow, func() {
+		if s.undetach(sessid, c) {
+			c.endDetached(verto.CauseRecoveryOnTimerExpire)
+		}
+	})
+}
+
+// undetach removes c from the detached calls; false if it was not there.
+func (s *Server) undetach(sessid string, c *Call) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	list := s.detached[sessid]
+	i := slices.Index(list, c)
+	if i < 0 {
+		return false
+	}
+	s.detached[sessid] = slices.Delete(list, i, i+1)
+	if len(s.detached[sessid]) == 0 {
+		delete(s.detached, sessid)
+	}
+	return true
+}
+
+// takeDetached hands the detached calls of sessid to a new session.
+func (s *Server) takeDetached(sessid string) []*Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	list := s.detached[sessid]
+	delete(s.detached, sessid)
+	for _, c := range list {
+		c.detachTimer.Stop()
+	}
+	return list
+}
+
+// Shutdown ends the endpoint: the caller has already closed the rooms, so
+// every call is being hung up with verto.bye; Shutdown waits for that (or
+// ctx), then closes every session, flushing what is queued, and waits for
+// its goroutines.
+func (s *Server) Shutdown(ctx context.Context) {
+	s.mu.Lock()
+	idle := make(chan struct{})
+	if len(s.calls) == 0 {
+		close(idle)
+	} else {
+		s.idle = idle
+	}
+	s.mu.Unlock()
+	select {
+	case <-idle:
+	case <-ctx.Done():
+	}
+	s.cancel()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}

@@ -1,0 +1,364 @@
+package signalling
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/websocket"
+	"go.uber.org/zap"
+	"golang.org/x/time/rate"
+
+	"github.com/confd/confd/signalling/verto"
+)
+
+const (
+	outQueue     = 512              // frames queued for the writer before the client counts as stalled
+	writeTimeout = 5 * time.Second  // one frame's write
+	pongTimeout  = 75 * time.Second // no frame or pong for this long: the socket is dead
+	// hardFrameLimit closes the socket: past it a client is not sending Verto.
+	hardFrameLimit = 16 << 20
+	// floodLimit is how many frames in a row may be refused by the rate
+	// limiter before the socket is closed as abusive.
+	floodLimit = 100
+	// CodeRateLimited is confd's JSON-RPC error for a frame over the rate limit.
+	CodeRateLimited = -32005
+	// CodeTooLarge is confd's JSON-RPC error for a frame over the size limit.
+	CodeTooLarge = -32006
+)
+
+// Session is one websocket connection.
+type Session struct {
+	srv    *Server
+	conn   *websocket.Conn
+	log    *zap.Logger
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	outMu     sync.Mutex
+	out       chan []byte
+	outClosed bool
+
+	inboxMu sync.Mutex
+	inbox   []func()
+	wake    chan struct{}
+
+	frames chan []byte
+
+	// Owned by the loop.
+	sessid   string
+	user     *User
+	authed   bool
+	calls    map[string]*Call
+	lastRecv time.Time
+	punted   bool
+
+	loginMu sync.Mutex // guards loginName for the Server's takeover check
+	login   string
+}
+
+func newSession(srv *Server, conn *websocket.Conn, remote string) *Session {
+	ctx, cancel := context.WithCancel(srv.ctx)
+	return &Session{
+		srv: srv, conn: conn, ctx: ctx, cancel: cancel,
+		log:    srv.log.With(zap.String("remote", remote)),
+		out:    make(chan []byte, outQueue),
+		wake:   make(chan struct{}, 1),
+		frames: make(chan []byte),
+		calls:  map[string]*Call{},
+	}
+}
+
+func (s *Session) run() {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); s.writeLoop() }()
+	go func() { defer wg.Done(); s.readLoop() }()
+	s.loop()
+	s.closeOut()
+	wg.Wait()
+}
+
+// post runs f on the session loop. It never blocks.
+func (s *Session) post(f func()) {
+	s.inboxMu.Lock()
+	s.inbox = append(s.inbox, f)
+	s.inboxMu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Session) drainInbox() {
+	s.inboxMu.Lock()
+	fs := s.inbox
+	s.inbox = nil
+	s.inboxMu.Unlock()
+	for _, f := range fs {
+		f()
+	}
+}
+
+// send queues a frame for the writer. A client that lets the queue fill up
+// is disconnected.
+func (s *Session) send(frame []byte) {
+	s.outMu.Lock()
+	defer s.outMu.Unlock()
+	if s.outClosed {
+		return
+	}
+	select {
+	case s.out <- frame:
+	default:
+		s.log.Warn("client too slow, disconnecting", zap.Int("queued", len(s.out)))
+		s.outClosed = true
+		close(s.out)
+		s.cancel()
+	}
+}
+
+func (s *Session) closeOut() {
+	s.outMu.Lock()
+	defer s.outMu.Unlock()
+	if !s.outClosed {
+		s.outClosed = true
+		close(s.out)
+	}
+}
+
+func (s *Session) writeLoop() {
+	defer s.conn.Close()
+	ping := time.NewTicker(pongTimeout / 3)
+	defer ping.Stop()
+	for {
+		select {
+		case frame, ok := <-s.out:
+			if !ok {
+				s.writeClose()
+				return
+			}
+			if !s.write(websocket.TextMessage, frame) {
+				return
+			}
+		case <-ping.C:
+			if !s.write(websocket.PingMessage, nil) {
+				return
+			}
+		}
+	}
+}
+
+func (s *Session) write(kind int, frame []byte) bool {
+	_ = s.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if err := s.conn.WriteMessage(kind, frame); err != nil {
+		s.cancel()
+		return false
+	}
+	return true
+}
+
+func (s *Session) writeClose() {
+	msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
+	_ = s.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+}
+
+// readLoop reads frames, enforcing the size and rate limits, and hands them
+// to the loop. Oversized or rate-limited frames get an error reply and the
+// session lives on.
+func (s *Session) readLoop() {
+	defer s.cancel()
+	s.conn.SetReadLimit(hardFrameLimit)
+	_ = s.conn.SetReadDeadline(time.Now().Add(pongTimeout))
+	s.conn.SetPongHandler(func(string) error {
+		return s.conn.SetReadDeadline(time.Now().Add(pongTimeout))
+	})
+	limiter := rate.NewLimiter(rate.Limit(s.srv.cfg.MessageRate), s.srv.cfg.MessageBurst)
+	refused := 0
+	for {
+		frame, err := s.readFrame()
+		if errors.Is(err, errFrameTooLarge) {
+			s.sendError(nil, verto.NewError(CodeTooLarge, "Message too large"))
+			continue
+		}
+		if err != nil {
+			return
+		}
+		_ = s.conn.SetReadDeadline(time.Now().Add(pongTimeout))
+		if !limiter.Allow() {
+			if refused++; refused > floodLimit {
+				s.log.Warn("closing flooding client")
+				return
+			}
+			s.sendError(idOf(frame), verto.NewError(CodeRateLimited, "Too many requests"))
+			continue
+		}
+		refused = 0
+		select {
+		case s.frames <- frame:
+		case <-s.ctx.Done():
+			return
+		}
+	}
+}
+
+var errFrameTooLarge = errors.New("frame too large")
+
+// readFrame reads one text frame of at most MaxMessageBytes; a larger one
+// is read to its end and refused.
+func (s *Session) readFrame() ([]byte, error) {
+	kind, r, err := s.conn.NextReader()
+	if err != nil {
+		return nil, err
+	}
+	limit := int64(s.srv.cfg.MaxMessageBytes)
+	frame, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(frame)) > limit {
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			return nil, err
+		}
+		return nil, errFrameTooLarge
+	}
+	if kind != websocket.TextMessage {
+		return []byte{}, nil // decodes as a parse error, with a reply
+	}
+	return frame, nil
+}
+
+func (s *Session) loop() {
+	defer s.end()
+	ping := time.NewTicker(s.srv.cfg.PingInterval / 2)
+	defer ping.Stop()
+	s.lastRecv = time.Now()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case frame := <-s.frames:
+			s.lastRecv = time.Now()
+			s.handleFrame(frame)
+		case <-s.wake:
+			s.drainInbox()
+		case <-ping.C:
+			s.keepalive()
+		}
+	}
+}
+
+// keepalive sends verto.ping after an idle interval; no reply is required
+// (verto-spec §4): dead sockets are found by websocket pings.
+func (s *Session) keepalive() {
+	if s.authed && time.Since(s.lastRecv) >= s.srv.cfg.PingInterval {
+		s.request("verto.ping", verto.Ping{Serno: time.Now().Unix()})
+	}
+}
+
+// end runs when the loop stops: answered calls are detached for a
+// reconnect, the others hung up.
+func (s *Session) end() {
+	s.drainInbox()
+	s.srv.hub.unsubscribeAll(s)
+	if s.authed {
+		s.srv.release(s)
+	}
+	for _, c := range s.calls {
+		s.dropCall(c)
+	}
+	s.calls = nil
+}
+
+func (s *Session) dropCall(c *Call) {
+	if !s.punted && c.canRecover() {
+		c.detachFrom(s)
+		s.srv.detach(s.sessid, c)
+		return
+	}
+	c.end(verto.CauseDestinationOutOfOrder)
+}
+
+// punt is run when a newer connection took over this session's sessid.
+func (s *Session) punt() {
+	s.request("verto.punt", verto.Punt{})
+	for _, c := range s.calls {
+		c.detachFrom(s)
+		s.srv.detach(s.sessid, c)
+	}
+	s.calls = map[string]*Call{}
+	s.punted = true
+	s.cancel()
+}
+
+func (s *Session) handleFrame(frame []byte) {
+	msg, id, verr := verto.Decode(frame)
+	if verr != nil {
+		s.sendError(id, verr)
+		return
+	}
+	if msg.IsResponse() {
+		return // replies to our requests carry nothing we act on
+	}
+	s.dispatch(&msg)
+}
+
+// request sends a server-originated request.
+func (s *Session) request(method string, params any) {
+	frame, err := verto.EncodeRequest(s.srv.requestID(), method, params)
+	if err != nil {
+		s.log.Error("encode request", zap.String("method", method), zap.Error(err))
+		return
+	}
+	s.send(frame)
+}
+
+func (s *Session) reply(id json.RawMessage, result any) {
+	frame, err := verto.EncodeResult(id, result, s.sessid)
+	if err != nil {
+		s.log.Error("encode result", zap.Error(err))
+		return
+	}
+	s.send(frame)
+}
+
+func (s *Session) sendError(id json.RawMessage, e *verto.Error) {
+	frame, err := verto.EncodeError(id, e)
+	if err != nil {
+		s.log.Error("encode error", zap.Error(err))
+		return
+	}
+	s.send(frame)
+}
+
+func (s *Session) userLogin() string {
+	s.loginMu.Lock()
+	defer s.loginMu.Unlock()
+	return s.login
+}
+
+func (s *Session) setUser(u *User, sessid string) {
+	s.loginMu.Lock()
+	s.login = u.Login
+	s.loginMu.Unlock()
+	s.user, s.sessid, s.authed = u, sessid, true
+	s.log = s.log.With(zap.String("sessid", sessid), zap.String("login", u.Login))
+}
+
+func newSessid() string { return uuid.NewString() }
+
+// idOf digs the id out of a frame refused before decoding, so the error
+// reply can carry it.
+func idOf(frame []byte) json.RawMessage {
+	var m struct {
+		ID json.RawMessage `json:"id"`
+	}
+	if json.Unmarshal(frame, &m) != nil {
+		return nil
+	}
+	return m.ID
+}

@@ -1,0 +1,312 @@
+package vertotest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/confd/confd/forwarder/forwardertest"
+)
+
+// CallOptions shape a call's offer.
+type CallOptions struct {
+	Dest    string
+	Name    string
+	Slots   int  // video sections the client receives on (the first also sends the camera)
+	Publish bool // send a synthetic VP8 camera
+	SSRC    uint32
+}
+
+// Call is one call with its PeerConnection.
+type Call struct {
+	ID     string
+	client *Client
+	opts   CallOptions
+
+	mu       sync.Mutex
+	pc       *webrtc.PeerConnection
+	answer   chan string
+	bye      bool
+	slots    SlotsData
+	streams  map[string]*Stream // by mid
+	source   *forwardertest.VP8Source
+	camera   *webrtc.TrackLocalStaticRTP
+	stopPub  chan struct{}
+	pubDone  chan struct{}
+	attached chan struct{}
+}
+
+// NewPeerConnection makes a loopback-only pion PeerConnection.
+func NewPeerConnection() (*webrtc.PeerConnection, error) {
+	me := &webrtc.MediaEngine{}
+	if err := me.RegisterDefaultCodecs(); err != nil {
+		return nil, err
+	}
+	reg := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(me, reg); err != nil {
+		return nil, err
+	}
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
+	return api.NewPeerConnection(webrtc.Configuration{})
+}
+
+// Invite places a call and waits until confd answers it.
+func (c *Client) Invite(ctx context.Context, opts CallOptions) (*Call, error) {
+	call := &Call{ID: uuid.NewString(), client: c, opts: opts, answer: make(chan string, 1), streams: map[string]*Stream{}}
+	offer, err := call.makeOffer()
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.calls[call.ID] = call
+	c.mu.Unlock()
+	r, err := c.Request(ctx, "verto.invite", map[string]any{"sdp": offer, "dialogParams": call.dialog()})
+	if err != nil {
+		return nil, err
+	}
+	if r.Error != nil {
+		call.Close()
+		return nil, r.Error
+	}
+	select {
+	case sdp := <-call.answer:
+		if err := call.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
+			return nil, err
+		}
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	call.startPublishing()
+	return call, nil
+}
+
+func (c *Call) dialog() map[string]any {
+	return map[string]any{
+		"callID": c.ID, "destination_number": c.opts.Dest, "caller_id_name": c.opts.Name,
+		"caller_id_number": c.opts.Name, "useVideo": c.opts.Slots > 0, "screenShare": false,
+	}
+}
+
+func (c *Call) makeOffer() (string, error) {
+	pc, err := NewPeerConnection()
+	if err != nil {
+		return "", err
+	}
+	c.pc = pc
+	pc.OnTrack(c.onTrack)
+	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv}); err != nil {
+		return "", err
+	}
+	if err := c.addVideo(pc); err != nil {
+		return "", err
+	}
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		return "", err
+	}
+	return gather(pc, offer)
+}
+
+func (c *Call) addVideo(pc *webrtc.PeerConnection) error {
+	for i := range c.opts.Slots {
+		if i == 0 && c.opts.Publish {
+			if err := c.addCamera(pc); err != nil {
+				return err
+			}
+			continue
+		}
+		if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Call) addCamera(pc *webrtc.PeerConnection) error {
+	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "camera", c.opts.Name)
+	if err != nil {
+		return err
+	}
+	tr, err := pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv})
+	if err != nil {
+		return err
+	}
+	c.camera = track
+	c.source = forwardertest.NewVP8Source(forwardertest.VP8Config{SSRC: c.opts.SSRC, PayloadType: 96})
+	go c.readCameraRTCP(tr.Sender())
+	return nil
+}
+
+// readCameraRTCP answers key frame requests as an encoder would.
+func (c *Call) readCameraRTCP(s *webrtc.RTPSender) {
+	for {
+		pkts, _, err := s.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, p := range pkts {
+			switch p.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				c.mu.Lock()
+				c.source.ForceKeyframe()
+				c.mu.Unlock()
+			}
+		}
+	}
+}
+
+func gather(pc *webrtc.PeerConnection, desc webrtc.SessionDescription) (string, error) {
+	done := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(desc); err != nil {
+		return "", err
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		return "", errors.New("ice gathering timed out")
+	}
+	return pc.LocalDescription().SDP, nil
+}
+
+func (c *Call) answered(sdp string) {
+	select {
+	case c.answer <- sdp:
+	default:
+	}
+}
+
+func (c *Call) byeReceived() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.bye = true
+}
+
+// GotBye reports whether confd hung the call up.
+func (c *Call) GotBye() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bye
+}
+
+func (c *Call) setSlots(d SlotsData) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.slots = d
+}
+
+// Slots is the last confd.slots event.
+func (c *Call) Slots() SlotsData {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.slots
+}
+
+// startPublishing sends the synthetic camera at 30 frames a second.
+func (c *Call) startPublishing() {
+	if c.camera == nil {
+		return
+	}
+	c.stopPub, c.pubDone = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(c.pubDone)
+		t := time.NewTicker(time.Second / 30)
+		defer t.Stop()
+		for {
+			select {
+			case <-c.stopPub:
+				return
+			case <-t.C:
+			}
+			c.mu.Lock()
+			pkts := c.source.NextFrame()
+			c.mu.Unlock()
+			for _, p := range pkts {
+				if _, err := c.camera.Write(p); err != nil {
+					return
+				}
+			}
+		}
+	}()
+}
+
+// Hangup sends verto.bye and closes the PeerConnection.
+func (c *Call) Hangup(ctx context.Context) error {
+	r, err := c.client.Request(ctx, "verto.bye", map[string]any{"dialogParams": map[string]any{"callID": c.ID}, "cause": "NORMAL_CLEARING"})
+	c.Close()
+	if err != nil {
+		return err
+	}
+	if r.Error != nil {
+		return r.Error
+	}
+	return nil
+}
+
+// Close stops publishing and closes the PeerConnection.
+func (c *Call) Close() {
+	if c.stopPub != nil {
+		select {
+		case <-c.stopPub:
+		default:
+			close(c.stopPub)
+			<-c.pubDone
+		}
+	}
+	c.mu.Lock()
+	pc := c.pc
+	c.mu.Unlock()
+	if pc != nil {
+		_ = pc.Close()
+	}
+}
+
+// PC is the call's current PeerConnection.
+func (c *Call) PC() *webrtc.PeerConnection {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pc
+}
+
+// Stream is what one slot has received so far.
+func (c *Call) Stream(mid string) *Stream {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.streams[mid]
+}
+
+// WaitSlots waits until every one of the call's slots has received frames
+// from the given source SSRCs (in any slot).
+func (c *Call) WaitSources(ctx context.Context, ssrcs ...uint32) error {
+	return waitFor(ctx, func() bool {
+		seen := map[uint32]bool{}
+		c.mu.Lock()
+		for _, s := range c.streams {
+			for _, src := range s.Sources() {
+				seen[src] = true
+			}
+		}
+		c.mu.Unlock()
+		for _, want := range ssrcs {
+			if !seen[want] {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func (c *Call) String() string { return fmt.Sprintf("call %s (%s)", c.ID[:8], c.opts.Name) }
