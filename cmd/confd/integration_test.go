@@ -51,12 +51,17 @@ type member struct {
 
 func join(ctx context.Context, t *testing.T, a *app, name string, ssrc uint32, slots int) *member {
 	t.Helper()
+	return joinAs(ctx, t, a, name+"@localhost", "guest", name, ssrc, slots)
+}
+
+func joinAs(ctx context.Context, t *testing.T, a *app, login, passwd, name string, ssrc uint32, slots int) *member {
+	t.Helper()
 	c, err := vertotest.Dial(ctx, a.vertoURL(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	if err := c.Login(ctx, name+"@localhost", "guest"); err != nil {
+	if err := c.Login(ctx, login, passwd); err != nil {
 		t.Fatalf("%s: login: %v", name, err)
 	}
 	call, err := c.Invite(ctx, vertotest.CallOptions{Dest: "3500", Name: name, Slots: slots, Publish: true, SSRC: ssrc})

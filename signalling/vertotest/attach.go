@@ -2,18 +2,49 @@ package vertotest
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/pion/webrtc/v4"
 )
 
+// Adopt hands c a call placed on an earlier connection with the same
+// sessid, as verto.js keeps its dialog across a reconnect: confd's
+// verto.attach for it is then answered on a new PeerConnection. Call it
+// before logging in on c; Attached is closed when that attach completes.
+func (c *Client) Adopt(call *Call) {
+	call.mu.Lock()
+	call.client = c
+	call.attached = make(chan struct{})
+	call.attachErr = nil
+	call.mu.Unlock()
+	c.mu.Lock()
+	c.calls[call.ID] = call
+	c.mu.Unlock()
+}
+
 // reattach answers confd's verto.attach offer with a new PeerConnection,
-// as verto.js does after a reconnect.
+// as verto.js does after a reconnect, and records the outcome.
 func (c *Call) reattach(offer string) {
+	err := c.answerAttach(offer)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.attachErr = err
+	if c.attached == nil {
+		c.attached = make(chan struct{})
+	}
+	select {
+	case <-c.attached:
+	default:
+		close(c.attached)
+	}
+}
+
+func (c *Call) answerAttach(offer string) error {
 	c.Close()
 	pc, err := NewPeerConnection()
 	if err != nil {
-		return
+		return err
 	}
 	c.mu.Lock()
 	c.pc = pc
@@ -21,33 +52,35 @@ func (c *Call) reattach(offer string) {
 	c.mu.Unlock()
 	pc.OnTrack(c.onTrack)
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
-		return
+		return err
 	}
 	if c.camera != nil {
 		if err := c.attachCamera(pc); err != nil {
-			return
+			return err
 		}
 	}
 	answer, err := pc.CreateAnswer(nil)
 	if err != nil {
-		return
+		return err
 	}
 	sdp, err := gather(pc, answer)
 	if err != nil {
-		return
+		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	r, err := c.client.Request(ctx, "verto.attach", map[string]any{"sdp": sdp, "dialogParams": c.dialog()})
-	if err == nil && r.Error == nil {
-		c.startPublishing()
-		c.mu.Lock()
-		if c.attached != nil {
-			close(c.attached)
-			c.attached = nil
-		}
-		c.mu.Unlock()
+	r, err := c.clientOf().Request(ctx, "verto.attach", map[string]any{"sdp": sdp, "dialogParams": c.dialog()})
+	if err != nil {
+		return err
 	}
+	if r.Error != nil {
+		return r.Error
+	}
+	if string(r.Result) == "" {
+		return errors.New("verto.attach: empty result")
+	}
+	c.startPublishing()
+	return nil
 }
 
 func (c *Call) attachCamera(pc *webrtc.PeerConnection) error {
@@ -59,7 +92,8 @@ func (c *Call) attachCamera(pc *webrtc.PeerConnection) error {
 	return nil
 }
 
-// Attached returns a channel closed when a reattach completes.
+// Attached returns a channel closed when a reattach has completed or
+// failed (see AttachErr). It stays closed until the call is adopted again.
 func (c *Call) Attached() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -67,4 +101,17 @@ func (c *Call) Attached() <-chan struct{} {
 		c.attached = make(chan struct{})
 	}
 	return c.attached
+}
+
+// AttachErr is why the last reattach failed, or nil.
+func (c *Call) AttachErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.attachErr
+}
+
+func (c *Call) clientOf() *Client {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.client
 }

@@ -24,6 +24,9 @@ type CallOptions struct {
 	Slots   int  // video sections the client receives on (the first also sends the camera)
 	Publish bool // send a synthetic VP8 camera
 	SSRC    uint32
+	// IVF, when set, publishes this VP8 file (looped) instead of the
+	// synthetic camera, for receivers that decode, such as browsers.
+	IVF string
 }
 
 // Call is one call with its PeerConnection.
@@ -40,9 +43,12 @@ type Call struct {
 	streams  map[string]*Stream // by mid
 	source   *forwardertest.VP8Source
 	camera   *webrtc.TrackLocalStaticRTP
-	stopPub  chan struct{}
-	pubDone  chan struct{}
+	ivf      *ivfCamera
+	stopPub  chan struct{} // guarded by mu
+	pubDone  chan struct{} // guarded by mu
 	attached chan struct{}
+	// attachErr is the outcome of the last reattach.
+	attachErr error
 }
 
 // NewPeerConnection makes a loopback-only pion PeerConnection.
@@ -137,6 +143,19 @@ func (c *Call) addVideo(pc *webrtc.PeerConnection) error {
 }
 
 func (c *Call) addCamera(pc *webrtc.PeerConnection) error {
+	if c.opts.IVF != "" {
+		cam, err := newIVFCamera(c.opts.IVF, c.opts.Name)
+		if err != nil {
+			return err
+		}
+		tr, err := pc.AddTransceiverFromTrack(cam.track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv})
+		if err != nil {
+			return err
+		}
+		c.ivf = cam
+		go drainRTCP(tr.Sender())
+		return nil
+	}
 	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "camera", c.opts.Name)
 	if err != nil {
 		return err
@@ -217,35 +236,52 @@ func (c *Call) Slots() SlotsData {
 
 // startPublishing sends the synthetic camera at 30 frames a second.
 func (c *Call) startPublishing() {
-	if c.camera == nil {
-		return
+	switch {
+	case c.ivf != nil:
+		c.publishEvery(c.ivf.interval, c.ivf.writeNext)
+	case c.camera != nil:
+		c.publishEvery(time.Second/30, c.writeSyntheticFrame)
 	}
-	c.stopPub, c.pubDone = make(chan struct{}), make(chan struct{})
+}
+
+// publishEvery calls step at the camera's frame rate until Close.
+func (c *Call) publishEvery(interval time.Duration, step func() error) {
+	stop, done := make(chan struct{}), make(chan struct{})
+	c.mu.Lock()
+	c.stopPub, c.pubDone = stop, done
+	c.mu.Unlock()
 	go func() {
-		defer close(c.pubDone)
-		t := time.NewTicker(time.Second / 30)
+		defer close(done)
+		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
 			select {
-			case <-c.stopPub:
+			case <-stop:
 				return
 			case <-t.C:
 			}
-			c.mu.Lock()
-			pkts := c.source.NextFrame()
-			c.mu.Unlock()
-			for _, p := range pkts {
-				if _, err := c.camera.Write(p); err != nil {
-					return
-				}
+			if step() != nil {
+				return
 			}
 		}
 	}()
 }
 
+func (c *Call) writeSyntheticFrame() error {
+	c.mu.Lock()
+	pkts := c.source.NextFrame()
+	c.mu.Unlock()
+	for _, p := range pkts {
+		if _, err := c.camera.Write(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Hangup sends verto.bye and closes the PeerConnection.
 func (c *Call) Hangup(ctx context.Context) error {
-	r, err := c.client.Request(ctx, "verto.bye", map[string]any{"dialogParams": map[string]any{"callID": c.ID}, "cause": "NORMAL_CLEARING"})
+	r, err := c.clientOf().Request(ctx, "verto.bye", map[string]any{"dialogParams": map[string]any{"callID": c.ID}, "cause": "NORMAL_CLEARING"})
 	c.Close()
 	if err != nil {
 		return err
@@ -256,19 +292,18 @@ func (c *Call) Hangup(ctx context.Context) error {
 	return nil
 }
 
-// Close stops publishing and closes the PeerConnection.
+// Close stops publishing and closes the PeerConnection. It may be called
+// more than once, from any goroutine.
 func (c *Call) Close() {
-	if c.stopPub != nil {
-		select {
-		case <-c.stopPub:
-		default:
-			close(c.stopPub)
-			<-c.pubDone
-		}
-	}
 	c.mu.Lock()
+	stop, done := c.stopPub, c.pubDone
+	c.stopPub, c.pubDone = nil, nil
 	pc := c.pc
 	c.mu.Unlock()
+	if stop != nil {
+		close(stop)
+		<-done
+	}
 	if pc != nil {
 		_ = pc.Close()
 	}
@@ -310,3 +345,12 @@ func (c *Call) WaitSources(ctx context.Context, ssrcs ...uint32) error {
 }
 
 func (c *Call) String() string { return fmt.Sprintf("call %s (%s)", c.ID[:8], c.opts.Name) }
+
+func drainRTCP(s *webrtc.RTPSender) {
+	buf := make([]byte, 1500)
+	for {
+		if _, _, err := s.Read(buf); err != nil {
+			return
+		}
+	}
+}

@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 
-// The flags from /work/shared/testing.md. Playwright adds --headless and its own
+// The flags from the project's testing notes. Playwright adds --headless and its own
 // --user-data-dir (a fresh temporary profile that it deletes on close).
 const CHROMIUM_FLAGS = [
   '--no-sandbox',

@@ -1,0 +1,61 @@
+# confd — the two commands a newcomer needs are `make run` and `make test`.
+
+GO        ?= go
+BIN       := bin/confd
+BROWSER   := testdata/browser
+# Debian packages the project needs: cgo's pkg-config and libopus for the
+# audio mixer, Chromium and Node for the browser tests.
+APT_PKGS  := pkg-config libopus-dev chromium nodejs npm
+SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+FUZZTIME  ?= 30s
+
+.PHONY: all deps deps-apt deps-node build run test test-go bench fuzz vet clean
+
+all: build
+
+## deps: install what is missing (apt packages, the browser test's npm packages)
+deps: deps-apt deps-node
+
+deps-apt:
+	@missing=""; for p in $(APT_PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+deps-node: $(BROWSER)/node_modules/.installed
+
+$(BROWSER)/node_modules/.installed: $(BROWSER)/package.json $(BROWSER)/package-lock.json
+	cd $(BROWSER) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## build: compile confd into bin/
+build:
+	$(GO) build -o $(BIN) ./cmd/confd
+
+## run: build and start confd with its defaults (room 3500 on https://localhost:8443 and http://localhost:8080)
+run: build
+	./$(BIN) $(if $(CONFIG),-config $(CONFIG))
+
+## test: every test, with the race detector, including the real-browser ones
+test: deps vet
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+
+## bench: forwarder fan-out against pion's TrackLocalStaticRTP, per CPU-second
+bench:
+	$(GO) test -run '^$$' -bench Fanout -benchtime 3000x -benchmem ./forwarder/
+
+## fuzz: run each fuzz target for FUZZTIME
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./signalling/verto/
+	$(GO) test -run '^$$' -fuzz '^FuzzDescriptor$$' -fuzztime $(FUZZTIME) ./forwarder/vp8/
+
+clean:
+	rm -rf bin

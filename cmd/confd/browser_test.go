@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/confd/confd/signalling/vertotest"
+)
+
+// browserResult is the JSON line testdata/browser/signalwire_call.mjs prints.
+type browserResult struct {
+	OK                bool     `json:"ok"`
+	LoggedIn          bool     `json:"loggedIn"`
+	CallState         string   `json:"callState"`
+	InboundVideoBytes []int64  `json:"inboundVideoBytes"`
+	FramesDecoded     int      `json:"framesDecoded"`
+	VideoFrameSize    string   `json:"videoFrameSize"`
+	RemoteStream      bool     `json:"remoteStream"`
+	Events            []string `json:"events"`
+	Error             string   `json:"error"`
+}
+
+// browserHarness finds Chromium and the harness's npm packages. Outside CI
+// a machine without them skips the test; `make test` installs both, so in CI
+// their absence is a failure.
+func browserHarness(t *testing.T) (dir, chromium string) {
+	t.Helper()
+	dir = filepath.Join("..", "..", "testdata", "browser")
+	chromium = "/usr/bin/chromium"
+	missing := ""
+	if _, err := os.Stat(chromium); err != nil {
+		missing = "chromium"
+	} else if _, err := os.Stat(filepath.Join(dir, "node_modules", "@signalwire", "js")); err != nil {
+		missing = "testdata/browser/node_modules (npm ci)"
+	} else if _, err := exec.LookPath("node"); err != nil {
+		missing = "node"
+	}
+	if missing == "" {
+		return dir, chromium
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s is missing: `make deps` installs it", missing)
+	}
+	t.Skipf("%s is missing: run `make deps`", missing)
+	return "", ""
+}
+
+// TestSignalWireClientReceivesVideo: @signalwire/js 1.5.0, a real
+// third-party Verto client, in headless Chromium with a fake camera, logs in
+// to confd, calls 3500 where a pion member publishes, is answered and
+// receives video.
+func TestSignalWireClientReceivesVideo(t *testing.T) {
+	dir, chromium := browserHarness(t)
+	a := startTestApp(t, func(c *Config) {
+		c.Users = []UserConfig{{Login: "1000", Password: "1234", Name: "Browser"}}
+		f := false
+		c.Verto.AllowGuests = &f
+		// The harness serves its page from its own localhost port.
+		c.Verto.AllowedOrigins = []string{"*"}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	// The browser decodes what it receives, so the pion member publishes
+	// real VP8 (a looped test pattern, key frame every second).
+	c, err := vertotest.Dial(ctx, a.vertoURL(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(ctx, "1000@localhost", "1234"); err != nil {
+		t.Fatal(err)
+	}
+	ivf := filepath.Join("..", "..", "testdata", "media", "testsrc-320x180-15fps.ivf")
+	call, err := c.Invite(ctx, vertotest.CallOptions{Dest: "3500", Name: "pion", Slots: 1, Publish: true, IVF: ivf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer call.Close()
+
+	cmd := exec.CommandContext(ctx, "node", "signalwire_call.mjs",
+		"--ws", a.vertoURL(), "--login", "1000@localhost", "--passwd", "1234",
+		"--dest", "3500", "--timeout-ms", "60000", "--chromium", chromium)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "TMPDIR="+t.TempDir())
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	runErr := cmd.Run()
+
+	var res browserResult
+	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &res); err != nil {
+		t.Fatalf("harness output %q (run: %v): %v\nstderr:\n%s", stdout.String(), runErr, err, stderr.String())
+	}
+	if !res.OK || runErr != nil {
+		t.Fatalf("browser call failed: %s (run: %v)\nevents: %v\nstderr:\n%s", res.Error, runErr, res.Events, stderr.String())
+	}
+	if !res.LoggedIn || res.CallState != "active" {
+		t.Errorf("loggedIn=%v callState=%q, want logged in and active", res.LoggedIn, res.CallState)
+	}
+	n := len(res.InboundVideoBytes)
+	if n < 2 || res.InboundVideoBytes[n-1] <= res.InboundVideoBytes[0] || res.FramesDecoded == 0 {
+		t.Errorf("inbound video bytes %v, frames decoded %d: video did not flow", res.InboundVideoBytes, res.FramesDecoded)
+	}
+	if !res.RemoteStream {
+		t.Errorf("the answer gave the browser no remote stream (a=msid)")
+	}
+	t.Logf("browser received video: bytes %v, %d frames decoded, %s", res.InboundVideoBytes, res.FramesDecoded, res.VideoFrameSize)
+}
