@@ -26,9 +26,10 @@ type RTCPReader interface {
 }
 
 type binding struct {
-	ssrc uint32
-	pt   uint8
-	w    RTPWriter
+	ssrc      uint32
+	pt        uint8
+	w         RTPWriter
+	delivered atomic.Bool // a packet has reached this binding's transport
 }
 
 // DownTrackStats are the counters of one DownTrack.
@@ -48,8 +49,7 @@ type DownTrack struct {
 	munger   Munger    // guarded by mu
 	switches uint64    // guarded by mu
 
-	bind      atomic.Pointer[binding]
-	delivered atomic.Bool // a packet has reached the transport
+	bind atomic.Pointer[binding]
 
 	packets, bytes, nacks, retransmits, plis atomic.Uint64
 }
@@ -60,9 +60,13 @@ func NewDownTrack(id, streamID string) *DownTrack {
 }
 
 // Bind implements webrtc.TrackLocal: it picks the negotiated VP8 codec.
+// A new binding is a new stream for its receiver, which must begin on a key
+// frame and may again be dropped by pion until its DTLS is up, so the slot
+// waits for its source's next key frame as after a switch.
 func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
 	for _, c := range ctx.CodecParameters() {
 		if strings.EqualFold(c.MimeType, webrtc.MimeTypeVP8) {
+			d.restart()
 			d.bind.Store(&binding{ssrc: uint32(ctx.SSRC()), pt: uint8(c.PayloadType), w: ctx.WriteStream()})
 			return c, nil
 		}
@@ -178,10 +182,10 @@ func (d *DownTrack) write(b *binding, p *Packet, out *Scratch, t Translation) {
 	n, err := b.w.WriteRTP(h, payload)
 	switch {
 	case err != nil:
-	case n == 0 && !d.delivered.Load():
+	case n == 0 && !b.delivered.Load():
 		d.restart()
 	default:
-		d.delivered.Store(true)
+		b.delivered.Store(true)
 		d.packets.Add(1)
 		d.bytes.Add(uint64(len(payload)))
 	}

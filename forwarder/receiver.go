@@ -252,6 +252,14 @@ func (r *Receiver) keyframeLoop() {
 			case <-timer.C:
 			}
 		}
+		// The PLI about to go out answers every request made until now,
+		// including those that arrived while it waited out the throttle;
+		// without this a burst would cost a second, redundant PLI one
+		// interval later.
+		select {
+		case <-r.kfRequest:
+		default:
+		}
 		last = time.Now()
 		r.kfSent.Add(1)
 		if err := r.rtcp.WriteRTCP(pli); err != nil {

@@ -1,0 +1,333 @@
+package forwarder
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/confd/confd/forwarder/forwardertest"
+	"github.com/confd/confd/forwarder/vp8"
+)
+
+// frameInterval is the arrival spacing of frames, 30 fps.
+const frameInterval = int64(time.Second / 30)
+
+// negotiatedPT is the VP8 payload type subscribers negotiate in these tests;
+// it differs from the publishers' 96 so that a forgotten rewrite shows.
+const negotiatedPT = 98
+
+// input is one packet the test fed to a Receiver.
+type input struct {
+	src     *Receiver
+	seq     uint16
+	ts      uint32
+	marker  bool
+	desc    vp8.Descriptor
+	payload []byte
+}
+
+// testNet is a set of publishers fed in lockstep from one clock. It indexes
+// every packet fed by its VP8 data (the payload after the descriptor),
+// which the forwarder never changes, so any forwarded packet can be traced
+// to its input.
+type testNet struct {
+	t      *testing.T
+	now    int64
+	inputs map[string]input
+}
+
+func newTestNet(t *testing.T) *testNet {
+	return &testNet{t: t, now: int64(time.Hour), inputs: map[string]input{}}
+}
+
+// testPub is a publisher: a VP8Source feeding a Receiver (never Started:
+// the test calls handle itself, standing in for the reader goroutine). It
+// answers key frame requests the way an encoder does, kfDelay frames late.
+type testPub struct {
+	net      *testNet
+	r        *Receiver
+	src      *forwardertest.VP8Source
+	kfDelay  int
+	kfIn     int    // frames until a requested key frame, -1 when none is due
+	seqShift uint16 // added to the source's sequence numbers, one per padding packet
+	last     rtp.Header
+}
+
+func (n *testNet) publisher(cfg forwardertest.VP8Config, kfDelay int) *testPub {
+	return &testPub{
+		net:     n,
+		r:       NewReceiver(ReceiverConfig{SSRC: cfg.SSRC, Kind: KindVideo}, nil),
+		src:     forwardertest.NewVP8Source(cfg),
+		kfDelay: kfDelay,
+		kfIn:    -1,
+	}
+}
+
+// run feeds frames frames of every publisher, interleaved frame by frame.
+func (n *testNet) run(frames int, pubs ...*testPub) {
+	for range frames {
+		for _, p := range pubs {
+			p.frame()
+		}
+		n.now += frameInterval
+	}
+}
+
+// next returns the packets of the publisher's next frame without feeding
+// them, key frame requests answered.
+func (p *testPub) next() [][]byte {
+	if p.kfIn < 0 && takeKeyframeRequest(p.r) {
+		p.kfIn = p.kfDelay
+	}
+	if p.kfIn == 0 {
+		p.src.ForceKeyframe()
+	}
+	if p.kfIn >= 0 {
+		p.kfIn--
+	}
+	pkts := p.src.NextFrame()
+	for _, raw := range pkts {
+		seq := binary.BigEndian.Uint16(raw[2:])
+		binary.BigEndian.PutUint16(raw[2:], seq+p.seqShift)
+	}
+	return pkts
+}
+
+func (p *testPub) frame() {
+	for _, raw := range p.next() {
+		p.feed(raw)
+	}
+}
+
+// feed registers a well-formed packet and hands it to the Receiver.
+func (p *testPub) feed(raw []byte) {
+	p.net.register(p.r, raw)
+	if _, err := p.last.Unmarshal(raw); err != nil {
+		p.net.t.Fatal(err)
+	}
+	p.r.handle(raw, p.net.now)
+	p.net.now += int64(time.Microsecond)
+}
+
+// padding feeds a padding-only packet (RFC 3550 §5.1) after the last packet,
+// as a bandwidth probe would be sent; later packets are shifted by one.
+func (p *testPub) padding() {
+	h := p.last
+	h.SequenceNumber++
+	h.Marker, h.Padding, h.PaddingSize = false, true, 0
+	hdr, err := h.Marshal()
+	if err != nil {
+		p.net.t.Fatal(err)
+	}
+	const padLen = 32
+	pad := make([]byte, padLen)
+	pad[padLen-1] = padLen
+	p.r.handle(append(hdr, pad...), p.net.now)
+	p.last = h
+	p.seqShift++
+}
+
+func (n *testNet) register(src *Receiver, raw []byte) {
+	var pkt rtp.Packet
+	if err := pkt.Unmarshal(raw); err != nil {
+		n.t.Fatalf("test packet: %v", err)
+	}
+	in := input{src: src, seq: pkt.SequenceNumber, ts: pkt.Timestamp, marker: pkt.Marker, payload: pkt.Payload}
+	if err := in.desc.Unmarshal(pkt.Payload); err != nil {
+		n.t.Fatalf("test packet: %v", err)
+	}
+	key := string(pkt.Payload[in.desc.Size:])
+	if _, dup := n.inputs[key]; dup {
+		n.t.Fatalf("two input packets carry the same VP8 data")
+	}
+	n.inputs[key] = in
+}
+
+// takeKeyframeRequest reports whether a key frame was requested from r
+// since the last call. The Receivers of these tests are not Started, so
+// nothing else drains the request channel.
+func takeKeyframeRequest(r *Receiver) bool {
+	select {
+	case <-r.kfRequest:
+		return true
+	default:
+		return false
+	}
+}
+
+// bindTrack binds dt as pion would for a subscriber that negotiated Opus,
+// H.264 and VP8, and returns the writer behind the binding.
+func bindTrack(t *testing.T, dt *DownTrack, ssrc uint32) (*recorder, *fakeTrackContext) {
+	t.Helper()
+	rec := &recorder{}
+	ctx := &fakeTrackContext{
+		id:   fmt.Sprintf("binding-%d", ssrc),
+		ssrc: webrtc.SSRC(ssrc),
+		codecs: []webrtc.RTPCodecParameters{
+			{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, PayloadType: 111},
+			{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000}, PayloadType: 102},
+			vp8Codec(negotiatedPT),
+		},
+		w: rec,
+	}
+	codec, err := dt.Bind(ctx)
+	if err != nil {
+		t.Fatalf("Bind: %v", err)
+	}
+	if codec.PayloadType != negotiatedPT {
+		t.Fatalf("Bind picked payload type %d, want %d (VP8)", codec.PayloadType, negotiatedPT)
+	}
+	return rec, ctx
+}
+
+// traced is a forwarded packet with its parsed descriptor and its input.
+type traced struct {
+	out  sentPacket
+	desc vp8.Descriptor
+	in   input
+}
+
+// checkStream checks the properties every output stream must have and
+// returns each packet traced to its input:
+//   - the first packet starts a key frame;
+//   - one SSRC and the negotiated payload type throughout;
+//   - sequence numbers +1 per packet;
+//   - whole frames only: a frame starts right after a marker;
+//   - timestamps constant within a frame and increasing between frames;
+//   - picture ID +1 per frame, TL0PICIDX +1 per base-layer frame;
+//   - VP8 data unchanged, descriptor unchanged but for picture ID and
+//     TL0PICIDX;
+//   - the source changes, and the offsets between input and output
+//     numbers change, only at a key frame.
+func (n *testNet) checkStream(t *testing.T, name string, pkts []sentPacket, ssrc uint32) []traced {
+	t.Helper()
+	if len(pkts) == 0 {
+		t.Fatalf("%s: nothing forwarded", name)
+	}
+	stream := make([]traced, len(pkts))
+	for i, p := range pkts {
+		stream[i] = n.trace(t, name, i, p, ssrc)
+		if i == 0 {
+			if !stream[i].desc.Keyframe {
+				t.Fatalf("%s: first packet (seq %d) does not start a key frame", name, p.hdr.SequenceNumber)
+			}
+			continue
+		}
+		if err := continuous(&stream[i-1], &stream[i]); err != nil {
+			t.Fatalf("%s: packet %d (seq %d): %v", name, i, p.hdr.SequenceNumber, err)
+		}
+	}
+	return stream
+}
+
+func (n *testNet) trace(t *testing.T, name string, i int, p sentPacket, ssrc uint32) traced {
+	t.Helper()
+	var c traced
+	c.out = p
+	if err := c.desc.Unmarshal(p.payload); err != nil {
+		t.Fatalf("%s: packet %d: %v", name, i, err)
+	}
+	in, ok := n.inputs[string(p.payload[c.desc.Size:])]
+	if !ok {
+		t.Fatalf("%s: packet %d (seq %d) carries VP8 data no publisher sent", name, i, p.hdr.SequenceNumber)
+	}
+	c.in = in
+	h := p.hdr
+	if h.SSRC != ssrc || h.PayloadType != negotiatedPT || h.Marker != in.marker || h.Version != 2 ||
+		h.Padding || h.Extension || len(h.CSRC) != 0 {
+		t.Fatalf("%s: packet %d: header %+v (SSRC want %d, PT %d, marker %v)", name, i, h, ssrc, negotiatedPT, in.marker)
+	}
+	d := c.desc
+	d.PictureID, d.TL0PICIDX = in.desc.PictureID, in.desc.TL0PICIDX
+	if d != in.desc {
+		t.Fatalf("%s: packet %d: descriptor %+v, input %+v", name, i, c.desc, in.desc)
+	}
+	return c
+}
+
+// continuous checks cur against the packet sent before it.
+func continuous(prev, cur *traced) error {
+	if got, want := cur.out.hdr.SequenceNumber, prev.out.hdr.SequenceNumber+1; got != want {
+		return fmt.Errorf("sequence number %d, want %d", got, want)
+	}
+	if cur.in.src != prev.in.src && !cur.desc.Keyframe {
+		return fmt.Errorf("source changed on a packet that is not a key frame start")
+	}
+	if cur.in.src == prev.in.src && !cur.desc.Keyframe && offsets(prev) != offsets(cur) {
+		return fmt.Errorf("offsets changed without a switch: %v then %v", offsets(prev), offsets(cur))
+	}
+	if !cur.desc.Start {
+		return sameFrame(prev, cur)
+	}
+	return nextFrame(prev, cur)
+}
+
+func sameFrame(prev, cur *traced) error {
+	switch {
+	case prev.out.hdr.Marker:
+		return fmt.Errorf("continuation packet after the end of a frame")
+	case cur.in.src != prev.in.src || cur.in.seq != prev.in.seq+1:
+		return fmt.Errorf("continuation packet not following its frame's previous packet")
+	case cur.out.hdr.Timestamp != prev.out.hdr.Timestamp, cur.desc.PictureID != prev.desc.PictureID,
+		cur.desc.TL0PICIDX != prev.desc.TL0PICIDX:
+		return fmt.Errorf("numbers changed inside a frame")
+	}
+	return nil
+}
+
+func nextFrame(prev, cur *traced) error {
+	if !prev.out.hdr.Marker {
+		return fmt.Errorf("frame started before the previous one ended")
+	}
+	if d := int32(cur.out.hdr.Timestamp - prev.out.hdr.Timestamp); d <= 0 {
+		return fmt.Errorf("timestamp moved by %d between frames", d)
+	}
+	if got, want := cur.desc.PictureID, (prev.desc.PictureID+1)&pictureIDMask; got != want {
+		return fmt.Errorf("picture ID %#x, want %#x", got, want)
+	}
+	want := prev.desc.TL0PICIDX
+	if cur.desc.TID == 0 {
+		want++
+	}
+	if cur.desc.TL0PICIDX != want {
+		return fmt.Errorf("TL0PICIDX %d (TID %d), want %d", cur.desc.TL0PICIDX, cur.desc.TID, want)
+	}
+	return nil
+}
+
+// offsets are the differences between output and input timestamp, picture
+// ID and TL0PICIDX: constant within a segment.
+func offsets(c *traced) [3]uint32 {
+	return [3]uint32{
+		c.out.hdr.Timestamp - c.in.ts,
+		uint32((c.desc.PictureID - c.in.desc.PictureID) & pictureIDMask),
+		uint32(c.desc.TL0PICIDX - c.in.desc.TL0PICIDX),
+	}
+}
+
+// sources is the list of sources of a traced stream, one entry per run.
+func sources(stream []traced) []*Receiver {
+	var runs []*Receiver
+	for _, c := range stream {
+		if len(runs) == 0 || runs[len(runs)-1] != c.in.src {
+			runs = append(runs, c.in.src)
+		}
+	}
+	return runs
+}
+
+// sameBytes reports whether every packet went out with exactly its input
+// payload: no descriptor rewrite.
+func sameBytes(stream []traced) bool {
+	for _, c := range stream {
+		if !bytes.Equal(c.out.payload, c.in.payload) {
+			return false
+		}
+	}
+	return true
+}
