@@ -34,24 +34,28 @@ type binding struct {
 
 // DownTrackStats are the counters of one DownTrack.
 type DownTrackStats struct {
-	Packets, Bytes, Switches, NACKs, Retransmits, KeyframeRequests uint64
+	Packets, Bytes, Switches, WriteErrors, NACKs, Retransmits, KeyframeRequests uint64
 }
 
 // DownTrack is one subscriber video slot: a webrtc.TrackLocal whose source
 // Receiver can be changed with SetSource while it keeps one SSRC and one
 // continuous sequence of numbers.
 type DownTrack struct {
-	id, streamID string
-
+	// The fields every forwarded packet touches come first, so that they
+	// share as few cache lines as possible; the Munger's NACK history is last.
+	bind     atomic.Pointer[binding]
 	mu       sync.Mutex
 	src      *Receiver // guarded by mu
 	waiting  bool      // guarded by mu: nothing is forwarded until a key frame of src
-	munger   Munger    // guarded by mu
+	packets  uint64    // guarded by mu: counted when translated, taken back if not delivered
+	bytes    uint64    // guarded by mu
 	switches uint64    // guarded by mu
 
-	bind atomic.Pointer[binding]
+	writeErrors, nacks, retransmits, plis atomic.Uint64
 
-	packets, bytes, nacks, retransmits, plis atomic.Uint64
+	id, streamID string
+
+	munger Munger // guarded by mu
 }
 
 // NewDownTrack makes an unbound slot track with the given track and stream IDs.
@@ -146,6 +150,10 @@ func (d *DownTrack) translate(p *Packet) (Translation, bool) {
 	if p.Source != d.src {
 		return Translation{}, false
 	}
+	return d.translateLocked(p)
+}
+
+func (d *DownTrack) translateLocked(p *Packet) (Translation, bool) {
 	if d.waiting {
 		if !p.Keyframe {
 			p.Source.RequestKeyframe()
@@ -159,7 +167,12 @@ func (d *DownTrack) translate(p *Packet) (Translation, bool) {
 		d.munger.Drop(p.Header.SequenceNumber)
 		return Translation{}, false
 	}
-	return d.munger.Translate(p, p.Arrival)
+	t, ok := d.munger.Translate(p, p.Arrival)
+	if ok {
+		d.packets++
+		d.bytes += uint64(len(p.Payload))
+	}
+	return t, ok
 }
 
 // write fills out.Header and sends. Header extensions are not forwarded: their
@@ -182,12 +195,11 @@ func (d *DownTrack) write(b *binding, p *Packet, out *Scratch, t Translation) {
 	n, err := b.w.WriteRTP(h, payload)
 	switch {
 	case err != nil:
+		d.writeErrors.Add(1)
 	case n == 0 && !b.delivered.Load():
-		d.restart()
-	default:
+		d.undelivered(len(payload))
+	case !b.delivered.Load():
 		b.delivered.Store(true)
-		d.packets.Add(1)
-		d.bytes.Add(uint64(len(payload)))
 	}
 }
 
@@ -199,6 +211,15 @@ func (d *DownTrack) restart() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.waiting = true
+}
+
+// undelivered takes back a packet the transport dropped and restarts.
+func (d *DownTrack) undelivered(size int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.waiting = true
+	d.packets--
+	d.bytes -= uint64(size)
 }
 
 // ServeRTCP reads the subscriber's RTCP for this slot until r fails: key
@@ -268,10 +289,10 @@ func (d *DownTrack) retransmit(seq uint16, out *Scratch) {
 // Stats returns the DownTrack's counters.
 func (d *DownTrack) Stats() DownTrackStats {
 	d.mu.Lock()
-	sw := d.switches
+	sw, pkts, bytes := d.switches, d.packets, d.bytes
 	d.mu.Unlock()
 	return DownTrackStats{
-		Packets: d.packets.Load(), Bytes: d.bytes.Load(), Switches: sw,
+		Packets: pkts, Bytes: bytes, Switches: sw, WriteErrors: d.writeErrors.Load(),
 		NACKs: d.nacks.Load(), Retransmits: d.retransmits.Load(), KeyframeRequests: d.plis.Load(),
 	}
 }

@@ -3,12 +3,14 @@ package forwarder
 // segment is the mapping from one source's numbering to the slot's output
 // numbering. A new segment starts at every source switch and at every
 // in-order packet the slot drops (padding), so that a NACK for any output
-// sequence number can be mapped back to the packet it came from.
+// sequence number can be mapped back to the packet it came from. Sequence
+// numbers are kept extended (never wrapping) so that a segment may last
+// for any number of packets.
 type segment struct {
 	src      *Receiver
-	firstOut uint16 // first output sequence number of the segment
-	firstIn  uint16 // input sequence number that maps to firstOut
-	seq      uint16 // output = input + seq
+	firstIn  int64  // extended input sequence number of the segment's first packet
+	firstOut int64  // extended output sequence number it maps to
+	seq      uint16 // output = input + seq (mod 2^16)
 	ts       uint32
 	pid      uint16 // modulo 2^15
 	tl0      uint8
@@ -36,17 +38,23 @@ const (
 // the time.
 type Munger struct {
 	started   bool
-	cur       segment
-	highestIn uint16
+	highestIn int64 // extended input sequence number of the newest packet of the segment
 	last      struct {
-		seq uint16
+		seq int64 // extended output sequence number
 		ts  uint32
 		pid uint16
 		tl0 uint8
 		at  int64
 	}
-	history [historySegments]segment
+	cur     segment
 	histLen int
+	history [historySegments]segment // only switches, drops and NACKs touch it
+}
+
+// extend places a 16-bit sequence number next to the extended ref (RFC 3550
+// Appendix A.1): the nearest value with the same low 16 bits.
+func extend(seq uint16, ref int64) int64 {
+	return ref + int64(int16(seq-uint16(ref)))
 }
 
 // Switch starts a new segment at p, the first packet of a key frame from
@@ -56,38 +64,39 @@ type Munger struct {
 // without relying on the two sources' clocks being related.
 func (m *Munger) Switch(src *Receiver, p *Packet, now int64) {
 	in := p.Header
+	first := int64(in.SequenceNumber) // the new source's numbering starts here
 	if !m.started {
 		m.started = true
-		m.cur = segment{src: src, firstOut: in.SequenceNumber, firstIn: in.SequenceNumber}
-		m.setLast(in.SequenceNumber-1, in.Timestamp, p.VP8.PictureID-1, p.VP8.TL0PICIDX-1, now)
-		m.highestIn = in.SequenceNumber - 1
+		m.cur = segment{src: src, firstIn: first, firstOut: first}
+		m.setLast(first-1, in.Timestamp, p.VP8.PictureID-1, p.VP8.TL0PICIDX-1, now)
+		m.highestIn = first - 1
 		return
 	}
 	m.pushHistory()
 	elapsed := uint32(max((now-m.last.at)*videoClockRate/1e9, 1))
 	m.cur = segment{
 		src:      src,
+		firstIn:  first,
 		firstOut: m.last.seq + 1,
-		firstIn:  in.SequenceNumber,
-		seq:      m.last.seq + 1 - in.SequenceNumber,
+		seq:      uint16(m.last.seq+1) - in.SequenceNumber,
 		ts:       m.last.ts + elapsed - in.Timestamp,
 		pid:      (m.last.pid + 1 - p.VP8.PictureID) & pictureIDMask,
 		tl0:      m.last.tl0 + 1 - p.VP8.TL0PICIDX,
 	}
-	m.highestIn = in.SequenceNumber - 1
+	m.highestIn = first - 1
 }
 
 // Translate maps a packet of the current segment. It returns false for a
 // packet older than the segment's start: it belongs to before the switch.
 func (m *Munger) Translate(p *Packet, now int64) (Translation, bool) {
-	in := p.Header.SequenceNumber
-	if int16(in-m.cur.firstIn) < 0 {
+	in := extend(p.Header.SequenceNumber, m.highestIn)
+	if in < m.cur.firstIn {
 		return Translation{}, false
 	}
 	t := m.cur.apply(p)
-	if int16(in-m.highestIn) > 0 {
+	if in > m.highestIn {
 		m.highestIn = in
-		m.advanceLast(t, p, now)
+		m.advanceLast(in+m.cur.firstOut-m.cur.firstIn, t, p, now)
 	}
 	return t, true
 }
@@ -95,32 +104,36 @@ func (m *Munger) Translate(p *Packet, now int64) (Translation, bool) {
 // Drop records that the in-order packet seq of the current segment will not
 // be forwarded, so the next one follows the last forwarded packet directly.
 func (m *Munger) Drop(seq uint16) {
-	if int16(seq-m.highestIn) <= 0 {
+	in := extend(seq, m.highestIn)
+	if in <= m.highestIn {
 		return
 	}
 	m.pushHistory()
+	m.cur.firstOut = in + m.cur.firstOut - m.cur.firstIn // what seq would have become
+	m.cur.firstIn = in + 1
 	m.cur.seq--
-	m.cur.firstIn = seq + 1
-	m.cur.firstOut = seq + 1 + m.cur.seq
-	m.highestIn = seq
+	m.highestIn = in
 }
 
 // Reverse finds the segment and input sequence number behind an output
 // sequence number, for serving a NACK.
 func (m *Munger) Reverse(out uint16) (segment, uint16, bool) {
-	if !m.started || int16(out-m.last.seq) > 0 {
+	if !m.started {
 		return segment{}, 0, false
 	}
-	if int16(out-m.cur.firstOut) >= 0 {
+	back := uint16(m.last.seq) - out
+	if back >= 0x8000 {
+		return segment{}, 0, false // not sent yet: NACKs name packets already sent
+	}
+	ext := m.last.seq - int64(back)
+	if ext >= m.cur.firstOut {
 		return m.cur, out - m.cur.seq, true
 	}
-	end := m.cur.firstOut
 	for i := range min(m.histLen, historySegments) {
 		s := m.history[(m.histLen-1-i)%historySegments]
-		if int16(out-s.firstOut) >= 0 && int16(out-end) < 0 {
+		if ext >= s.firstOut {
 			return s, out - s.seq, true
 		}
-		end = s.firstOut
 	}
 	return segment{}, 0, false
 }
@@ -139,8 +152,8 @@ func (s *segment) apply(p *Packet) Translation {
 	return t
 }
 
-func (m *Munger) advanceLast(t Translation, p *Packet, now int64) {
-	m.last.seq = t.Seq
+func (m *Munger) advanceLast(out int64, t Translation, p *Packet, now int64) {
+	m.last.seq = out
 	m.last.at = now
 	if int32(t.TS-m.last.ts) > 0 {
 		m.last.ts = t.TS
@@ -153,7 +166,7 @@ func (m *Munger) advanceLast(t Translation, p *Packet, now int64) {
 	}
 }
 
-func (m *Munger) setLast(seq uint16, ts uint32, pid uint16, tl0 uint8, at int64) {
+func (m *Munger) setLast(seq int64, ts uint32, pid uint16, tl0 uint8, at int64) {
 	m.last.seq, m.last.ts, m.last.pid, m.last.tl0, m.last.at = seq, ts, pid&pictureIDMask, tl0, at
 }
 

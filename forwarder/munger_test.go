@@ -447,7 +447,7 @@ func TestMungerReverse(t *testing.T) {
 // sent do not map to anything.
 func checkReverseRefusesUnsent(t *testing.T, m *Munger, sent map[uint16]origin) {
 	t.Helper()
-	last := m.last.seq
+	last := uint16(m.last.seq)
 	if _, ok := sent[last]; !ok {
 		t.Fatalf("last output %d not among those sent", last)
 	}
@@ -483,5 +483,37 @@ func TestMungerReverseDroppedSlot(t *testing.T) {
 		if seg, in, ok := m.Reverse(out); !ok || seg.src != a || in != want {
 			t.Errorf("Reverse(%d) = %d, %v; want %d", out, in, ok, want)
 		}
+	}
+}
+
+// TestMungerLongSegment: a source that stays in its slot for longer than
+// the 16-bit sequence space (about 7 minutes of 720p video) keeps being
+// forwarded, with no packet refused as "before the switch", and NACKs near
+// the end still map back.
+func TestMungerLongSegment(t *testing.T) {
+	src := &Receiver{}
+	var m Munger
+	p := mungerPacket(n4(40000, 0, 0, 0))
+	m.Switch(src, p, 0)
+	for i := range 3 * 65536 {
+		p.Header.SequenceNumber = uint16(40000 + i)
+		p.Header.Timestamp = uint32(i/3) * 3000
+		got, ok := m.Translate(p, int64(i))
+		if !ok {
+			t.Fatalf("packet %d (seq %d) refused", i, p.Header.SequenceNumber)
+		}
+		if got.Seq != p.Header.SequenceNumber {
+			t.Fatalf("packet %d: seq %d, want %d (no offset before any switch)", i, got.Seq, p.Header.SequenceNumber)
+		}
+	}
+	last := p.Header.SequenceNumber
+	for _, back := range []uint16{0, 1, 500, 30000} {
+		seg, in, ok := m.Reverse(last - back)
+		if !ok || seg.src != src || in != last-back {
+			t.Errorf("Reverse(last-%d) = (%v, %d, %v), want this source's %d", back, seg.src == src, in, ok, last-back)
+		}
+	}
+	if _, _, ok := m.Reverse(last + 1); ok {
+		t.Error("Reverse of a number not sent yet succeeded")
 	}
 }
