@@ -3,9 +3,6 @@
 GO        ?= go
 BIN       := bin/confd
 BROWSER   := testdata/browser
-# Debian packages the project needs: cgo's pkg-config and libopus for the
-# audio mixer, Chromium and Node for the browser tests.
-APT_PKGS  := pkg-config libopus-dev chromium nodejs npm
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZTIME  ?= 30s
 
@@ -16,10 +13,17 @@ all: build
 ## deps: install what is missing (apt packages, the browser test's npm packages)
 deps: deps-apt deps-node
 
+# Debian packages the project needs: cgo's pkg-config and libopus for the
+# audio mixer, Chromium and Node for the browser tests. Each is installed
+# only when what it provides is missing (a machine may have Node from
+# elsewhere, whose npm conflicts with Debian's).
 deps-apt:
-	@missing=""; for p in $(APT_PKGS); do \
-		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
-	done; \
+	@missing=""; \
+	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
+	pkg-config --exists opus 2>/dev/null || missing="$$missing libopus-dev"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v node >/dev/null || missing="$$missing nodejs"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && \
