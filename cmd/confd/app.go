@@ -76,10 +76,13 @@ func (a *app) clientConfig(w http.ResponseWriter, _ *http.Request) {
 	for _, r := range a.cfg.Rooms {
 		rooms = append(rooms, map[string]string{"number": r.Number, "name": r.Name})
 	}
+	ice := a.cfg.WebRTC.ICEServers
+	if ice == nil {
+		ice = []ICEServerConfig{}
+	}
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"domain": a.cfg.Verto.Domain, "iceServers": a.cfg.WebRTC.ICEServers, "rooms": rooms,
-	})
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(map[string]any{"domain": a.cfg.Verto.Domain, "iceServers": ice, "rooms": rooms})
 }
 
 // start binds the listeners and serves in the background.
