@@ -41,21 +41,20 @@ type DownTrackStats struct {
 // Receiver can be changed with SetSource while it keeps one SSRC and one
 // continuous sequence of numbers.
 type DownTrack struct {
-	// The fields every forwarded packet touches come first, so that they
-	// share as few cache lines as possible; the Munger's NACK history is last.
-	bind     atomic.Pointer[binding]
-	mu       sync.Mutex
-	src      *Receiver // guarded by mu
-	waiting  bool      // guarded by mu: nothing is forwarded until a key frame of src
-	packets  uint64    // guarded by mu: counted when translated, taken back if not delivered
-	bytes    uint64    // guarded by mu
-	switches uint64    // guarded by mu
+	// The fields every forwarded packet touches come first, together.
+	bind    atomic.Pointer[binding]
+	mu      sync.Mutex
+	src     *Receiver // guarded by mu
+	waiting bool      // guarded by mu: nothing is forwarded until a key frame of src
+	packets uint64    // guarded by mu: counted when translated, taken back if not delivered
+	bytes   uint64    // guarded by mu
+	munger  Munger    // guarded by mu; its NACK history comes last
+
+	switches uint64 // guarded by mu
 
 	writeErrors, nacks, retransmits, plis atomic.Uint64
 
 	id, streamID string
-
-	munger Munger // guarded by mu
 }
 
 // NewDownTrack makes an unbound slot track with the given track and stream IDs.
