@@ -33,10 +33,10 @@ type Call struct {
 	log    *zap.Logger
 
 	sess        atomic.Pointer[Session] // nil while detached
-	sessid      string                  // set while detached
-	detachTimer *time.Timer
+	detachTimer *time.Timer             // guarded by the Server's mu
 
 	mu        sync.Mutex
+	sessid    string // the sessid of the session it was detached from
 	pc        *webrtc.PeerConnection
 	answered  bool
 	attaching bool
@@ -70,14 +70,19 @@ func (c *Call) Close(reason room.Reason) {
 		code = verto.CauseSystemShutdown
 	}
 	if s := c.sess.Load(); s != nil {
-		s.post(func() {
-			if s.calls[c.id] == c {
-				c.hangup(code, true)
-			}
-		})
+		c.hangupOn(s, code)
 		return
 	}
 	go c.endDetached(code)
+}
+
+// hangupOn has session s hang the call up, if the call is still s's.
+func (c *Call) hangupOn(s *Session, code int) {
+	s.post(func() {
+		if s.calls[c.id] == c {
+			c.hangup(code, true)
+		}
+	})
 }
 
 // hangup ends the call from the session loop, telling the client when the
@@ -117,10 +122,21 @@ func (c *Call) end(code int) {
 	}()
 }
 
+// endDetached ends a call the room closed while it had no session. A
+// session that has taken it back meanwhile hangs it up instead.
 func (c *Call) endDetached(code int) {
-	if c.srv.undetach(c.sessid, c) || c.sess.Load() == nil {
+	c.mu.Lock()
+	sessid := c.sessid
+	c.mu.Unlock()
+	if c.srv.undetach(sessid, c) {
 		c.end(code)
+		return
 	}
+	if s := c.sess.Load(); s != nil {
+		c.hangupOn(s, code)
+		return
+	}
+	c.end(code)
 }
 
 func (c *Call) canRecover() bool {
@@ -136,8 +152,8 @@ func (c *Call) detachFrom(s *Session) {
 	if !c.sess.CompareAndSwap(s, nil) {
 		return
 	}
-	c.sessid = s.sessid
 	c.mu.Lock()
+	c.sessid = s.sessid
 	pc := c.pc
 	c.pc = nil
 	c.mu.Unlock()

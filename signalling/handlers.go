@@ -90,15 +90,29 @@ func (s *Session) handleLogin(req *request) (any, *verto.Error) {
 	if sessid == "" {
 		sessid = newSessid()
 	}
-	if !s.srv.claim(s, sessid, user) {
-		s.sendError(req.id, verto.NewError(verto.CodeAuthFailed, "Session in use"))
+	old, ok := s.srv.claim(s, sessid, user)
+	if !ok {
+		s.sendError(req.id, verto.NewError(verto.CodeAuthFailed, verto.MsgSessionInUse))
 		s.cancel()
 		return nil, nil
 	}
 	s.setUser(user, sessid)
 	s.log.Info("logged in", zap.String("role", user.Role.String()))
 	s.reply(req.id, verto.LoginResult{Message: verto.MsgLoggedIn, Moderator: user.Role == room.RoleModerator})
-	s.reattach()
+	if old == nil {
+		s.reattach()
+		return nil, nil
+	}
+	// The punted session detaches its calls as it stops; take them over
+	// then (verto-spec §7.3), not before, or they would be missed and left
+	// to the attach window.
+	go func() {
+		select {
+		case <-old.gone:
+			s.post(s.reattach)
+		case <-s.ctx.Done():
+		}
+	}()
 	return nil, nil
 }
 

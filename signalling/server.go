@@ -66,19 +66,30 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "this endpoint speaks Verto over a websocket", http.StatusUpgradeRequired)
 		return
 	}
-	if s.ctx.Err() != nil {
+	if !s.enter() {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
+	defer s.wg.Done()
 	conn, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		s.log.Debug("websocket upgrade failed", zap.Error(err))
 		return
 	}
-	sess := newSession(s, conn, r.RemoteAddr)
+	newSession(s, conn, r.RemoteAddr).run()
+}
+
+// enter counts a connection in, unless the server is shutting down. The
+// check and the count are one step under mu, so Shutdown's wg.Wait never
+// races with an Add (sync.WaitGroup forbids that).
+func (s *Server) enter() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx.Err() != nil {
+		return false
+	}
 	s.wg.Add(1)
-	defer s.wg.Done()
-	sess.run()
+	return true
 }
 
 // checkOrigin admits browsers from the configured origins; with none
@@ -100,22 +111,28 @@ func (s *Server) checkOrigin(r *http.Request) bool {
 
 func (s *Server) requestID() uint64 { return s.nextID.Add(1) }
 
-// claim registers sess as the holder of sessid. An older session of the
-// same user (or one not logged in) is punted and its calls detached for
-// sess; one of another user makes claim fail.
-func (s *Server) claim(sess *Session, sessid string, user *User) bool {
+// claim registers sess as the holder of sessid. It runs on sess's loop. An
+// older session of the same user (or one not logged in) is punted and
+// returned: its calls are detached for sess once it has stopped (its gone
+// channel). One of another user makes claim fail.
+func (s *Server) claim(sess *Session, sessid string, user *User) (old *Session, ok bool) {
 	s.mu.Lock()
-	old := s.sessions[sessid]
+	old = s.sessions[sessid]
 	if old != nil && old != sess && old.userLogin() != "" && old.userLogin() != user.Login {
 		s.mu.Unlock()
-		return false
+		return nil, false
 	}
 	s.sessions[sessid] = sess
-	s.mu.Unlock()
-	if old != nil && old != sess {
-		old.post(old.punt)
+	// A socket that logs in again under another sessid gives up the old one.
+	if sess.authed && sess.sessid != sessid && s.sessions[sess.sessid] == sess {
+		delete(s.sessions, sess.sessid)
 	}
-	return true
+	s.mu.Unlock()
+	if old == nil || old == sess {
+		return nil, true
+	}
+	old.post(old.punt)
+	return old, true
 }
 
 // release forgets sess as the holder of its sessid.
@@ -147,11 +164,12 @@ func (s *Server) removeCall(c *Call) {
 // session with the same sessid takes it back within the attach window.
 func (s *Server) detach(sessid string, c *Call) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.detached[sessid] = append(s.detached[sessid], c)
-	s.mu.Unlock()
+	// Set under the lock: takeDetached stops it, possibly at once.
 	c.detachTimer = time.AfterFunc(s.cfg.AttachWindow, func() {
 		if s.undetach(sessid, c) {
-			c.endDetached(verto.CauseRecoveryOnTimerExpire)
+			c.end(verto.CauseRecoveryOnTimerExpire)
 		}
 	})
 }
@@ -201,7 +219,9 @@ func (s *Server) Shutdown(ctx context.Context) {
 	case <-idle:
 	case <-ctx.Done():
 	}
+	s.mu.Lock()
 	s.cancel()
+	s.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
 		s.wg.Wait()

@@ -48,6 +48,7 @@ type Session struct {
 	wake    chan struct{}
 
 	frames chan []byte
+	gone   chan struct{} // closed when the session has ended and let go of its calls
 
 	// Owned by the loop.
 	sessid   string
@@ -69,6 +70,7 @@ func newSession(srv *Server, conn *websocket.Conn, remote string) *Session {
 		out:    make(chan []byte, outQueue),
 		wake:   make(chan struct{}, 1),
 		frames: make(chan []byte),
+		gone:   make(chan struct{}),
 		calls:  map[string]*Call{},
 	}
 }
@@ -261,17 +263,20 @@ func (s *Session) keepalive() {
 }
 
 // end runs when the loop stops: answered calls are detached for a
-// reconnect, the others hung up.
+// reconnect, the others hung up. The calls are detached before the sessid
+// is released, so a new session that finds the sessid free finds them too;
+// one that found this session still holding it waits for gone.
 func (s *Session) end() {
 	s.drainInbox()
 	s.srv.hub.unsubscribeAll(s)
-	if s.authed {
-		s.srv.release(s)
-	}
 	for _, c := range s.calls {
 		s.dropCall(c)
 	}
 	s.calls = nil
+	if s.authed {
+		s.srv.release(s)
+	}
+	close(s.gone)
 }
 
 func (s *Session) dropCall(c *Call) {

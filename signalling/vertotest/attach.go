@@ -54,10 +54,8 @@ func (c *Call) answerAttach(offer string) error {
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		return err
 	}
-	if c.camera != nil {
-		if err := c.attachCamera(pc); err != nil {
-			return err
-		}
+	if err := c.attachCamera(pc); err != nil {
+		return err
 	}
 	answer, err := pc.CreateAnswer(nil)
 	if err != nil {
@@ -83,12 +81,23 @@ func (c *Call) answerAttach(offer string) error {
 	return nil
 }
 
+// attachCamera sends the call's camera, if it has one, on the new
+// PeerConnection (on the offer's first video section).
 func (c *Call) attachCamera(pc *webrtc.PeerConnection) error {
-	sender, err := pc.AddTrack(c.camera)
-	if err != nil {
-		return err
+	switch {
+	case c.ivf != nil:
+		sender, err := pc.AddTrack(c.ivf.track)
+		if err != nil {
+			return err
+		}
+		go drainRTCP(sender)
+	case c.camera != nil:
+		sender, err := pc.AddTrack(c.camera)
+		if err != nil {
+			return err
+		}
+		go c.readCameraRTCP(sender)
 	}
-	go c.readCameraRTCP(sender)
 	return nil
 }
 
