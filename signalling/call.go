@@ -164,6 +164,20 @@ func (c *Call) detachFrom(s *Session) {
 	c.log.Info("call detached")
 }
 
+// newPC makes the call's PeerConnection, hooked to the room and session.
+func (c *Call) newPC() (*webrtc.PeerConnection, error) {
+	pc, err := c.srv.media.NewPeerConnection()
+	if err != nil {
+		return nil, err
+	}
+	if !c.setPC(pc) {
+		_ = pc.Close()
+		return nil, errCallEnded
+	}
+	c.watch(pc)
+	return pc, nil
+}
+
 // setPC records a new PeerConnection; false if the call ended meanwhile.
 func (c *Call) setPC(pc *webrtc.PeerConnection) bool {
 	c.mu.Lock()
@@ -211,15 +225,10 @@ func (c *Call) sendAnswer(s *Session, sdp string) {
 // negotiate makes a PeerConnection for the offer and returns the complete
 // answer (every candidate in it: Verto clients do not trickle).
 func (c *Call) negotiate(offer string) (string, error) {
-	pc, err := c.srv.media.NewPeerConnection()
+	pc, err := c.newPC()
 	if err != nil {
 		return "", err
 	}
-	if !c.setPC(pc) {
-		_ = pc.Close()
-		return "", errCallEnded
-	}
-	c.watch(pc)
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		return "", fmt.Errorf("offer: %w", err)
 	}

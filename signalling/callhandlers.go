@@ -280,15 +280,10 @@ func (s *Session) sendAttaches(calls []*Call, offers []string, errs []error) {
 // complete offer: audio, and as many video slots as the call had (the
 // first also receives the camera).
 func (c *Call) offer() (string, error) {
-	pc, err := c.srv.media.NewPeerConnection()
+	pc, err := c.newPC()
 	if err != nil {
 		return "", err
 	}
-	if !c.setPC(pc) {
-		_ = pc.Close()
-		return "", errCallEnded
-	}
-	c.watch(pc)
 	c.mu.Lock()
 	video := max(len(c.slots), 1)
 	c.attaching = true

@@ -436,14 +436,8 @@ func jsonEq(t *testing.T, what string, got json.RawMessage, want string) {
 // waitUntil polls cond until it holds or ctx ends.
 func waitUntil(ctx context.Context, t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("%s: %v", what, ctx.Err())
-		case <-tick.C:
-		}
+	if err := vertotest.WaitFor(ctx, cond); err != nil {
+		t.Fatalf("%s: %v", what, err)
 	}
 }
 

@@ -26,18 +26,11 @@ type vmember struct {
 // publishing camera and the given number of slots.
 func joinV(ctx context.Context, t *testing.T, env *testEnv, login, passwd, name string, ssrc uint32, slots int) *vmember {
 	t.Helper()
-	c, err := vertotest.Dial(ctx, env.url, "")
+	c, call, err := vertotest.Join(ctx, env.url, login, passwd, vertotest.CallOptions{Dest: "3500", Name: name, Slots: slots, Publish: true, SSRC: ssrc})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", name, err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	if err := c.Login(ctx, login, passwd); err != nil {
-		t.Fatalf("%s: login: %v", name, err)
-	}
-	call, err := c.Invite(ctx, vertotest.CallOptions{Dest: "3500", Name: name, Slots: slots, Publish: true, SSRC: ssrc})
-	if err != nil {
-		t.Fatalf("%s: invite: %v", name, err)
-	}
 	t.Cleanup(call.Close)
 	return &vmember{name: name, login: login, ssrc: ssrc, client: c, call: call}
 }

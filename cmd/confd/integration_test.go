@@ -56,18 +56,11 @@ func join(ctx context.Context, t *testing.T, a *app, name string, ssrc uint32, s
 
 func joinAs(ctx context.Context, t *testing.T, a *app, login, passwd, name string, ssrc uint32, slots int) *member {
 	t.Helper()
-	c, err := vertotest.Dial(ctx, a.vertoURL(), "")
+	c, call, err := vertotest.Join(ctx, a.vertoURL(), login, passwd, vertotest.CallOptions{Dest: "3500", Name: name, Slots: slots, Publish: true, SSRC: ssrc})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", name, err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	if err := c.Login(ctx, login, passwd); err != nil {
-		t.Fatalf("%s: login: %v", name, err)
-	}
-	call, err := c.Invite(ctx, vertotest.CallOptions{Dest: "3500", Name: name, Slots: slots, Publish: true, SSRC: ssrc})
-	if err != nil {
-		t.Fatalf("%s: invite: %v", name, err)
-	}
 	t.Cleanup(call.Close)
 	return &member{name: name, ssrc: ssrc, client: c, call: call}
 }
@@ -137,7 +130,7 @@ func TestThreeMembersSeeEachOther(t *testing.T) {
 	if err := carol.call.Hangup(ctx); err != nil {
 		t.Fatal(err)
 	}
-	err := waitUntil(ctx, func() bool { return slot0.CurrentSource() == bob.ssrc })
+	err := vertotest.WaitFor(ctx, func() bool { return slot0.CurrentSource() == bob.ssrc })
 	if err != nil {
 		t.Fatalf("alice's slot 0 was not refilled with bob: sources %v", slot0.Sources())
 	}
@@ -147,17 +140,4 @@ func TestThreeMembersSeeEachOther(t *testing.T) {
 	if got, want := fmt.Sprint(slot0.Sources()), fmt.Sprint([]uint32{bob.ssrc, carol.ssrc, bob.ssrc}); got != want {
 		t.Errorf("alice's slot 0 sources = %s, want %s", got, want)
 	}
-}
-
-func waitUntil(ctx context.Context, cond func() bool) error {
-	t := time.NewTicker(10 * time.Millisecond)
-	defer t.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
-	return nil
 }

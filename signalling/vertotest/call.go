@@ -326,7 +326,7 @@ func (c *Call) Stream(mid string) *Stream {
 // WaitSlots waits until every one of the call's slots has received frames
 // from the given source SSRCs (in any slot).
 func (c *Call) WaitSources(ctx context.Context, ssrcs ...uint32) error {
-	return waitFor(ctx, func() bool {
+	return WaitFor(ctx, func() bool {
 		seen := map[uint32]bool{}
 		c.mu.Lock()
 		for _, s := range c.streams {

@@ -250,8 +250,8 @@ type SlotsData struct {
 	} `json:"slots"`
 }
 
-// waitFor polls cond until it holds or ctx ends.
-func waitFor(ctx context.Context, cond func() bool) error {
+// WaitFor polls cond until it holds or ctx ends.
+func WaitFor(ctx context.Context, cond func() bool) error {
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
 	for !cond() {
@@ -262,4 +262,22 @@ func waitFor(ctx context.Context, cond func() bool) error {
 		}
 	}
 	return nil
+}
+
+// Join dials url, logs in and places a call: one member in one step.
+func Join(ctx context.Context, url, login, passwd string, opts CallOptions) (*Client, *Call, error) {
+	c, err := Dial(ctx, url, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := c.Login(ctx, login, passwd); err != nil {
+		_ = c.Close()
+		return nil, nil, fmt.Errorf("login: %w", err)
+	}
+	call, err := c.Invite(ctx, opts)
+	if err != nil {
+		_ = c.Close()
+		return nil, nil, fmt.Errorf("invite: %w", err)
+	}
+	return c, call, nil
 }
