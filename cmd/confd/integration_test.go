@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -119,6 +120,13 @@ func TestThreeMembersSeeEachOther(t *testing.T) {
 	}
 	for _, m := range all {
 		checkStreams(t, m)
+		checkAnswer(t, m)
+	}
+	// confd tells each publisher how its stream arrives (RTCP receiver reports).
+	for _, m := range all {
+		if err := vertotest.WaitFor(ctx, func() bool { return m.call.ReceiverReports() > 0 }); err != nil {
+			t.Errorf("%s got no receiver report for its camera", m.name)
+		}
 	}
 
 	// Carol published last, so she holds the video floor: slot 0 of Alice.
@@ -139,5 +147,15 @@ func TestThreeMembersSeeEachOther(t *testing.T) {
 	// Bob held the floor before Carol came, so slot 0 went bob, carol, bob.
 	if got, want := fmt.Sprint(slot0.Sources()), fmt.Sprint([]uint32{bob.ssrc, carol.ssrc, bob.ssrc}); got != want {
 		t.Errorf("alice's slot 0 sources = %s, want %s", got, want)
+	}
+}
+
+// checkAnswer: the answer's audio is Opus sendrecv, ready for the mixer.
+func checkAnswer(t *testing.T, m *member) {
+	t.Helper()
+	sdp := m.call.PC().RemoteDescription().SDP
+	audio, _, _ := strings.Cut(sdp[strings.Index(sdp, "m=audio"):], "m=video")
+	if !strings.Contains(audio, "a=sendrecv") || !strings.Contains(strings.ToLower(audio), "opus/48000") {
+		t.Errorf("%s: the answer's audio section is not Opus sendrecv:\n%s", m.name, audio)
 	}
 }

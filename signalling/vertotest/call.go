@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -47,6 +48,8 @@ type Call struct {
 	stopPub  chan struct{} // guarded by mu
 	pubDone  chan struct{} // guarded by mu
 	attached chan struct{}
+
+	receiverReports atomic.Int64
 	// attachErr is the outcome of the last reattach.
 	attachErr error
 }
@@ -183,10 +186,15 @@ func (c *Call) readCameraRTCP(s *webrtc.RTPSender) {
 				c.mu.Lock()
 				c.source.ForceKeyframe()
 				c.mu.Unlock()
+			case *rtcp.ReceiverReport:
+				c.receiverReports.Add(1)
 			}
 		}
 	}
 }
+
+// ReceiverReports counts the RTCP receiver reports confd sent about the camera.
+func (c *Call) ReceiverReports() int64 { return c.receiverReports.Load() }
 
 func gather(pc *webrtc.PeerConnection, desc webrtc.SessionDescription) (string, error) {
 	done := webrtc.GatheringCompletePromise(pc)
