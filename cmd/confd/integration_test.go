@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -157,5 +158,33 @@ func checkAnswer(t *testing.T, m *member) {
 	audio, _, _ := strings.Cut(sdp[strings.Index(sdp, "m=audio"):], "m=video")
 	if !strings.Contains(audio, "a=sendrecv") || !strings.Contains(strings.ToLower(audio), "opus/48000") {
 		t.Errorf("%s: the answer's audio section is not Opus sendrecv:\n%s", m.name, audio)
+	}
+}
+
+// TestVertoOnAnyPath: as with FreeSWITCH, a Verto client may open its
+// websocket on any path of the HTTP port; a plain GET still gets the web
+// client.
+func TestVertoOnAnyPath(t *testing.T) {
+	a := startTestApp(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	base := "ws://" + a.addrs["http"].String()
+	for _, path := range []string{"/", "/verto", "/some/other/path"} {
+		c, err := vertotest.Dial(ctx, base+path, "")
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if err := c.Login(ctx, "guest", "guest"); err != nil {
+			t.Errorf("%s: login: %v", path, err)
+		}
+		_ = c.Close()
+	}
+	resp, err := http.Get("http://" + a.addrs["http"].String() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Errorf("GET / = %d %s, want the web client", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 }
