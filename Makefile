@@ -14,13 +14,14 @@ all: build
 deps: deps-apt deps-node
 
 # Debian packages the project needs: cgo's pkg-config and libopus for the
-# audio mixer, Chromium and Node for the browser tests. Each is installed
-# only when what it provides is missing (a machine may have Node from
+# audio mixer (hraban/opus also links libopusfile), Chromium and Node for
+# the browser tests. Each is installed only when what it provides is missing (a machine may have Node from
 # elsewhere, whose npm conflicts with Debian's).
 deps-apt:
 	@missing=""; \
 	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
 	pkg-config --exists opus 2>/dev/null || missing="$$missing libopus-dev"; \
+	pkg-config --exists opusfile 2>/dev/null || missing="$$missing libopusfile-dev"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v node >/dev/null || missing="$$missing nodejs"; \
 	command -v npm >/dev/null || missing="$$missing npm"; \
