@@ -15,8 +15,9 @@ deps: deps-apt deps-node
 
 # Debian packages the project needs: cgo's pkg-config and libopus for the
 # audio mixer (hraban/opus also links libopusfile), Chromium and Node for
-# the browser tests. Each is installed only when what it provides is missing (a machine may have Node from
-# elsewhere, whose npm conflicts with Debian's).
+# the browser tests. Each is installed only when what it provides is
+# missing (a machine may have Node from elsewhere, whose npm conflicts with
+# Debian's).
 deps-apt:
 	@missing=""; \
 	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
