@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/confd/confd/forwarder"
+	"github.com/confd/confd/mixer"
 )
 
 // Room is one conference.
@@ -15,11 +16,15 @@ type Room struct {
 	cfg Config
 	log *zap.Logger
 
+	mix *mixer.Mixer
+
 	mu         sync.Mutex
 	closed     bool
 	nextID     int
 	members    []*Participant // join order
-	publishers []*Participant // most recent publisher first: [0] holds the video floor
+	publishers []*Participant // most recent publisher first
+	floor      *Participant   // the audio floor: the loudest speaker, as the mixer reports
+	talkSeq    uint64         // counts talk starts, to order members by how recently they spoke
 	onDTMF     func(p *Participant, digits string)
 }
 
@@ -29,12 +34,16 @@ type Participant struct {
 	ID   int
 	Info JoinInfo
 
-	room   *Room
-	member Member
-	left   bool
-	held   bool
-	camera *forwarder.Receiver
-	slots  []slot
+	room     *Room
+	member   Member
+	left     bool
+	held     bool
+	muted    bool
+	talking  bool
+	lastTalk uint64 // the room's talkSeq when it last started talking; 0 never
+	audio    *mixer.Member
+	camera   *forwarder.Receiver
+	slots    []slot
 }
 
 type slot struct {
@@ -45,7 +54,10 @@ type slot struct {
 }
 
 func newRoom(cfg Config, log *zap.Logger) *Room {
-	return &Room{cfg: cfg, log: log}
+	r := &Room{cfg: cfg, log: log}
+	r.mix = mixer.New(mixer.Config{Speakers: cfg.Speakers, Events: mixEvents{r}, Log: log.Named("mixer")})
+	r.mix.Start()
+	return r
 }
 
 // Number is the room's number.
@@ -88,6 +100,13 @@ func (r *Room) Leave(p *Participant) {
 		return
 	}
 	p.left = true
+	if p.audio != nil {
+		r.mix.Remove(p.audio)
+		p.audio = nil
+	}
+	if r.floor == p {
+		r.floor = nil
+	}
 	r.members = slices.DeleteFunc(r.members, func(o *Participant) bool { return o == p })
 	r.publishers = slices.DeleteFunc(r.publishers, func(o *Participant) bool { return o == p })
 	p.camera = nil
@@ -141,7 +160,7 @@ func (r *Room) SetSlots(p *Participant, tracks []*forwarder.DownTrack, mids []st
 		p.slots = append(p.slots, slot{track: t, mid: mids[i]})
 	}
 	r.reassignLocked()
-	r.notifySlotsLocked(p)
+	r.notifySlotsLocked(p, r.rankedLocked())
 }
 
 // Pin asks for member memberID to be shown in the viewer's slot index
@@ -165,7 +184,7 @@ func (r *Room) Pin(viewer *Participant, index, memberID int) error {
 	}
 	viewer.slots[index].pinned = memberID
 	r.reassignLocked()
-	r.notifySlotsLocked(viewer)
+	r.notifySlotsLocked(viewer, r.rankedLocked())
 	return nil
 }
 
@@ -174,6 +193,9 @@ func (r *Room) SetHold(p *Participant, held bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	p.held = held
+	if p.audio != nil {
+		p.audio.SetHold(held)
+	}
 }
 
 // OnDTMF sets the handler for digits members press (in-call controls).
@@ -205,15 +227,21 @@ func (r *Room) Members() []MemberView {
 	return out
 }
 
-// Close ends every member's call with ReasonShutdown; no one can join after.
+// Close ends every member's call with ReasonShutdown; no one can join
+// after. The mixer stops once its members are told: it is closed outside
+// the room's lock, because its goroutine reports to the room under it.
 func (r *Room) Close() {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.closed = true
 	for _, p := range r.members {
 		p.member.Close(ReasonShutdown)
 	}
+	r.mu.Unlock()
+	r.mix.Close()
 }
+
+// Mixer is the room's audio mixer.
+func (r *Room) Mixer() *mixer.Mixer { return r.mix }
 
 // Kick ends a member's call with ReasonKicked.
 func (r *Room) Kick(memberID int) error {

@@ -16,6 +16,8 @@ type Config struct {
 	ModeratorPIN string
 	// MaxMembers limits the members at once (0: DefaultMaxMembers).
 	MaxMembers int
+	// Speakers is how many of the loudest members are mixed (0: 3).
+	Speakers int
 }
 
 // DefaultMaxMembers is the member limit of a room whose config sets none.

@@ -1,18 +1,35 @@
 package room
 
-import "slices"
+import (
+	"cmp"
+	"slices"
+)
 
 // reassignLocked recomputes every viewer's slots and switches the ones that
 // changed. A viewer whose assignment changed is notified.
 func (r *Room) reassignLocked() {
+	ranked := r.rankedLocked()
 	for _, v := range r.members {
-		if len(v.slots) > 0 && r.reassignViewerLocked(v) {
-			r.notifySlotsLocked(v)
+		if len(v.slots) > 0 && r.reassignViewerLocked(v, ranked) {
+			r.notifySlotsLocked(v, ranked)
 		}
 	}
 }
 
-func (r *Room) reassignViewerLocked(v *Participant) bool {
+// rankedLocked orders the publishers by relevance: the video floor first
+// (the audio floor when it publishes), then by how recently each spoke,
+// then by how recently each started publishing. Before anyone has spoken,
+// the most recent publisher holds the video floor.
+func (r *Room) rankedLocked() []*Participant {
+	ranked := slices.Clone(r.publishers)
+	slices.SortStableFunc(ranked, func(a, b *Participant) int { return cmp.Compare(b.lastTalk, a.lastTalk) })
+	if i := slices.Index(ranked, r.floor); i > 0 {
+		ranked = slices.Insert(slices.Delete(ranked, i, i+1), 0, r.floor)
+	}
+	return ranked
+}
+
+func (r *Room) reassignViewerLocked(v *Participant, ranked []*Participant) bool {
 	cur := make([]int, len(v.slots))
 	pins := make([]int, len(v.slots))
 	for i, s := range v.slots {
@@ -22,7 +39,7 @@ func (r *Room) reassignViewerLocked(v *Participant) bool {
 		pins[i] = s.pinned
 	}
 	var cands []int
-	for _, p := range r.publishers {
+	for _, p := range ranked {
 		if p != v {
 			cands = append(cands, p.ID)
 		}
@@ -50,11 +67,11 @@ func (r *Room) fillLocked(s *slot, id int) {
 	s.track.SetSource(p.camera)
 }
 
-func (r *Room) notifySlotsLocked(v *Participant) {
+func (r *Room) notifySlotsLocked(v *Participant, ranked []*Participant) {
 	ev := SlotsEvent{Slots: make([]SlotView, len(v.slots))}
 	var floor *Participant
-	if len(r.publishers) > 0 {
-		floor = r.publishers[0]
+	if len(ranked) > 0 {
+		floor = ranked[0]
 	}
 	for i, s := range v.slots {
 		sv := SlotView{Index: i, MID: s.mid}

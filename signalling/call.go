@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/confd/confd/forwarder"
+	"github.com/confd/confd/mixer"
 	"github.com/confd/confd/room"
 	"github.com/confd/confd/signalling/verto"
 )
@@ -35,15 +36,17 @@ type Call struct {
 	sess        atomic.Pointer[Session] // nil while detached
 	detachTimer *time.Timer             // guarded by the Server's mu
 
-	mu        sync.Mutex
-	sessid    string // the sessid of the session it was detached from
-	pc        *webrtc.PeerConnection
-	answered  bool
-	attaching bool
-	ended     bool
-	slots     []*forwarder.DownTrack
-	mids      []string
-	wg        sync.WaitGroup // goroutines reading this call's media
+	mu         sync.Mutex
+	sessid     string // the sessid of the session it was detached from
+	pc         *webrtc.PeerConnection
+	answered   bool
+	attaching  bool
+	ended      bool
+	slots      []*forwarder.DownTrack
+	mids       []string
+	audioTrack *webrtc.TrackLocalStaticRTP
+	audioIn    atomic.Pointer[mixer.Member]
+	wg         sync.WaitGroup // goroutines reading this call's media
 }
 
 func newCall(s *Session, d *verto.DialogParams, r *room.Room) *Call {
@@ -158,6 +161,8 @@ func (c *Call) detachFrom(s *Session) {
 	c.pc = nil
 	c.mu.Unlock()
 	c.room.SetSlots(c.part, nil, nil)
+	c.room.LeaveAudio(c.part)
+	c.audioIn.Store(nil)
 	if pc != nil {
 		go func() { _ = pc.Close() }()
 	}
@@ -219,6 +224,7 @@ func (c *Call) sendAnswer(s *Session, sdp string) {
 	slots, mids := c.slots, c.mids
 	c.mu.Unlock()
 	c.room.SetSlots(c.part, slots, mids)
+	c.joinAudio()
 	c.log.Info("call answered", zap.Int("slots", len(slots)))
 }
 
@@ -315,6 +321,9 @@ func (c *Call) addSenders(pc *webrtc.PeerConnection, audio, video int, offering 
 		if err := c.addSender(pc, track, offering, webrtc.RTPTransceiverDirectionSendrecv); err != nil {
 			return err
 		}
+		c.mu.Lock()
+		c.audioTrack = track
+		c.mu.Unlock()
 	}
 	for i := range video {
 		dir := webrtc.RTPTransceiverDirectionSendonly
@@ -409,8 +418,8 @@ func drainRTCP(s *webrtc.RTPSender) {
 
 // watch hooks the PeerConnection's tracks and state to the room and session.
 func (c *Call) watch(pc *webrtc.PeerConnection) {
-	pc.OnTrack(func(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		c.goMedia(func() { c.onTrack(pc, track) })
+	pc.OnTrack(func(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+		c.goMedia(func() { c.onTrack(pc, track, recv) })
 	})
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
 		if st != webrtc.PeerConnectionStateFailed {
@@ -432,9 +441,9 @@ func (c *Call) currentPC() *webrtc.PeerConnection {
 	return c.pc
 }
 
-func (c *Call) onTrack(pc *webrtc.PeerConnection, track *webrtc.TrackRemote) {
+func (c *Call) onTrack(pc *webrtc.PeerConnection, track *webrtc.TrackRemote, rr *webrtc.RTPReceiver) {
 	if track.Kind() != webrtc.RTPCodecTypeVideo {
-		drainTrack(track) // the mixer takes audio from here in a later step
+		c.readAudio(track, rr)
 		return
 	}
 	recv := forwarder.NewReceiver(forwarder.ReceiverConfig{SSRC: uint32(track.SSRC()), Kind: forwarder.KindVideo, Log: c.log}, pc)
@@ -442,15 +451,6 @@ func (c *Call) onTrack(pc *webrtc.PeerConnection, track *webrtc.TrackRemote) {
 	c.room.Publish(c.part, recv)
 	<-recv.Done()
 	c.room.Unpublish(c.part, recv)
-}
-
-func drainTrack(t *webrtc.TrackRemote) {
-	buf := make([]byte, forwarder.MaxPacketSize)
-	for {
-		if _, _, err := t.Read(buf); err != nil {
-			return
-		}
-	}
 }
 
 // slotsChannel names the confd.slots event (docs/protocol.md). Plain Verto

@@ -222,6 +222,7 @@ func (c *Call) attached(s *Session, id []byte, err error) {
 	slots, mids := c.slots, c.mids
 	c.mu.Unlock()
 	c.room.SetSlots(c.part, slots, mids)
+	c.joinAudio()
 	c.log.Info("call reattached")
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/logging"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -78,6 +79,11 @@ func newMediaEngine() (*webrtc.MediaEngine, error) {
 		if err := me.RegisterCodec(c.p, c.kind); err != nil {
 			return nil, fmt.Errorf("register %s: %w", c.p.MimeType, err)
 		}
+	}
+	// RFC 6464 audio levels let the mixer rank talkers without decoding.
+	ext := webrtc.RTPHeaderExtensionCapability{URI: sdp.AudioLevelURI}
+	if err := me.RegisterHeaderExtension(ext, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, err
 	}
 	return me, nil
 }

@@ -28,6 +28,9 @@ type CallOptions struct {
 	// IVF, when set, publishes this VP8 file (looped) instead of the
 	// synthetic camera, for receivers that decode, such as browsers.
 	IVF string
+	// ToneHz makes the microphone send a sine at this frequency, Opus
+	// encoded; 0 sends silence.
+	ToneHz float64
 }
 
 // Call is one call with its PeerConnection.
@@ -45,8 +48,9 @@ type Call struct {
 	source   *forwardertest.VP8Source
 	camera   *webrtc.TrackLocalStaticRTP
 	ivf      *ivfCamera
-	stopPub  chan struct{} // guarded by mu
-	pubDone  chan struct{} // guarded by mu
+	pubs     []publisher // guarded by mu: the running media loops
+	mic      *microphone
+	speaker  speaker
 	attached chan struct{}
 
 	receiverReports atomic.Int64
@@ -117,7 +121,7 @@ func (c *Call) makeOffer() (string, error) {
 	}
 	c.pc = pc
 	pc.OnTrack(c.onTrack)
-	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv}); err != nil {
+	if err := c.addMic(pc); err != nil {
 		return "", err
 	}
 	if err := c.addVideo(pc); err != nil {
@@ -243,6 +247,9 @@ func (c *Call) Slots() SlotsData {
 }
 
 // startPublishing sends the synthetic camera at 30 frames a second.
+// publisher is one running media loop.
+type publisher struct{ stop, done chan struct{} }
+
 func (c *Call) startPublishing() {
 	switch {
 	case c.ivf != nil:
@@ -250,13 +257,16 @@ func (c *Call) startPublishing() {
 	case c.camera != nil:
 		c.publishEvery(time.Second/30, c.writeSyntheticFrame)
 	}
+	if c.mic != nil {
+		c.publishEvery(20*time.Millisecond, c.mic.writeNext)
+	}
 }
 
 // publishEvery calls step at the camera's frame rate until Close.
 func (c *Call) publishEvery(interval time.Duration, step func() error) {
 	stop, done := make(chan struct{}), make(chan struct{})
 	c.mu.Lock()
-	c.stopPub, c.pubDone = stop, done
+	c.pubs = append(c.pubs, publisher{stop, done})
 	c.mu.Unlock()
 	go func() {
 		defer close(done)
@@ -304,13 +314,13 @@ func (c *Call) Hangup(ctx context.Context) error {
 // more than once, from any goroutine.
 func (c *Call) Close() {
 	c.mu.Lock()
-	stop, done := c.stopPub, c.pubDone
-	c.stopPub, c.pubDone = nil, nil
+	pubs := c.pubs
+	c.pubs = nil
 	pc := c.pc
 	c.mu.Unlock()
-	if stop != nil {
-		close(stop)
-		<-done
+	for _, p := range pubs {
+		close(p.stop)
+		<-p.done
 	}
 	if pc != nil {
 		_ = pc.Close()

@@ -31,7 +31,7 @@ type Stream struct {
 
 func (c *Call) onTrack(track *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 	if track.Kind() != webrtc.RTPCodecTypeVideo {
-		drain(track)
+		c.listen(track)
 		return
 	}
 	mid := ""
@@ -168,4 +168,21 @@ func (c *checker) next(p Packet) error {
 	}
 	c.highest = p
 	return nil
+}
+
+// rtpPayloadOf returns the payload of a raw RTP packet, padding removed.
+func rtpPayloadOf(raw []byte) ([]byte, bool) {
+	var h rtp.Header
+	n, err := h.Unmarshal(raw)
+	if err != nil {
+		return nil, false
+	}
+	end := len(raw)
+	if h.Padding {
+		end -= int(raw[end-1])
+	}
+	if end <= n {
+		return nil, false
+	}
+	return raw[n:end], true
 }

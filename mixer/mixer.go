@@ -1,0 +1,193 @@
+package mixer
+
+import (
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Events is how the mixer tells the room who talks. Its methods are called
+// on the mixer goroutine and must not block.
+type Events interface {
+	// Talking reports a member starting or stopping to talk, with its
+	// loudness score (0..127).
+	Talking(id int, talking bool, score int)
+	// Floor reports the loudest speaker, who holds the audio floor.
+	Floor(id int)
+}
+
+// Config configures a Mixer.
+type Config struct {
+	// Speakers is how many of the loudest members are mixed (default 3).
+	Speakers int
+	// MaxCatchUp bounds the ticks run at once after a late wake-up
+	// (default 5, i.e. 100 ms); further missed ticks are skipped.
+	MaxCatchUp int
+	Events     Events
+	Log        *zap.Logger
+}
+
+// Stats are a mixer's counters.
+type Stats struct {
+	Ticks, Skipped, Encodes, WriteErrors uint64
+}
+
+var errClosed = errors.New("mixer: closed")
+
+// epoch anchors Now: a monotonic clock shared by the mixer's ticks and the
+// arrival times its callers pass to Push.
+var epoch = time.Now()
+
+// Now is the time to pass to Member.Push, in nanoseconds of a monotonic clock.
+func Now() int64 { return int64(time.Since(epoch)) }
+
+// Mixer is one room's audio mix.
+type Mixer struct {
+	cfg Config
+
+	mu      sync.Mutex // serialises membership changes
+	closed  bool
+	members atomic.Pointer[[]*Member]
+	gone    chan *Member // members removed, for the tick to forget
+
+	stop chan struct{}
+	done chan struct{}
+
+	// newDecoder and newEncoder make codecs; tests swap in exact ones.
+	newDecoder func(Codec) (Decoder, error)
+	newEncoder func(Codec) (Encoder, error)
+
+	// Owned by the mixer goroutine.
+	sel       *selector
+	sum       [FrameSamples]int32
+	minus     [FrameSamples]int32
+	env       [FrameSamples]int32
+	scratch   [FrameSamples]int16
+	lastFloor int
+	shared    []*output // one per (codec, volume) heard by non-speakers
+	silent    [3]*output
+
+	ticks, skipped, encodes, writeErrors atomic.Uint64
+}
+
+// New makes a mixer; Start runs its clock.
+func New(cfg Config) *Mixer {
+	if cfg.Speakers <= 0 {
+		cfg.Speakers = 3
+	}
+	if cfg.MaxCatchUp <= 0 {
+		cfg.MaxCatchUp = 5
+	}
+	if cfg.Log == nil {
+		cfg.Log = zap.NewNop()
+	}
+	m := &Mixer{
+		cfg: cfg, sel: newSelector(cfg.Speakers), gone: make(chan *Member, 64),
+		stop: make(chan struct{}), done: make(chan struct{}),
+		newDecoder: NewDecoder, newEncoder: NewEncoder,
+	}
+	m.members.Store(&[]*Member{})
+	return m
+}
+
+// Add makes a member. Its codecs' state (decoder, jitter buffer) is
+// allocated here, not on the mixer goroutine.
+func (m *Mixer) Add(id int, opts MemberOptions) (*Member, error) {
+	mb := &Member{id: id, opts: opts, level: -1}
+	if opts.HasInput {
+		dec, err := m.newDecoder(opts.In)
+		if err != nil {
+			return nil, err
+		}
+		mb.dec = dec
+		mb.jb = NewJitterBuffer(JitterConfig{ClockRate: opts.In.ClockRate(), FrameTS: opts.In.FrameTimestamp()})
+	}
+	if opts.Writer != nil {
+		enc, err := m.newEncoder(opts.Out)
+		if err != nil {
+			return nil, err
+		}
+		mb.enc = enc
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, errClosed
+	}
+	old := *m.members.Load()
+	next := append(slices.Clip(old), mb)
+	m.members.Store(&next)
+	return mb, nil
+}
+
+// Remove takes a member out of the mix.
+func (m *Mixer) Remove(mb *Member) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old := *m.members.Load()
+	next := slices.DeleteFunc(slices.Clone(old), func(o *Member) bool { return o == mb })
+	m.members.Store(&next)
+	mb.removed.Store(true)
+	select {
+	case m.gone <- mb:
+	default: // the tick also drops removed speakers by their flag
+	}
+}
+
+// Members is how many members the mixer has.
+func (m *Mixer) Members() int { return len(*m.members.Load()) }
+
+// Start runs the mixer's clock until Close.
+func (m *Mixer) Start() { go m.run() }
+
+// Close stops the clock and waits for the mixer goroutine.
+func (m *Mixer) Close() {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return
+	}
+	m.closed = true
+	close(m.stop)
+	m.mu.Unlock()
+	<-m.done
+}
+
+// Stats returns the mixer's counters.
+func (m *Mixer) Stats() Stats {
+	return Stats{Ticks: m.ticks.Load(), Skipped: m.skipped.Load(), Encodes: m.encodes.Load(), WriteErrors: m.writeErrors.Load()}
+}
+
+// run is the mixer goroutine: a 20 ms ticker, never clocked by input
+// arrival. After a late wake-up it runs the ticks that are due, at most
+// MaxCatchUp of them; older ones are skipped, so a stalled machine resyncs
+// instead of bursting seconds of audio.
+func (m *Mixer) run() {
+	defer close(m.done)
+	const frame = FrameMillis * time.Millisecond
+	t := time.NewTicker(frame)
+	defer t.Stop()
+	start := time.Now()
+	var n int64 // ticks run (or skipped) so far
+	for {
+		select {
+		case <-m.stop:
+			return
+		case now := <-t.C:
+			due := int64(now.Sub(start)/frame) - n
+			if due > int64(m.cfg.MaxCatchUp) {
+				m.skipped.Add(uint64(due) - uint64(m.cfg.MaxCatchUp))
+				n += due - int64(m.cfg.MaxCatchUp)
+				due = int64(m.cfg.MaxCatchUp)
+			}
+			for range due {
+				n++
+				m.mixOnce(int64(start.Add(time.Duration(n) * frame).Sub(epoch)))
+			}
+		}
+	}
+}

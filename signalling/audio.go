@@ -1,0 +1,119 @@
+package signalling
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+
+	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+	"go.uber.org/zap"
+
+	"github.com/confd/confd/forwarder"
+	"github.com/confd/confd/mixer"
+)
+
+// audioOut packetizes the mixer's Opus frames for one browser (RFC 7587):
+// one 20 ms frame per packet, sequence +1, timestamp +960. pion's track
+// fills in the negotiated SSRC and payload type. It runs on the mixer
+// goroutine.
+type audioOut struct {
+	track *webrtc.TrackLocalStaticRTP
+	pkt   rtp.Packet
+}
+
+func newAudioOut(track *webrtc.TrackLocalStaticRTP) *audioOut {
+	var seed [6]byte
+	_, _ = rand.Read(seed[:]) // RFC 3550 §5.1: random initial numbers
+	o := &audioOut{track: track}
+	o.pkt.Version = 2
+	o.pkt.SequenceNumber = binary.BigEndian.Uint16(seed[:2])
+	o.pkt.Timestamp = binary.BigEndian.Uint32(seed[2:])
+	return o
+}
+
+// WriteFrame implements mixer.PacketWriter.
+func (o *audioOut) WriteFrame(payload []byte) error {
+	o.pkt.SequenceNumber++
+	o.pkt.Timestamp += mixer.FrameSamples
+	o.pkt.Payload = payload
+	return o.track.WriteRTP(&o.pkt)
+}
+
+// joinAudio puts the call into the room's mix: what it sends is mixed for
+// the others, and its audio track carries everyone else.
+func (c *Call) joinAudio() {
+	c.mu.Lock()
+	track := c.audioTrack
+	c.mu.Unlock()
+	if track == nil {
+		return
+	}
+	am, err := c.room.JoinAudio(c.part, mixer.MemberOptions{
+		In: mixer.CodecOpus, HasInput: true, Out: mixer.CodecOpus, Writer: newAudioOut(track),
+	})
+	if err != nil {
+		c.log.Info("cannot join the mix", zap.Error(err))
+		return
+	}
+	c.audioIn.Store(am)
+}
+
+// readAudio hands the browser's Opus packets to its mixer input. It reads
+// into one buffer and allocates nothing per packet.
+func (c *Call) readAudio(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+	levelID := audioLevelID(recv)
+	buf := make([]byte, forwarder.MaxPacketSize)
+	var h rtp.Header
+	for {
+		n, _, err := track.Read(buf)
+		if err != nil {
+			return
+		}
+		payload, ok := rtpPayload(&h, buf[:n])
+		am := c.audioIn.Load()
+		if !ok || am == nil {
+			continue
+		}
+		am.Push(h.SequenceNumber, h.Timestamp, payload, audioLevel(&h, levelID), mixer.Now())
+	}
+}
+
+// rtpPayload parses raw into h and returns its payload without padding.
+func rtpPayload(h *rtp.Header, raw []byte) ([]byte, bool) {
+	hl, err := h.Unmarshal(raw)
+	if err != nil {
+		return nil, false
+	}
+	end := len(raw)
+	if h.Padding {
+		end -= int(raw[end-1])
+	}
+	if end <= hl {
+		return nil, false // padding only, or garbage
+	}
+	return raw[hl:end], true
+}
+
+// audioLevelID is the negotiated ID of the RFC 6464 audio level extension,
+// 0 when the browser did not agree to send it.
+func audioLevelID(recv *webrtc.RTPReceiver) uint8 {
+	for _, e := range recv.GetParameters().HeaderExtensions {
+		if e.URI == sdp.AudioLevelURI {
+			return uint8(e.ID)
+		}
+	}
+	return 0
+}
+
+// audioLevel reads the RFC 6464 level (-dBov, 0..127) or -1 without one.
+func audioLevel(h *rtp.Header, id uint8) int {
+	if id == 0 {
+		return -1
+	}
+	ext := h.GetExtension(id)
+	if len(ext) == 0 {
+		return -1
+	}
+	return int(ext[0] & 0x7f)
+}

@@ -1,0 +1,131 @@
+package vertotest
+
+import (
+	"math"
+	"sync"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
+
+	"github.com/confd/confd/mixer"
+)
+
+// microphone sends a tone (or silence) as Opus, 20 ms per packet.
+type microphone struct {
+	track *webrtc.TrackLocalStaticSample
+	enc   mixer.Encoder
+	hz    float64
+	n     int // samples sent
+	pcm   [mixer.FrameSamples]int16
+	buf   [mixer.MaxPayload]byte
+}
+
+func (c *Call) addMic(pc *webrtc.PeerConnection) error {
+	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "mic", c.opts.Name)
+	if err != nil {
+		return err
+	}
+	enc, err := mixer.NewEncoder(mixer.CodecOpus)
+	if err != nil {
+		return err
+	}
+	tr, err := pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv})
+	if err != nil {
+		return err
+	}
+	go drainRTCP(tr.Sender())
+	c.mic = &microphone{track: track, enc: enc, hz: c.opts.ToneHz}
+	return nil
+}
+
+// writeNext encodes and sends the next 20 ms: a sine at -12 dBFS.
+func (m *microphone) writeNext() error {
+	for i := range m.pcm {
+		m.pcm[i] = int16(8000 * math.Sin(2*math.Pi*m.hz*float64(m.n+i)/mixer.SampleRate))
+	}
+	m.n += mixer.FrameSamples
+	n, err := m.enc.Encode(m.pcm[:], m.buf[:])
+	if err != nil {
+		return err
+	}
+	return m.track.WriteSample(media.Sample{Data: m.buf[:n], Duration: 20 * time.Millisecond})
+}
+
+// speaker decodes what the call receives on its audio track and keeps the
+// most recent second of it.
+type speaker struct {
+	mu  sync.Mutex
+	pcm []int16 // ring of the last second, in arrival order
+	got int     // frames decoded
+}
+
+const heardSamples = mixer.SampleRate // one second
+
+func (c *Call) listen(track *webrtc.TrackRemote) {
+	dec, err := mixer.NewDecoder(mixer.CodecOpus)
+	if err != nil {
+		drain(track)
+		return
+	}
+	sp := &c.speaker
+	buf := make([]byte, 1500)
+	frame := make([]int16, mixer.FrameSamples)
+	for {
+		n, _, err := track.Read(buf)
+		if err != nil {
+			return
+		}
+		payload, ok := rtpPayloadOf(buf[:n])
+		if !ok {
+			continue
+		}
+		if k, err := dec.Decode(payload, frame); err == nil {
+			sp.add(frame[:k])
+		}
+	}
+}
+
+func (sp *speaker) add(pcm []int16) {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	sp.pcm = append(sp.pcm, pcm...)
+	if len(sp.pcm) > heardSamples {
+		sp.pcm = append(sp.pcm[:0], sp.pcm[len(sp.pcm)-heardSamples:]...)
+	}
+	sp.got++
+}
+
+// Heard returns the last second the call heard (or less, early on) and how
+// many frames it decoded in all.
+func (c *Call) Heard() ([]int16, int) {
+	sp := &c.speaker
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	return append([]int16(nil), sp.pcm...), sp.got
+}
+
+// ResetHeard forgets what the call heard so far.
+func (c *Call) ResetHeard() {
+	sp := &c.speaker
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	sp.pcm, sp.got = sp.pcm[:0], 0
+}
+
+// ToneLevel is the power of freq in pcm relative to a full-scale sine, in
+// dB, by the Goertzel algorithm.
+func ToneLevel(pcm []int16, freq float64) float64 {
+	if len(pcm) == 0 {
+		return math.Inf(-1)
+	}
+	k := 2 * math.Cos(2*math.Pi*freq/mixer.SampleRate)
+	var s1, s2 float64
+	for _, x := range pcm {
+		s0 := float64(x)/32768 + k*s1 - s2
+		s2, s1 = s1, s0
+	}
+	power := s1*s1 + s2*s2 - k*s1*s2
+	amp := 2 * math.Sqrt(power) / float64(len(pcm))
+	return 20 * math.Log10(amp+1e-12)
+}
