@@ -253,9 +253,9 @@ const (
 // new one. dSeq is its sequence number minus the newest accepted one.
 //
 // A sequence number more than MAX_MISORDER away, a timestamp that ran ahead
-// of the sequence number by more than MaxDelay while frames are buffered,
-// and a newer sequence number with an already played timestamp (time went
-// backwards) are discontinuities: a sender restart, an SSRC change behind a
+// of the sequence number by more than MaxDelay (other than a new talk
+// spurt, below), and a newer sequence number with an already played
+// timestamp (time went backwards) are discontinuities: a sender restart, an SSRC change behind a
 // gateway, or a long outage. Like RFC 3550 A.1's probation, the change is
 // believed only when the next packet continues it, so one stray packet
 // cannot flush the buffer; when it is confirmed the buffer resets to the

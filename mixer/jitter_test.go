@@ -707,8 +707,9 @@ func TestJitterReset(t *testing.T) {
 	}
 	sim := newJtSim(t, j, pkts, 5*time.Millisecond)
 	sim.run(10)
+	j.Push(12345, 1<<31, []byte{1}, jtBase+int64(sim.clock)) // a candidate new stream, pending
 	before := j.Stats()
-	if before.Buffered == 0 || before.Jitter == 0 {
+	if before.Buffered == 0 || before.Jitter == 0 || !j.candPending {
 		t.Fatalf("before: %+v", before)
 	}
 	j.Reset()
@@ -718,13 +719,22 @@ func TestJitterReset(t *testing.T) {
 	}
 	sim.clock += jtTick
 	s := j.Stats()
-	if s.Buffered != 0 || s.Dropped != uint64(before.Buffered) || s.Resets != 1 || s.Jitter != 0 || s.Depth != 60*time.Millisecond {
+	if s.Buffered != 0 || s.Dropped != uint64(before.Buffered)+1 || s.Resets != 1 || s.Jitter != 0 || s.Depth != 60*time.Millisecond {
 		t.Fatalf("after Reset: %+v", s)
 	}
 	sim.pkts = jtStream(20, 999, 55555, 960, sim.clock)
 	sim.next = 0
 	if got, want := jtPlayed(sim.run(30)), jtTimestamps(sim.pkts); !slices.Equal(got, want) {
 		t.Fatalf("after Reset played %v\nwant %v", got, want)
+	}
+}
+
+// Statuses print as words in logs.
+func TestJitterFrameStatusString(t *testing.T) {
+	for s, want := range map[FrameStatus]string{FrameSilent: "silent", FramePlay: "play", FrameMissing: "missing", 9: "unknown"} {
+		if got := s.String(); got != want {
+			t.Errorf("%d: %q, want %q", s, got, want)
+		}
 	}
 }
 
@@ -803,12 +813,12 @@ func FuzzJitterBuffer(f *testing.F) {
 		j := NewJitterBuffer(cfg)
 		payload := make([]byte, MaxPayload+64)
 		var (
-			seq0     uint16 = 65000
-			ts0      uint32 = 1<<32 - 10*960
-			k        int    // the sender's frame counter
-			now      = jtBase
-			lastF    = int64(-1 << 62)
-			lastEpch uint64
+			seq0       uint16 = 65000
+			ts0        uint32 = 1<<32 - 10*960
+			k          int    // the sender's frame counter
+			now        = jtBase
+			lastF      = int64(-1 << 62)
+			lastResets uint64
 		)
 		for len(data) >= 4 {
 			op, a, b, c := data[0], data[1], data[2], data[3]
@@ -832,8 +842,8 @@ func FuzzJitterBuffer(f *testing.F) {
 				fr := j.Pop(now)
 				now += int64(jtTick) + int64(int8(a))*int64(100*time.Microsecond)
 				jtFuzzFrame(t, fr)
-				if ep := j.Stats().Resets; ep != lastEpch {
-					lastEpch, lastF = ep, -1<<62
+				if ep := j.Stats().Resets; ep != lastResets {
+					lastResets, lastF = ep, -1<<62
 				}
 				if fr.Status == FramePlay {
 					if f := j.nextF - 1; f <= lastF {

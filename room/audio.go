@@ -27,6 +27,9 @@ func (r *Room) JoinAudio(p *Participant, opts mixer.MemberOptions) (*mixer.Membe
 	p.audio = am
 	am.SetMuted(p.muted)
 	am.SetHold(p.held)
+	am.SetDeaf(p.deaf)
+	am.SetGain(p.gain)
+	am.SetVolume(p.volume)
 	return am, nil
 }
 
@@ -110,4 +113,34 @@ func (r *Room) Mute(id int, muted bool) error {
 	}
 	r.SetMuted(p, muted)
 	return nil
+}
+
+// SetDeaf makes the member hear silence, or the mix again.
+func (r *Room) SetDeaf(p *Participant, deaf bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p.deaf = deaf
+	if p.audio != nil {
+		p.audio.SetDeaf(deaf)
+	}
+}
+
+// SetGain sets the member's input gain level, -4..+4 (volume_in).
+func (r *Room) SetGain(p *Participant, level int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p.gain = max(-4, min(4, level))
+	if p.audio != nil {
+		p.audio.SetGain(p.gain)
+	}
+}
+
+// SetVolume sets the level the member hears, -4..+4 (volume_out).
+func (r *Room) SetVolume(p *Participant, level int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p.volume = max(-4, min(4, level))
+	if p.audio != nil {
+		p.audio.SetVolume(p.volume)
+	}
 }

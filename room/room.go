@@ -39,6 +39,9 @@ type Participant struct {
 	left     bool
 	held     bool
 	muted    bool
+	deaf     bool
+	gain     int // input level -4..+4
+	volume   int // output level -4..+4
 	talking  bool
 	lastTalk uint64 // the room's talkSeq when it last started talking; 0 never
 	audio    *mixer.Member
