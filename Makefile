@@ -54,9 +54,12 @@ vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 
-## bench: forwarder fan-out against pion's TrackLocalStaticRTP, per CPU-second
+## bench: forwarder fan-out against pion's TrackLocalStaticRTP, per CPU-second;
+## the mixer's CPU per tick and member, encodes per tick, and added latency
 bench:
 	$(GO) test -run '^$$' -bench Fanout -benchtime 3000x -benchmem ./forwarder/
+	$(GO) test -run '^$$' -bench 'Mixer$$' -benchtime 300x -benchmem ./mixer/
+	$(GO) test -run '^$$' -bench 'MixerLatency' -benchtime 250x ./mixer/
 
 ## fuzz: run each fuzz target for FUZZTIME
 fuzz:

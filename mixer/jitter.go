@@ -37,6 +37,7 @@ type Frame struct {
 	Status  FrameStatus
 	Payload []byte // FramePlay: the encoded frame
 	Next    []byte // FrameMissing: the following frame if already buffered (for FEC), else nil
+	Arrival int64  // FramePlay: when the packet was pushed (its now), for latency accounting
 }
 
 // JitterConfig configures a JitterBuffer. Zero fields take their defaults.
@@ -476,7 +477,7 @@ func (j *JitterBuffer) popPlaying() Frame {
 		s.state = slotDone
 		j.count--
 		j.stats.Played++
-		return Frame{Status: FramePlay, Payload: s.buf[:s.n]}
+		return Frame{Status: FramePlay, Payload: s.buf[:s.n], Arrival: s.arrival}
 	}
 	// A hole with later frames buffered: the frame is lost or later than
 	// the target delay allows. Conceal it and move on; never stall.

@@ -117,7 +117,7 @@ func (mb *Member) takeFrame(now int64) (status FrameStatus, level int) {
 	mb.inMu.Lock()
 	defer mb.inMu.Unlock()
 	f := mb.jb.Pop(now)
-	mb.frame = Frame{Status: f.Status}
+	mb.frame = Frame{Status: f.Status, Arrival: f.Arrival}
 	switch f.Status {
 	case FramePlay:
 		mb.frame.Payload = mb.pkt[:copy(mb.pkt[:], f.Payload)]

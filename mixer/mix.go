@@ -16,6 +16,7 @@ type output struct {
 // mixOnce is one 20 ms tick: take a frame from every input, pick the
 // speakers, sum them, and send every listener its mix.
 func (m *Mixer) mixOnce(now int64) {
+	began := Now()
 	m.ticks.Add(1)
 	members := *m.members.Load()
 	m.forgetRemoved()
@@ -27,6 +28,18 @@ func (m *Mixer) mixOnce(now int64) {
 	m.resetOutputs()
 	for _, mb := range members {
 		m.deliver(mb)
+	}
+	m.recordLatency(now, Now()-began)
+}
+
+// recordLatency notes, for each speaker's frame mixed this tick, the time
+// from its packet's arrival to the moment every listener had its frame:
+// the jitter buffer's delay, the wait for the tick, and the tick's work.
+func (m *Mixer) recordLatency(now, work int64) {
+	for _, sp := range m.sel.speakers {
+		if sp.frame.Status == FramePlay {
+			m.latency.record(now - sp.frame.Arrival + work)
+		}
 	}
 }
 

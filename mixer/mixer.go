@@ -72,6 +72,7 @@ type Mixer struct {
 	silent    [3]*output
 
 	ticks, skipped, encodes, writeErrors atomic.Uint64
+	latency                              histogram
 }
 
 // New makes a mixer; Start runs its clock.
@@ -155,6 +156,12 @@ func (m *Mixer) Close() {
 	close(m.stop)
 	m.mu.Unlock()
 	<-m.done
+}
+
+// Latency returns the p50 and p99 of the time the server adds to a voice:
+// from a speaker's packet arriving to its mix leaving for every listener.
+func (m *Mixer) Latency() (p50, p99 time.Duration) {
+	return m.latency.quantile(0.50), m.latency.quantile(0.99)
 }
 
 // Stats returns the mixer's counters.
