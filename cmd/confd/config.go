@@ -92,6 +92,7 @@ type RoomConfig struct {
 	PIN          string `yaml:"pin"`
 	ModeratorPIN string `yaml:"moderator_pin"`
 	MaxMembers   int    `yaml:"max_members"`
+	Speakers     int    `yaml:"speakers"`
 }
 
 // loadConfig reads path (none: every default). Unknown keys are errors, so
@@ -153,7 +154,7 @@ func (c *Config) validate() error {
 func (c *Config) roomConfigs() []room.Config {
 	out := make([]room.Config, len(c.Rooms))
 	for i, r := range c.Rooms {
-		out[i] = room.Config{Number: r.Number, Name: r.Name, PIN: r.PIN, ModeratorPIN: r.ModeratorPIN, MaxMembers: r.MaxMembers}
+		out[i] = room.Config{Number: r.Number, Name: r.Name, PIN: r.PIN, ModeratorPIN: r.ModeratorPIN, MaxMembers: r.MaxMembers, Speakers: r.Speakers}
 	}
 	return out
 }
