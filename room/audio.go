@@ -34,14 +34,11 @@ func (r *Room) JoinAudio(p *Participant, opts mixer.MemberOptions) (*mixer.Membe
 }
 
 // SetMuted stops or resumes mixing the member's voice, whatever its client
-// sends.
+// sends, as a moderator's mute: the member cannot unmute itself.
 func (r *Room) SetMuted(p *Participant, muted bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	p.muted = muted
-	if p.audio != nil {
-		p.audio.SetMuted(muted)
-	}
+	r.setMutedLocked(p, muted, true)
 }
 
 // Muted reports whether the member's voice is kept out of the mix.
@@ -63,7 +60,7 @@ type mixEvents struct{ r *Room }
 
 // Talking records who talks; a member who starts talking becomes the most
 // recent speaker, which orders who is shown in slots after the floor.
-func (e mixEvents) Talking(id int, talking bool, _ int) {
+func (e mixEvents) Talking(id int, talking bool, score int) {
 	r := e.r
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -71,12 +68,13 @@ func (e mixEvents) Talking(id int, talking bool, _ int) {
 	if p == nil {
 		return
 	}
-	p.talking = talking
+	p.talking, p.energy = talking, score
 	if talking {
 		r.talkSeq++
 		p.lastTalk = r.talkSeq
 		r.reassignLocked()
 	}
+	r.changedLocked()
 }
 
 // Floor gives the audio floor to the loudest speaker; the video floor
@@ -88,6 +86,7 @@ func (e mixEvents) Floor(id int) {
 	if p := r.memberLocked(id); p != nil && p != r.floor {
 		r.floor = p
 		r.reassignLocked()
+		r.changedLocked()
 	}
 }
 
@@ -123,6 +122,7 @@ func (r *Room) SetDeaf(p *Participant, deaf bool) {
 	if p.audio != nil {
 		p.audio.SetDeaf(deaf)
 	}
+	r.changedLocked()
 }
 
 // SetGain sets the member's input gain level, -4..+4 (volume_in).

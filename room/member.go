@@ -45,6 +45,7 @@ type SlotView struct {
 	Name     string // the member's display name
 	Floor    bool   // the member holds the video floor
 	Pinned   bool   // the viewer pinned this member to this slot
+	Banner   string // the caption a moderator set for the member's tile
 }
 
 func (SlotsEvent) event() {}
@@ -77,10 +78,12 @@ func (r Role) String() string {
 
 // JoinInfo describes a member joining.
 type JoinInfo struct {
-	Name   string // display name
-	Number string // caller ID number or login
-	Kind   Kind
-	Role   Role
+	Name     string // display name
+	Number   string // caller ID number or login (masked by phone endpoints)
+	Kind     Kind
+	Role     Role
+	Key      string         // the endpoint's key: a Verto callID, a SIP Call-ID
+	UserData map[string]any // what the client attached (verto userVariables)
 }
 
 // MemberView is a member as the participant list shows it.

@@ -18,14 +18,19 @@ type Room struct {
 
 	mix *mixer.Mixer
 
-	mu         sync.Mutex
-	closed     bool
-	nextID     int
-	members    []*Participant // join order
-	publishers []*Participant // most recent publisher first
-	floor      *Participant   // the audio floor: the loudest speaker, as the mixer reports
-	talkSeq    uint64         // counts talk starts, to order members by how recently they spoke
-	onDTMF     func(p *Participant, digits string)
+	mu          sync.Mutex
+	closed      bool
+	nextID      int
+	members     []*Participant // join order
+	publishers  []*Participant // most recent publisher first
+	floor       *Participant   // the audio floor: the loudest speaker, as the mixer reports
+	forcedFloor *Participant   // a moderator locked the video floor onto this member
+	talkSeq     uint64         // counts talk starts, to order members by how recently they spoke
+	locked      bool           // only moderators may join
+	obs         Observer       // the participant list's observer, nil for none
+	rooms       *Rooms         // the registry, for moving members between rooms
+	chat        []ChatMessage  // the recent chat, oldest first, for late joiners
+	onDTMF      func(p *Participant, digits string)
 }
 
 // Participant is one member of a room. Its fields are guarded by the room's
@@ -39,14 +44,22 @@ type Participant struct {
 	left     bool
 	held     bool
 	muted    bool
+	modMuted bool // muted by a moderator: the member cannot unmute itself
 	deaf     bool
 	gain     int // input level -4..+4
 	volume   int // output level -4..+4
 	talking  bool
 	lastTalk uint64 // the room's talkSeq when it last started talking; 0 never
+	energy   int
+	hand     bool
 	audio    *mixer.Member
 	camera   *forwarder.Receiver
 	slots    []slot
+
+	videoMuted  bool // a moderator (or the member) stopped its video being forwarded
+	reservation string
+	banner      string
+	lastRow     *Row // the row the observer last saw
 }
 
 type slot struct {
@@ -84,12 +97,16 @@ func (r *Room) Join(m Member, info JoinInfo) (*Participant, error) {
 	if r.closed {
 		return nil, ErrRoomClosed
 	}
+	if r.locked && info.Role != RoleModerator {
+		return nil, ErrRoomLocked
+	}
 	if len(r.members) >= r.cfg.MaxMembers {
 		return nil, fmt.Errorf("%w (%d members)", ErrRoomFull, r.cfg.MaxMembers)
 	}
 	r.nextID++
 	p := &Participant{ID: r.nextID, Info: info, room: r, member: m}
 	r.members = append(r.members, p)
+	r.addedLocked(p)
 	r.log.Info("member joined", zap.Int("member", p.ID), zap.String("name", info.Name))
 	return p, nil
 }
@@ -103,6 +120,10 @@ func (r *Room) Leave(p *Participant) {
 		return
 	}
 	p.left = true
+	r.removedLocked(p)
+	if r.forcedFloor == p {
+		r.forcedFloor = nil
+	}
 	if p.audio != nil {
 		r.mix.Remove(p.audio)
 		p.audio = nil
@@ -118,6 +139,7 @@ func (r *Room) Leave(p *Participant) {
 	}
 	p.slots = nil
 	r.reassignLocked()
+	r.changedLocked()
 	r.log.Info("member left", zap.Int("member", p.ID))
 }
 
@@ -133,6 +155,7 @@ func (r *Room) Publish(p *Participant, recv *forwarder.Receiver) {
 	r.publishers = slices.DeleteFunc(r.publishers, func(o *Participant) bool { return o == p })
 	r.publishers = slices.Insert(r.publishers, 0, p)
 	r.reassignLocked()
+	r.changedLocked()
 }
 
 // Unpublish removes recv as the member's camera, if it still is.
@@ -145,6 +168,7 @@ func (r *Room) Unpublish(p *Participant, recv *forwarder.Receiver) {
 	p.camera = nil
 	r.publishers = slices.DeleteFunc(r.publishers, func(o *Participant) bool { return o == p })
 	r.reassignLocked()
+	r.changedLocked()
 }
 
 // SetSlots gives the member its receive slots, in the order of its offer's
@@ -199,6 +223,7 @@ func (r *Room) SetHold(p *Participant, held bool) {
 	if p.audio != nil {
 		p.audio.SetHold(held)
 	}
+	r.changedLocked()
 }
 
 // OnDTMF sets the handler for digits members press (in-call controls).
@@ -238,6 +263,9 @@ func (r *Room) Close() {
 	r.closed = true
 	for _, p := range r.members {
 		p.member.Close(ReasonShutdown)
+	}
+	if r.obs != nil {
+		r.obs.RoomClosed(r)
 	}
 	r.mu.Unlock()
 	r.mix.Close()

@@ -53,6 +53,7 @@ func (rs *Rooms) add(c Config) error {
 		c.MaxMembers = DefaultMaxMembers
 	}
 	r := newRoom(c, rs.log.With(zap.String("room", c.Number)))
+	r.rooms = rs
 	for _, k := range []string{c.Number, strings.ToLower(c.Name)} {
 		if k == "" {
 			continue

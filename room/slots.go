@@ -21,12 +21,40 @@ func (r *Room) reassignLocked() {
 // then by how recently each started publishing. Before anyone has spoken,
 // the most recent publisher holds the video floor.
 func (r *Room) rankedLocked() []*Participant {
-	ranked := slices.Clone(r.publishers)
+	ranked := slices.DeleteFunc(slices.Clone(r.publishers), func(p *Participant) bool { return p.videoMuted })
 	slices.SortStableFunc(ranked, func(a, b *Participant) int { return cmp.Compare(b.lastTalk, a.lastTalk) })
-	if i := slices.Index(ranked, r.floor); i > 0 {
-		ranked = slices.Insert(slices.Delete(ranked, i, i+1), 0, r.floor)
+	// Reserved members come right after the floor; then the floor itself is
+	// placed: a screen share beats a moderator's forced floor, which beats
+	// the loudest speaker.
+	slices.SortStableFunc(ranked, func(a, b *Participant) int {
+		return cmp.Compare(reserved(b), reserved(a))
+	})
+	for _, f := range []*Participant{r.floor, r.forcedFloor, r.screenLocked()} {
+		if i := slices.Index(ranked, f); i > 0 {
+			ranked = slices.Insert(slices.Delete(ranked, i, i+1), 0, f)
+		}
 	}
 	return ranked
+}
+
+// screenLocked is the most recent screen share that is publishing.
+func (r *Room) screenLocked() *Participant {
+	for _, p := range r.publishers {
+		if p.Info.Kind == KindScreen && !p.videoMuted {
+			return p
+		}
+	}
+	return nil
+}
+
+// notifyAllSlotsLocked re-sends every viewer's slots (a banner changed).
+func (r *Room) notifyAllSlotsLocked() {
+	ranked := r.rankedLocked()
+	for _, v := range r.members {
+		if len(v.slots) > 0 {
+			r.notifySlotsLocked(v, ranked)
+		}
+	}
 }
 
 func (r *Room) reassignViewerLocked(v *Participant, ranked []*Participant) bool {
@@ -76,7 +104,7 @@ func (r *Room) notifySlotsLocked(v *Participant, ranked []*Participant) {
 	for i, s := range v.slots {
 		sv := SlotView{Index: i, MID: s.mid}
 		if s.filler != nil {
-			sv.MemberID, sv.Name = s.filler.ID, s.filler.Info.Name
+			sv.MemberID, sv.Name, sv.Banner = s.filler.ID, s.filler.Info.Name, s.filler.banner
 			sv.Floor = s.filler == floor
 			sv.Pinned = s.pinned == s.filler.ID
 		}
@@ -147,4 +175,11 @@ func pickShown(out, cands []int, used map[int]bool) []int {
 		}
 	}
 	return shown
+}
+
+func reserved(p *Participant) int {
+	if p.reservation != "" {
+		return 1
+	}
+	return 0
 }

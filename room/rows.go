@@ -1,0 +1,125 @@
+package room
+
+import (
+	"maps"
+	"reflect"
+)
+
+// Row is a member as the participant list shows it.
+type Row struct {
+	ID       int
+	Key      string // the endpoint's key for the member (a Verto callID, a SIP Call-ID)
+	Name     string
+	Number   string // caller ID as shown (phones' numbers come masked from their endpoint)
+	Kind     Kind
+	Role     Role
+	UserData map[string]any // what the client attached to its call (verto userVariables)
+
+	Muted, ModMuted, Deaf, Held bool
+	Talking, Floor              bool // audio: talking now; holds the audio floor
+	Energy                      int  // loudness score 0..127 when it last started or stopped talking
+	Hand                        bool // hand raised
+
+	HasVideo, VideoMuted    bool
+	VideoFloor, FloorLocked bool // shown as the video floor; the floor was forced onto it by a moderator
+	ScreenShare             bool
+	Reservation, Banner     string
+}
+
+// RowAction says what happened to a row.
+type RowAction int
+
+// Row actions, as the participant list protocol has them.
+const (
+	RowAdd RowAction = iota
+	RowModify
+	RowDel
+)
+
+// Observer follows a room's participant list and chat. Its methods are
+// called with the room's lock held, in the order things happened, and must
+// not block; Snapshot calls its function under the same lock, so a snapshot
+// and the events after it never overlap or leave a gap.
+type Observer interface {
+	RowChanged(r *Room, action RowAction, row Row)
+	Chat(r *Room, msg ChatMessage)
+	RoomClosed(r *Room)
+}
+
+// Observe sets the observer of every room (once, before serving).
+func (rs *Rooms) Observe(o Observer) {
+	for _, r := range rs.All() {
+		r.mu.Lock()
+		r.obs = o
+		r.mu.Unlock()
+	}
+}
+
+// Snapshot calls f with the current rows, in join order, under the room's
+// lock: events that f does not see are delivered to the observer after it.
+func (r *Room) Snapshot(f func(rows []Row)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rows := make([]Row, 0, len(r.members))
+	for _, p := range r.members {
+		rows = append(rows, r.rowLocked(p))
+	}
+	f(rows)
+}
+
+// Row is the member's current row.
+func (p *Participant) Row() Row {
+	p.room.mu.Lock()
+	defer p.room.mu.Unlock()
+	return p.room.rowLocked(p)
+}
+
+func (r *Room) rowLocked(p *Participant) Row {
+	ranked := r.rankedLocked()
+	return Row{
+		ID: p.ID, Key: p.Info.Key, Name: p.Info.Name, Number: p.Info.Number, Kind: p.Info.Kind, Role: p.Info.Role,
+		UserData: p.Info.UserData,
+		Muted:    p.muted, ModMuted: p.modMuted, Deaf: p.deaf, Held: p.held,
+		Talking: p.talking, Floor: r.floor == p, Energy: p.energy, Hand: p.hand,
+		HasVideo: p.camera != nil || p.videoMuted, VideoMuted: p.videoMuted,
+		VideoFloor: len(ranked) > 0 && ranked[0] == p, FloorLocked: r.forcedFloor == p,
+		ScreenShare: p.Info.Kind == KindScreen,
+		Reservation: p.reservation, Banner: p.banner,
+	}
+}
+
+// changedLocked tells the observer about every member whose row changed.
+// Changes to one member can move others (the floor), so all are compared;
+// rows are small and rooms change a few times a second at most.
+func (r *Room) changedLocked() {
+	for _, p := range r.members {
+		row := r.rowLocked(p)
+		if p.lastRow != nil && rowsEqual(*p.lastRow, row) {
+			continue
+		}
+		p.lastRow = &row
+		if r.obs != nil {
+			r.obs.RowChanged(r, RowModify, row)
+		}
+	}
+}
+
+func rowsEqual(a, b Row) bool {
+	ua, ub := a.UserData, b.UserData
+	a.UserData, b.UserData = nil, nil
+	return reflect.DeepEqual(a, b) && maps.EqualFunc(ua, ub, func(x, y any) bool { return reflect.DeepEqual(x, y) })
+}
+
+func (r *Room) addedLocked(p *Participant) {
+	row := r.rowLocked(p)
+	p.lastRow = &row
+	if r.obs != nil {
+		r.obs.RowChanged(r, RowAdd, row)
+	}
+}
+
+func (r *Room) removedLocked(p *Participant) {
+	if r.obs != nil && p.lastRow != nil {
+		r.obs.RowChanged(r, RowDel, *p.lastRow)
+	}
+}
