@@ -92,6 +92,9 @@ func (c *Call) hangupOn(s *Session, code int) {
 // server is the one hanging up.
 func (c *Call) hangup(code int, sendBye bool) {
 	if s := c.sess.Load(); s != nil {
+		if c.isAnswered() {
+			c.sendPvtData(s, verto.PvtActionPart)
+		}
 		if sendBye {
 			s.request(verto.MethodBye, verto.NewByeEvent(c.id, code))
 		}
@@ -225,6 +228,7 @@ func (c *Call) sendAnswer(s *Session, sdp string) {
 	c.mu.Unlock()
 	c.room.SetSlots(c.part, slots, mids)
 	c.joinAudio()
+	c.sendPvtData(s, verto.PvtActionJoin)
 	c.log.Info("call answered", zap.Int("slots", len(slots)))
 }
 

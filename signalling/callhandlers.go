@@ -47,7 +47,7 @@ func (s *Session) handleInvite(req *request) (any, *verto.Error) {
 }
 
 func (s *Session) joinInfo(d *verto.DialogParams) room.JoinInfo {
-	info := room.JoinInfo{Name: d.CallerIDName, Number: d.CallerIDNumber, Kind: room.KindBrowser, Role: s.user.Role}
+	info := room.JoinInfo{Name: d.CallerIDName, Number: d.CallerIDNumber, Kind: room.KindBrowser, Role: s.user.Role, Key: d.CallID, UserData: d.UserVariables}
 	if info.Name == "" {
 		info.Name = s.user.Name
 	}

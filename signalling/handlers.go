@@ -168,7 +168,7 @@ func (s *Session) handleInfo(req *request) (any, *verto.Error) {
 	}
 	switch {
 	case p.DTMF != "":
-		if c := s.calls[p.CallID()]; c != nil && c.part != nil {
+		if c := s.calls[p.CallID()]; c != nil && c.part != nil && !c.browserDTMF(p.DTMF) {
 			c.room.DTMF(c.part, p.DTMF)
 		}
 		return verto.MessageResult{Message: verto.MsgSent}, nil

@@ -163,10 +163,9 @@ func (s *Session) handleUnsubscribe(req *request) (any, *verto.Error) {
 	return res, nil
 }
 
-// handleBroadcast takes a client's event for a channel. Conference channel
-// handlers (participant list, chat, moderator commands) hook in here; until
-// then an allowed broadcast is accepted and goes nowhere. As in Verto, the
-// reply is a result even on refusal.
+// handleBroadcast takes a client's event for a channel: a conference's
+// live array (bootstrap), chat (send) or moderator channel (conf-control).
+// As in Verto, the reply is a result even on refusal.
 func (s *Session) handleBroadcast(req *request) (any, *verto.Error) {
 	var p verto.BroadcastParams
 	if err := verto.DecodeParams(req.params, &p); err != nil {
@@ -178,6 +177,7 @@ func (s *Session) handleBroadcast(req *request) (any, *verto.Error) {
 	if !s.mayReceive(p.EventChannel) {
 		return broadcastRefusal{Message: "Permission Denied.", Code: verto.CodeSessionError}, nil
 	}
+	s.conferenceBroadcast(p.EventChannel, p.Data)
 	return struct{}{}, nil
 }
 

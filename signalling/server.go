@@ -33,6 +33,9 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	confMu sync.Mutex
+	confs  map[*room.Room]*conference
+
 	mu       sync.Mutex
 	sessions map[string]*Session // by sessid, logged-in sessions only
 	detached map[string][]*Call  // by sessid: answered calls waiting for a reconnect
@@ -51,7 +54,9 @@ func NewServer(cfg Config, rooms *room.Rooms, media *Media, log *zap.Logger) *Se
 		cfg: cfg, log: log, rooms: rooms, media: media, hub: newHub(),
 		ctx: ctx, cancel: cancel,
 		sessions: map[string]*Session{}, detached: map[string][]*Call{}, calls: map[*Call]struct{}{},
+		confs: map[*room.Room]*conference{},
 	}
+	rooms.Observe(s)
 	s.upgrader = websocket.Upgrader{
 		ReadBufferSize:  4096,
 		WriteBufferSize: 4096,
