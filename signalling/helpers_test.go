@@ -466,3 +466,19 @@ func dialStatus(ctx context.Context, t *testing.T, url, origin string) int {
 	}
 	return resp.StatusCode
 }
+
+// tryNext returns the next unconsumed frame, or false when none comes
+// before ctx ends.
+func (c *wsClient) tryNext(ctx context.Context) (*rpc, bool) {
+	if len(c.backlog) > 0 {
+		f := c.backlog[0]
+		c.backlog = c.backlog[1:]
+		return f, true
+	}
+	select {
+	case f := <-c.frames:
+		return f, true
+	case <-ctx.Done():
+		return nil, false
+	}
+}
