@@ -31,6 +31,9 @@ type CallOptions struct {
 	// ToneHz makes the microphone send a sine at this frequency, Opus
 	// encoded; 0 sends silence.
 	ToneHz float64
+	// ScreenShare offers one send-only video section (the synthetic camera
+	// with SSRC) and no audio, as Verto clients share a screen.
+	ScreenShare bool
 }
 
 // Call is one call with its PeerConnection.
@@ -110,7 +113,7 @@ func (c *Client) Invite(ctx context.Context, opts CallOptions) (*Call, error) {
 func (c *Call) dialog() map[string]any {
 	return map[string]any{
 		"callID": c.ID, "destination_number": c.opts.Dest, "caller_id_name": c.opts.Name,
-		"caller_id_number": c.opts.Name, "useVideo": c.opts.Slots > 0, "screenShare": false,
+		"caller_id_number": c.opts.Name, "useVideo": c.opts.Slots > 0 || c.opts.ScreenShare, "screenShare": c.opts.ScreenShare,
 	}
 }
 
@@ -121,10 +124,7 @@ func (c *Call) makeOffer() (string, error) {
 	}
 	c.pc = pc
 	pc.OnTrack(c.onTrack)
-	if err := c.addMic(pc); err != nil {
-		return "", err
-	}
-	if err := c.addVideo(pc); err != nil {
+	if err := c.addMedia(pc); err != nil {
 		return "", err
 	}
 	offer, err := pc.CreateOffer(nil)
@@ -134,10 +134,23 @@ func (c *Call) makeOffer() (string, error) {
 	return gather(pc, offer)
 }
 
+// addMedia adds the offer's sections: a screen share is one send-only video
+// section and nothing else (verto-spec §10); a call has audio, then the
+// camera and receive-only slots.
+func (c *Call) addMedia(pc *webrtc.PeerConnection) error {
+	if c.opts.ScreenShare {
+		return c.addCamera(pc, webrtc.RTPTransceiverDirectionSendonly)
+	}
+	if err := c.addMic(pc); err != nil {
+		return err
+	}
+	return c.addVideo(pc)
+}
+
 func (c *Call) addVideo(pc *webrtc.PeerConnection) error {
 	for i := range c.opts.Slots {
 		if i == 0 && c.opts.Publish {
-			if err := c.addCamera(pc); err != nil {
+			if err := c.addCamera(pc, webrtc.RTPTransceiverDirectionSendrecv); err != nil {
 				return err
 			}
 			continue
@@ -149,13 +162,13 @@ func (c *Call) addVideo(pc *webrtc.PeerConnection) error {
 	return nil
 }
 
-func (c *Call) addCamera(pc *webrtc.PeerConnection) error {
+func (c *Call) addCamera(pc *webrtc.PeerConnection, dir webrtc.RTPTransceiverDirection) error {
 	if c.opts.IVF != "" {
 		cam, err := newIVFCamera(c.opts.IVF, c.opts.Name)
 		if err != nil {
 			return err
 		}
-		tr, err := pc.AddTransceiverFromTrack(cam.track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv})
+		tr, err := pc.AddTransceiverFromTrack(cam.track, webrtc.RTPTransceiverInit{Direction: dir})
 		if err != nil {
 			return err
 		}
@@ -167,7 +180,7 @@ func (c *Call) addCamera(pc *webrtc.PeerConnection) error {
 	if err != nil {
 		return err
 	}
-	tr, err := pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv})
+	tr, err := pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: dir})
 	if err != nil {
 		return err
 	}
