@@ -18,6 +18,10 @@ type Config struct {
 	MaxMembers int
 	// Speakers is how many of the loudest members are mixed (0: 3).
 	Speakers int
+	// RequireToken admits browsers only with a signed join token for the room.
+	RequireToken bool
+	// PresentModerators lets only moderators share a screen.
+	PresentModerators bool
 }
 
 // DefaultMaxMembers is the member limit of a room whose config sets none.

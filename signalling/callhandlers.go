@@ -1,6 +1,7 @@
 package signalling
 
 import (
+	"crypto/subtle"
 	"errors"
 	"strings"
 
@@ -31,8 +32,14 @@ func (s *Session) handleInvite(req *request) (any, *verto.Error) {
 	if err != nil {
 		return nil, callError(d.CallID, verto.CauseNoRouteDestination, err.Error())
 	}
+	info := s.joinInfo(d)
+	role, verr := s.admit(r, d, info.Kind == room.KindScreen)
+	if verr != nil {
+		return nil, verr
+	}
+	info.Role = role
 	c := newCall(s, d, r)
-	part, err := r.Join(c, s.joinInfo(d))
+	part, err := r.Join(c, info)
 	if err != nil {
 		return nil, callError(d.CallID, verto.CauseCallRejected, err.Error())
 	}
@@ -44,6 +51,45 @@ func (s *Session) handleInvite(req *request) (any, *verto.Error) {
 	s.reply(req.id, verto.NewInviteResult(c.id))
 	go c.setup(p.SDP)
 	return nil, nil
+}
+
+// admit decides whether the session may join r and with which role:
+//   - a join token admits to its own room only, with its role;
+//   - a room that requires a token admits no one without one;
+//   - a room with a PIN wants dialogParams.pin: the PIN admits as a
+//     participant, the moderator PIN as a moderator (configured
+//     moderators need none);
+//   - a room whose presenters are moderators refuses others' screen shares.
+func (s *Session) admit(r *room.Room, d *verto.DialogParams, screen bool) (room.Role, *verto.Error) {
+	cfg, role := r.Config(), s.user.Role
+	refuse := func(reason string) (room.Role, *verto.Error) {
+		return 0, callError(d.CallID, verto.CauseCallRejected, reason)
+	}
+	switch g := s.user.Grant; {
+	case g != nil && g.Room != r.Number() && !strings.EqualFold(g.Room, r.Name()):
+		return refuse("the join token is for another room")
+	case g == nil && cfg.RequireToken:
+		return refuse("this room requires a join token")
+	}
+	if cfg.PIN != "" && role != room.RoleModerator && s.user.Grant == nil {
+		switch {
+		case cfg.ModeratorPIN != "" && pinEqual(d.PIN, cfg.ModeratorPIN):
+			role = room.RoleModerator
+		case !pinEqual(d.PIN, cfg.PIN):
+			return refuse("this room needs its PIN")
+		}
+	} else if cfg.ModeratorPIN != "" && pinEqual(d.PIN, cfg.ModeratorPIN) {
+		role = room.RoleModerator
+	}
+	if screen && cfg.PresentModerators && role != room.RoleModerator {
+		return refuse("only moderators may share a screen in this room")
+	}
+	return role, nil
+}
+
+// pinEqual compares PINs in constant time.
+func pinEqual(got, want string) bool {
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
 }
 
 func (s *Session) joinInfo(d *verto.DialogParams) room.JoinInfo {

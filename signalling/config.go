@@ -12,6 +12,9 @@ type User struct {
 	Password string
 	Name     string // display name
 	Role     room.Role
+	// Grant is set for a session that logged in with a join token: it may
+	// join only that room.
+	Grant *Grant
 }
 
 // Config is the Verto endpoint's configuration.
@@ -21,6 +24,9 @@ type Config struct {
 	Users  []User
 	// AllowGuests lets any other login in, as a participant, with any password.
 	AllowGuests bool
+	// TokenSecret verifies embedding sites' join tokens (HS256 JWT with
+	// room, name and role claims); empty accepts no tokens.
+	TokenSecret string
 	// AllowedOrigins are the browser origins that may open the websocket
 	// (scheme://host[:port]; "*" allows all). Empty: same host as the request only.
 	AllowedOrigins []string

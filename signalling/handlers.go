@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -78,7 +79,7 @@ func (s *Session) handleLogin(req *request) (any, *verto.Error) {
 	if p.Passwd == "" {
 		return nil, verto.NewError(verto.CodeAuthFailed, "Missing passwd")
 	}
-	user, verr := s.srv.authenticate(p.Login, p.Passwd)
+	user, verr := s.srv.authenticate(p.Login, p.Passwd, tokenOf(&p))
 	if verr != nil {
 		s.log.Info("login refused", zap.String("login", p.Login), zap.String("reason", verr.Message))
 		return nil, verr
@@ -116,9 +117,29 @@ func (s *Session) handleLogin(req *request) (any, *verto.Error) {
 	return nil, nil
 }
 
-// authenticate checks a login ("user" or "user@domain") against the
-// configured users; other logins are guests when guests are allowed.
-func (srv *Server) authenticate(login, passwd string) (*User, *verto.Error) {
+// tokenOf finds a join token: loginParams.token, or the password of the
+// login "token".
+func tokenOf(p *verto.LoginParams) string {
+	if t, ok := p.LoginParams["token"].(string); ok {
+		return t
+	}
+	if name, _, _ := strings.Cut(p.Login, "@"); name == "token" {
+		return p.Passwd
+	}
+	return ""
+}
+
+// authenticate checks a join token, or a login ("user" or "user@domain")
+// against the configured users; other logins are guests when guests are
+// allowed.
+func (srv *Server) authenticate(login, passwd, token string) (*User, *verto.Error) {
+	if token != "" {
+		g, err := verifyToken(token, srv.cfg.TokenSecret, time.Now())
+		if err != nil {
+			return nil, verto.NewError(verto.CodeAuthFailed, "Authentication Failure: "+err.Error())
+		}
+		return &User{Login: "token", Name: g.Name, Role: g.Role, Grant: &g}, nil
+	}
 	name, _, _ := strings.Cut(login, "@")
 	for i := range srv.cfg.Users {
 		u := &srv.cfg.Users[i]

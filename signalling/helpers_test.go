@@ -44,8 +44,14 @@ type testEnv struct {
 // when the test ends.
 func startServer(t *testing.T, mutate func(*Config)) *testEnv {
 	t.Helper()
+	return startServerRooms(t, []room.Config{{Number: "3500"}}, mutate)
+}
+
+// startServerRooms is startServer with the given rooms.
+func startServerRooms(t *testing.T, rcfg []room.Config, mutate func(*Config)) *testEnv {
+	t.Helper()
 	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
-	rooms, err := room.New([]room.Config{{Number: "3500"}}, log)
+	rooms, err := room.New(rcfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,6 +339,17 @@ type rawCall struct {
 // video sections, checks the CALL CREATED result and applies the answer.
 func (c *wsClient) invite(ctx context.Context, dest string, slots int) *rawCall {
 	c.t.Helper()
+	return c.inviteSlots(ctx, dest, slots, nil)
+}
+
+// inviteWith is invite with extra dialogParams and no video.
+func (c *wsClient) inviteWith(ctx context.Context, dest string, extra map[string]any) *rawCall {
+	c.t.Helper()
+	return c.inviteSlots(ctx, dest, 0, extra)
+}
+
+func (c *wsClient) inviteSlots(ctx context.Context, dest string, slots int, extra map[string]any) *rawCall {
+	c.t.Helper()
 	pc, err := vertotest.NewPeerConnection()
 	if err != nil {
 		c.t.Fatal(err)
@@ -348,9 +365,11 @@ func (c *wsClient) invite(ctx context.Context, dest string, slots int) *rawCall 
 	}
 	offer := localSDP(ctx, c.t, pc, nil)
 	call := &rawCall{id: fmt.Sprintf("call-%d-%s", time.Now().UnixNano(), c.sessid), pc: pc}
-	res := c.result(ctx, "verto.invite", map[string]any{"sdp": offer, "dialogParams": map[string]any{
-		"callID": call.id, "destination_number": dest, "caller_id_name": "Raw", "caller_id_number": "raw",
-	}})
+	dp := map[string]any{"callID": call.id, "destination_number": dest, "caller_id_name": "Raw", "caller_id_number": "raw"}
+	for k, v := range extra {
+		dp[k] = v
+	}
+	res := c.result(ctx, "verto.invite", map[string]any{"sdp": offer, "dialogParams": dp})
 	jsonEq(c.t, "invite result", res, fmt.Sprintf(`{"message":"CALL CREATED","callID":%q,"sessid":%q}`, call.id, c.sessid))
 	ans := c.expect(ctx, "verto.answer", func(f *rpc) bool { return f.Method == "verto.answer" && callIDOf(f) == call.id })
 	var p struct {

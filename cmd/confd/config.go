@@ -50,6 +50,7 @@ type LogConfig struct {
 type VertoConfig struct {
 	Domain          string        `yaml:"domain"`
 	AllowGuests     *bool         `yaml:"allow_guests"`
+	TokenSecret     string        `yaml:"token_secret"`
 	AllowedOrigins  []string      `yaml:"allowed_origins"`
 	MaxMessageBytes int           `yaml:"max_message_bytes"`
 	MessageRate     float64       `yaml:"message_rate"`
@@ -93,6 +94,8 @@ type RoomConfig struct {
 	ModeratorPIN string `yaml:"moderator_pin"`
 	MaxMembers   int    `yaml:"max_members"`
 	Speakers     int    `yaml:"speakers"`
+	RequireToken bool   `yaml:"require_token"`
+	Present      string `yaml:"present"`
 }
 
 // loadConfig reads path (none: every default). Unknown keys are errors, so
@@ -145,6 +148,14 @@ func (c *Config) validate() error {
 			return fmt.Errorf("user %q: role must be moderator or participant", u.Login)
 		}
 	}
+	for _, r := range c.Rooms {
+		if r.Present != "" && r.Present != "everyone" && r.Present != "moderators" {
+			return fmt.Errorf("room %q: present must be everyone or moderators", r.Number)
+		}
+		if r.RequireToken && c.Verto.TokenSecret == "" {
+			return fmt.Errorf("room %q requires tokens but verto.token_secret is not set", r.Number)
+		}
+	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		return errors.New("tls: cert and key go together")
 	}
@@ -154,7 +165,10 @@ func (c *Config) validate() error {
 func (c *Config) roomConfigs() []room.Config {
 	out := make([]room.Config, len(c.Rooms))
 	for i, r := range c.Rooms {
-		out[i] = room.Config{Number: r.Number, Name: r.Name, PIN: r.PIN, ModeratorPIN: r.ModeratorPIN, MaxMembers: r.MaxMembers, Speakers: r.Speakers}
+		out[i] = room.Config{
+			Number: r.Number, Name: r.Name, PIN: r.PIN, ModeratorPIN: r.ModeratorPIN, MaxMembers: r.MaxMembers,
+			Speakers: r.Speakers, RequireToken: r.RequireToken, PresentModerators: r.Present == "moderators",
+		}
 	}
 	return out
 }
@@ -162,7 +176,7 @@ func (c *Config) roomConfigs() []room.Config {
 func (c *Config) vertoConfig() signalling.Config {
 	v := c.Verto
 	sc := signalling.Config{
-		Domain: v.Domain, AllowGuests: v.AllowGuests == nil || *v.AllowGuests,
+		Domain: v.Domain, AllowGuests: v.AllowGuests == nil || *v.AllowGuests, TokenSecret: v.TokenSecret,
 		AllowedOrigins: v.AllowedOrigins, MaxMessageBytes: v.MaxMessageBytes,
 		MessageRate: v.MessageRate, MessageBurst: v.MessageBurst,
 		AttachWindow: v.AttachWindow, PingInterval: v.PingInterval,

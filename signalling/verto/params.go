@@ -147,6 +147,9 @@ type DialogParams struct {
 	ScreenShare          FlexBool       `json:"screenShare"`
 	RecoverCall          *FlexBool      `json:"recoverCall"`
 	UserVariables        map[string]any `json:"userVariables"`
+	// PIN is confd's: a room's PIN (or moderator PIN) for a browser joining
+	// a room that has one (docs/protocol.md).
+	PIN string `json:"pin"`
 }
 
 // Validate checks that the dialog data and its callID are present: a nil p
