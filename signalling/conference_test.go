@@ -1,0 +1,94 @@
+package signalling
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// allCommands is every conf-control command confd knows.
+var allCommands = []string{"kick", "mute", "unmute", "tmute", "deaf", "undeaf", "vmute", "unvmute", "tvmute",
+	"volume_in", "volume_out", "vid-floor", "vid-banner", "vid-res-id", "transfer", "lock", "unlock", "muteall", "lowerhands"}
+
+// TestParticipantModCommandsRefused: a participant who knows the moderator
+// channel cannot subscribe to it, and every command it broadcasts there is
+// refused; nothing changes in the room.
+func TestParticipantModCommandsRefused(t *testing.T) {
+	env := startServer(t, nil)
+	ctx := testCtx(t, 30*time.Second)
+	mod := dialRaw(ctx, t, env.url, "")
+	mod.login(ctx, modLogin, modPasswd)
+	mod.invite(ctx, "3500", 0)
+	user := dialRaw(ctx, t, env.url, "")
+	user.login(ctx, userLogin, userPasswd)
+	user.invite(ctx, "3500", 0)
+	r := env.room3500(t)
+	before := fmt.Sprint(r.Members())
+	modChan := "conference-mod.3500@" + testDomain
+	e := user.failure(ctx, "verto.subscribe", map[string]any{"eventChannel": modChan})
+	if !strings.Contains(string(e), "unauthorizedChannels") {
+		t.Fatalf("a participant subscribed to the moderator channel: %s", e)
+	}
+	for _, cmd := range allCommands {
+		res := user.result(ctx, "verto.broadcast", map[string]any{"eventChannel": modChan,
+			"data": map[string]any{"application": "conf-control", "command": cmd, "id": 1, "value": "4000"}})
+		if !strings.Contains(string(res), "Permission Denied.") {
+			t.Errorf("%s from a participant: %s", cmd, res)
+		}
+	}
+	if after := fmt.Sprint(r.Members()); after != before || r.Locked() {
+		t.Fatalf("the room changed: %s -> %s", before, after)
+	}
+}
+
+// TestModeratorMutesOverVerto: the moderator's mute reaches the room, the
+// response goes to the moderator channel, the participant's row shows it,
+// and a chat message reaches both members, the sender included.
+func TestModeratorMutesOverVerto(t *testing.T) {
+	env := startServer(t, nil)
+	ctx := testCtx(t, 30*time.Second)
+	mod := dialRaw(ctx, t, env.url, "")
+	mod.login(ctx, modLogin, modPasswd)
+	mod.invite(ctx, "3500", 0)
+	user := dialRaw(ctx, t, env.url, "")
+	user.login(ctx, userLogin, userPasswd)
+	user.invite(ctx, "3500", 0)
+	at := "3500@" + testDomain
+	mod.result(ctx, "verto.subscribe", map[string]any{"eventChannel": []string{"conference-mod." + at, "conference-liveArray." + at, "conference-chat." + at}})
+	user.result(ctx, "verto.subscribe", map[string]any{"eventChannel": []string{"conference-chat." + at}})
+
+	var userID int
+	for _, m := range env.room3500(t).Members() {
+		if m.Info.Role.String() == "participant" {
+			userID = m.ID
+		}
+	}
+	mod.result(ctx, "verto.broadcast", map[string]any{"eventChannel": "conference-mod." + at,
+		"data": map[string]any{"application": "conf-control", "command": "mute", "id": fmt.Sprint(userID), "value": nil}})
+	resp := mod.expect(ctx, "mod response", func(f *rpc) bool { return strings.Contains(string(f.Params), `"action":"response"`) })
+	if want := fmt.Sprintf(`"response":"+OK mute %d\n"`, userID); !strings.Contains(string(resp.Params), strings.ReplaceAll(want, "\n", `\n`)) {
+		t.Fatalf("mod response %s", resp.Params)
+	}
+	row := mod.expect(ctx, "modify row", func(f *rpc) bool {
+		return strings.Contains(string(f.Params), `"action":"modify"`) && strings.Contains(string(f.Params), `\"muted\":true`)
+	})
+	var ev struct {
+		Data struct {
+			Data []any `json:"data"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(row.Params, &ev); err != nil || len(ev.Data.Data) != 7 || ev.Data.Data[0] != fmt.Sprintf("%04d", userID) {
+		t.Fatalf("modify row %s", row.Params)
+	}
+
+	user.result(ctx, "verto.broadcast", map[string]any{"eventChannel": "conference-chat." + at,
+		"data": map[string]any{"action": "send", "message": "hello all", "type": "message"}})
+	for _, c := range []*wsClient{mod, user} {
+		msg := c.expect(ctx, "chat", func(f *rpc) bool { return strings.Contains(string(f.Params), `"message":"hello all"`) })
+		if !strings.Contains(string(msg.Params), `"from":"`+userLogin+"@"+testDomain+`"`) {
+			t.Errorf("chat %s: want from %s@%s", msg.Params, userLogin, testDomain)
+		}
+	}
+}
