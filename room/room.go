@@ -301,3 +301,10 @@ func (p *Participant) Held() bool {
 	defer p.room.mu.Unlock()
 	return p.held
 }
+
+// Participant is member id, nil when it is not in the room.
+func (r *Room) Participant(id int) *Participant {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.memberLocked(id)
+}

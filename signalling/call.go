@@ -26,8 +26,10 @@ var (
 // Call is one Verto call: a room member with a PeerConnection. It outlives
 // its session while detached (verto-spec §7).
 type Call struct {
-	id     string
-	srv    *Server
+	id  string
+	srv *Server
+	// room and part change only on the session loop (a moderator's
+	// transfer), under mu; other goroutines read them through where().
 	room   *room.Room
 	part   *room.Participant
 	dialog verto.DialogParams
@@ -45,6 +47,7 @@ type Call struct {
 	slots      []*forwarder.DownTrack
 	mids       []string
 	audioTrack *webrtc.TrackLocalStaticRTP
+	camera     *forwarder.Receiver // the camera being published, nil for none
 	audioIn    atomic.Pointer[mixer.Member]
 	wg         sync.WaitGroup // goroutines reading this call's media
 }
@@ -115,8 +118,8 @@ func (c *Call) end(code int) {
 	pc := c.pc
 	c.pc = nil
 	c.mu.Unlock()
-	if c.part != nil {
-		c.room.Leave(c.part)
+	if r, p := c.where(); p != nil {
+		r.Leave(p)
 	}
 	c.log.Info("call ended", zap.String("cause", verto.CauseName(code)))
 	go func() {
@@ -439,6 +442,13 @@ func (c *Call) watch(pc *webrtc.PeerConnection) {
 	})
 }
 
+// where is the call's room and member there.
+func (c *Call) where() (*room.Room, *room.Participant) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.room, c.part
+}
+
 func (c *Call) currentPC() *webrtc.PeerConnection {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -452,9 +462,19 @@ func (c *Call) onTrack(pc *webrtc.PeerConnection, track *webrtc.TrackRemote, rr 
 	}
 	recv := forwarder.NewReceiver(forwarder.ReceiverConfig{SSRC: uint32(track.SSRC()), Kind: forwarder.KindVideo, Log: c.log}, pc)
 	recv.Start(track)
-	c.room.Publish(c.part, recv)
+	c.mu.Lock()
+	c.camera = recv
+	r, p := c.room, c.part
+	c.mu.Unlock()
+	r.Publish(p, recv)
 	<-recv.Done()
-	c.room.Unpublish(c.part, recv)
+	c.mu.Lock()
+	if c.camera == recv {
+		c.camera = nil
+	}
+	r, p = c.room, c.part
+	c.mu.Unlock()
+	r.Unpublish(p, recv)
 }
 
 // slotsChannel names the confd.slots event (docs/protocol.md). Plain Verto
