@@ -26,7 +26,7 @@ func (r *Room) JoinAudio(p *Participant, opts mixer.MemberOptions) (*mixer.Membe
 	}
 	p.audio = am
 	am.SetMuted(p.muted)
-	am.SetHold(p.held)
+	am.SetHold(p.held || p.waiting)
 	am.SetDeaf(p.deaf)
 	am.SetGain(p.gain)
 	am.SetVolume(p.volume)

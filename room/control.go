@@ -167,6 +167,7 @@ var commands = map[string]commandFunc{
 	"lock":       cmdLock(true),
 	"unlock":     cmdLock(false),
 	"muteall":    cmdMuteAll,
+	"admit":      cmdAdmit,
 	"lowerhands": cmdLowerHands,
 }
 
@@ -383,4 +384,21 @@ func cmdTransfer(r *Room, _ *Participant, c Command) (string, error) {
 		return "", err
 	}
 	return fmt.Sprintf("+OK Call transferred to %s\n", to.Number()), nil
+}
+
+// cmdAdmit lets a member wait in the lobby no longer.
+func cmdAdmit(r *Room, _ *Participant, c Command) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p, err := r.targetLocked(c)
+	if err != nil {
+		return "", err
+	}
+	p.waiting = false
+	if p.audio != nil {
+		p.audio.SetHold(p.held)
+	}
+	r.reassignLocked()
+	r.changedLocked()
+	return fmt.Sprintf("+OK admitted %d\n", p.ID), nil
 }

@@ -195,3 +195,25 @@ func TestChat(t *testing.T) {
 		t.Fatalf("observer saw %d messages", len(w.chat))
 	}
 }
+
+// TestLobby: in a room with a lobby, a guest waits, seen and heard by no
+// one, until a moderator admits it; moderators go straight in.
+func TestLobby(t *testing.T) {
+	rs, err := New([]Config{{Number: "3500", Lobby: true}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rs.Close)
+	r, _ := rs.Lookup("3500")
+	mod, _ := joinAs(t, r, "mod", RoleModerator)
+	guest, _ := joinAs(t, r, "guest", RoleParticipant)
+	if mod.Row().Waiting || !guest.Row().Waiting {
+		t.Fatal("the moderator must go in and the guest wait")
+	}
+	if _, err := r.Run(guest, Command{Name: "admit", Target: guest.ID}); !errors.Is(err, ErrNotModerator) {
+		t.Fatal("a guest admitted itself")
+	}
+	if _, err := r.Run(mod, Command{Name: "admit", Target: guest.ID}); err != nil || guest.Row().Waiting {
+		t.Fatalf("admit: %v", err)
+	}
+}

@@ -57,6 +57,7 @@ type Participant struct {
 	slots    []slot
 
 	videoMuted  bool // a moderator (or the member) stopped its video being forwarded
+	waiting     bool // in the lobby: until admitted, not mixed and not forwarded either way
 	reservation string
 	banner      string
 	lastRow     *Row // the row the observer last saw
@@ -105,6 +106,7 @@ func (r *Room) Join(m Member, info JoinInfo) (*Participant, error) {
 	}
 	r.nextID++
 	p := &Participant{ID: r.nextID, Info: info, room: r, member: m}
+	p.waiting = r.cfg.Lobby && info.Role != RoleModerator
 	r.members = append(r.members, p)
 	r.addedLocked(p)
 	r.log.Info("member joined", zap.Int("member", p.ID), zap.String("name", info.Name))
@@ -221,7 +223,7 @@ func (r *Room) SetHold(p *Participant, held bool) {
 	defer r.mu.Unlock()
 	p.held = held
 	if p.audio != nil {
-		p.audio.SetHold(held)
+		p.audio.SetHold(held || p.waiting)
 	}
 	r.changedLocked()
 }

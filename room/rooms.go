@@ -22,6 +22,9 @@ type Config struct {
 	RequireToken bool
 	// PresentModerators lets only moderators share a screen.
 	PresentModerators bool
+	// Lobby makes members who are not moderators wait, neither seen nor
+	// heard and seeing and hearing nothing, until a moderator admits them.
+	Lobby bool
 }
 
 // DefaultMaxMembers is the member limit of a room whose config sets none.

@@ -19,6 +19,7 @@ type Row struct {
 	Talking, Floor              bool // audio: talking now; holds the audio floor
 	Energy                      int  // loudness score 0..127 when it last started or stopped talking
 	Hand                        bool // hand raised
+	Waiting                     bool // in the lobby, waiting to be admitted
 
 	HasVideo, VideoMuted    bool
 	VideoFloor, FloorLocked bool // shown as the video floor; the floor was forced onto it by a moderator
@@ -80,7 +81,7 @@ func (r *Room) rowLocked(p *Participant) Row {
 		ID: p.ID, Key: p.Info.Key, Name: p.Info.Name, Number: p.Info.Number, Kind: p.Info.Kind, Role: p.Info.Role,
 		UserData: p.Info.UserData,
 		Muted:    p.muted, ModMuted: p.modMuted, Deaf: p.deaf, Held: p.held,
-		Talking: p.talking, Floor: r.floor == p, Energy: p.energy, Hand: p.hand,
+		Talking: p.talking, Floor: r.floor == p, Energy: p.energy, Hand: p.hand, Waiting: p.waiting,
 		HasVideo: p.camera != nil || p.videoMuted, VideoMuted: p.videoMuted,
 		VideoFloor: len(ranked) > 0 && ranked[0] == p, FloorLocked: r.forcedFloor == p,
 		ScreenShare: p.Info.Kind == KindScreen,

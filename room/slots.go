@@ -21,7 +21,7 @@ func (r *Room) reassignLocked() {
 // then by how recently each started publishing. Before anyone has spoken,
 // the most recent publisher holds the video floor.
 func (r *Room) rankedLocked() []*Participant {
-	ranked := slices.DeleteFunc(slices.Clone(r.publishers), func(p *Participant) bool { return p.videoMuted })
+	ranked := slices.DeleteFunc(slices.Clone(r.publishers), func(p *Participant) bool { return p.videoMuted || p.waiting })
 	slices.SortStableFunc(ranked, func(a, b *Participant) int { return cmp.Compare(b.lastTalk, a.lastTalk) })
 	// Reserved members come right after the floor; then the floor itself is
 	// placed: a screen share beats a moderator's forced floor, which beats
@@ -68,7 +68,7 @@ func (r *Room) reassignViewerLocked(v *Participant, ranked []*Participant) bool 
 	}
 	var cands []int
 	for _, p := range ranked {
-		if p != v {
+		if p != v && !v.waiting {
 			cands = append(cands, p.ID)
 		}
 	}

@@ -135,6 +135,7 @@ type confdStatus struct {
 	Hand     bool   `json:"handRaised"`
 	ModMuted bool   `json:"muteLocked"`
 	Banner   string `json:"banner,omitempty"`
+	Lobby    bool   `json:"lobby,omitempty"`
 }
 
 type rowStatusJSON struct {
@@ -148,7 +149,7 @@ func rowStatus(r room.Row) rowStatusJSON {
 	st := rowStatusJSON{
 		Audio: audioStatus{Muted: r.Muted, Deaf: r.Deaf, OnHold: r.Held, Talking: r.Talking, Floor: r.Floor, EnergyScore: r.Energy},
 		Video: false,
-		Confd: confdStatus{Kind: kindName(r.Kind), Hand: r.Hand, ModMuted: r.ModMuted, Banner: r.Banner},
+		Confd: confdStatus{Kind: kindName(r.Kind), Hand: r.Hand, ModMuted: r.ModMuted, Banner: r.Banner, Lobby: r.Waiting},
 	}
 	if r.HasVideo {
 		v := videoStatus{Visible: !r.VideoMuted, ScreenShare: r.ScreenShare, MediaFlow: "sendRecv", Muted: r.VideoMuted,

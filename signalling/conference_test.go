@@ -92,3 +92,33 @@ func TestModeratorMutesOverVerto(t *testing.T) {
 		}
 	}
 }
+
+// TestChatHistoryForLateJoiners: a member who subscribes to the chat late
+// gets the recent messages in one confd.chat.history event after its
+// subscribe result.
+func TestChatHistoryForLateJoiners(t *testing.T) {
+	env := startServer(t, nil)
+	ctx := testCtx(t, 30*time.Second)
+	early := dialRaw(ctx, t, env.url, "")
+	early.login(ctx, modLogin, modPasswd)
+	early.invite(ctx, "3500", 0)
+	chat := "conference-chat.3500@" + testDomain
+	for _, m := range []string{"first", "second"} {
+		early.result(ctx, "verto.broadcast", map[string]any{"eventChannel": chat, "data": map[string]any{"action": "send", "message": m}})
+	}
+	late := dialRaw(ctx, t, env.url, "")
+	late.login(ctx, userLogin, userPasswd)
+	late.invite(ctx, "3500", 0)
+	late.result(ctx, "verto.subscribe", map[string]any{"eventChannel": chat})
+	h := late.expect(ctx, "chat history", func(f *rpc) bool { return strings.Contains(string(f.Params), `"confd.chat.history"`) })
+	var p struct {
+		Data struct {
+			Messages []struct {
+				Message string `json:"message"`
+			} `json:"messages"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(h.Params, &p); err != nil || len(p.Data.Messages) != 2 || p.Data.Messages[0].Message != "first" {
+		t.Fatalf("history %s", h.Params)
+	}
+}

@@ -160,3 +160,23 @@ func (c *Call) browserDTMF(digits string) bool {
 	}
 	return true
 }
+
+// chatHistoryChannel names confd's chat history event (docs/protocol.md).
+const chatHistoryChannel = "confd.chat.history"
+
+// sendChatHistory gives a new chat subscriber the room's recent messages,
+// oldest first, in one event after its subscribe result. Plain Verto
+// clients drop it: it is on a channel they did not subscribe to.
+func (s *Session) sendChatHistory(conf *conference) {
+	conf.room.ChatHistory(func(msgs []room.ChatMessage) {
+		if len(msgs) == 0 {
+			return
+		}
+		out := make([]chatEvent, len(msgs))
+		for i, m := range msgs {
+			out[i] = chatEvent{Direction: "outbound", Message: m.Message, FromDisplay: m.FromDisplay, From: m.From, Type: m.Type}
+		}
+		data := map[string]any{"chatChannel": conf.chat, "messages": out}
+		s.request(verto.MethodEvent, verto.Event{EventChannel: chatHistoryChannel, EventType: chatHistoryChannel, Data: data, Sessid: s.sessid})
+	})
+}

@@ -20,8 +20,9 @@ type hub struct {
 
 func newHub() *hub { return &hub{subs: map[string]map[*Session]*int{}} }
 
-// subscribe adds the allowed channels and queues the reply under the lock.
-func (h *hub) subscribe(s *Session, id json.RawMessage, channels []string, allowed func(string) bool) {
+// subscribe adds the allowed channels and queues the reply under the lock;
+// it returns the channels newly subscribed.
+func (h *hub) subscribe(s *Session, id json.RawMessage, channels []string, allowed func(string) bool) []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var res verto.SubscribeResult
@@ -41,9 +42,10 @@ func (h *hub) subscribe(s *Session, id json.RawMessage, channels []string, allow
 	}
 	if len(res.SubscribedChannels) == 0 {
 		s.sendError(id, res.AsError())
-		return
+		return nil
 	}
 	s.reply(id, res)
+	return res.SubscribedChannels
 }
 
 func (h *hub) unsubscribe(s *Session, channels []string) verto.UnsubscribeResult {
@@ -147,7 +149,11 @@ func (s *Session) handleSubscribe(req *request) (any, *verto.Error) {
 	if len(p.EventChannel) == 0 {
 		return nil, &verto.Error{}
 	}
-	s.srv.hub.subscribe(s, req.id, p.EventChannel, s.mayReceive)
+	for _, ch := range s.srv.hub.subscribe(s, req.id, p.EventChannel, s.mayReceive) {
+		if c, conf, prefix := s.channelRoom(ch); c != nil && prefix == chanChat {
+			s.sendChatHistory(conf)
+		}
+	}
 	return nil, nil
 }
 

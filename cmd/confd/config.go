@@ -96,6 +96,7 @@ type RoomConfig struct {
 	Speakers     int    `yaml:"speakers"`
 	RequireToken bool   `yaml:"require_token"`
 	Present      string `yaml:"present"`
+	Lobby        bool   `yaml:"lobby"`
 }
 
 // loadConfig reads path (none: every default). Unknown keys are errors, so
@@ -168,6 +169,7 @@ func (c *Config) roomConfigs() []room.Config {
 		out[i] = room.Config{
 			Number: r.Number, Name: r.Name, PIN: r.PIN, ModeratorPIN: r.ModeratorPIN, MaxMembers: r.MaxMembers,
 			Speakers: r.Speakers, RequireToken: r.RequireToken, PresentModerators: r.Present == "moderators",
+			Lobby: r.Lobby,
 		}
 	}
 	return out
