@@ -1,0 +1,95 @@
+package dialin
+
+import (
+	"crypto/tls"
+	"net/netip"
+	"time"
+
+	"github.com/confd/confd/mixer"
+	"github.com/confd/confd/room"
+)
+
+// Config configures the SIP server. Zero values take the defaults noted.
+type Config struct {
+	// UDP, TCP and TLS are listen addresses ("" leaves one off); TLS also
+	// needs TLSConfig.
+	UDP, TCP, TLS string
+	TLSConfig     *tls.Config
+
+	// RTPIP is the address media sockets bind to (default: the UDP listen
+	// host, else all interfaces); RTPPortMin..RTPPortMax the range
+	// (default 16384..32767, FreeSWITCH's).
+	RTPIP                  netip.Addr
+	RTPPortMin, RTPPortMax uint16
+	// PublicIPs are announced in SDP and Contact instead of a local
+	// address (1:1 NAT); the first of the right family is used.
+	PublicIPs []netip.Addr
+
+	// Codecs in preference order (default PCMU, PCMA).
+	Codecs []mixer.Codec
+
+	// Trunks are the networks INVITEs are accepted from without
+	// authentication. Users may authenticate with SIP digest from
+	// anywhere, in Realm (default "confd"). AllowGuests accepts anyone else.
+	Trunks      []netip.Prefix
+	Users       []User
+	Realm       string
+	AllowGuests bool
+
+	// InviteRate and InviteBurst limit INVITEs per source address (default
+	// 2 per second, burst 10); trunks are exempt.
+	InviteRate  float64
+	InviteBurst int
+
+	// PINAttempts wrong PINs (default 3) end the call and lock the caller
+	// ID and source out of PIN entry for PINLockout (default 5 minutes).
+	PINAttempts int
+	PINLockout  time.Duration
+
+	// ShowCallerID puts the whole calling number in the participant list;
+	// by default only its last four digits show.
+	ShowCallerID bool
+	// Phonebook names callers by number; others are "Phone user".
+	Phonebook map[string]string
+	// DIDs maps dialled numbers to room numbers (a trunk's DID → room).
+	DIDs map[string]string
+
+	// RTPTimeout hangs up a call that sends no RTP this long (default 60 s;
+	// a held call is exempt). Ring delays the answer: callers hear ringing
+	// (180) this long first (default 0).
+	RTPTimeout time.Duration
+	Ring       time.Duration
+}
+
+// User is an account that may authenticate with SIP digest.
+type User struct {
+	Login, Password, Name string
+	Role                  room.Role
+}
+
+func (c *Config) defaults() {
+	if c.RTPPortMin == 0 && c.RTPPortMax == 0 {
+		c.RTPPortMin, c.RTPPortMax = 16384, 32767
+	}
+	if len(c.Codecs) == 0 {
+		c.Codecs = []mixer.Codec{mixer.CodecPCMU, mixer.CodecPCMA}
+	}
+	if c.Realm == "" {
+		c.Realm = "confd"
+	}
+	if c.InviteRate <= 0 {
+		c.InviteRate = 2
+	}
+	if c.InviteBurst <= 0 {
+		c.InviteBurst = 10
+	}
+	if c.PINAttempts <= 0 {
+		c.PINAttempts = 3
+	}
+	if c.PINLockout <= 0 {
+		c.PINLockout = 5 * time.Minute
+	}
+	if c.RTPTimeout <= 0 {
+		c.RTPTimeout = 60 * time.Second
+	}
+}

@@ -1,0 +1,49 @@
+// Package dialin lets phones join rooms over SIP (RFC 3261) with G.711
+// audio: trunks, desk phones and softphones dial a room's number, enter its
+// PIN if it has one, and become room members whose voice goes through the
+// room's mixer like a browser's.
+//
+// Each call is three objects, as in livekit/sip:
+//
+//   - the dialog: a sipgo.DialogServerSession (responses, ACK, BYE, CANCEL,
+//     re-INVITE, INFO), driven by the handlers in handlers.go;
+//   - the call (call.go, loop.go, pin.go, keypad.go, member.go): the
+//     orchestration, which owns the room membership, the PIN, keypad
+//     controls, prompts, timeouts and how the call ends; it is the
+//     room.Member;
+//   - the media port (media.go, rtcp.go): an RTP/RTCP socket pair from a
+//     port range, symmetric RTP, payload-type demux (codec → the mixer
+//     input, telephone-event → the RFC 4733 decoder), the packetizer the
+//     mixer writes to, and RTCP reports.
+//
+// Offer/answer (RFC 3264) lives in sdp.go as pure functions with a fuzz
+// target; admission (trunk networks, digest auth, per-source INVITE rate,
+// PIN lockout) in guard.go.
+//
+// Goroutines and ownership:
+//
+//	goroutine              count                 owner    owns                                      stops on
+//	sipgo request handler  1 per request         sipgo    nothing long-lived: sends the final       handler return
+//	                                                      response (for a 200, waits for the ACK)
+//	call.run               1 per answered call   Server   the call's phase, membership, PIN,        BYE either way, kick,
+//	                                                      keypad, prompt pacing out of the mix,     shutdown, RTP timeout
+//	                                                      RTCP reports and timeouts
+//	mediaPort.readRTP      1 per call            call     the receive buffer, DTMF decoder state;   socket closed
+//	                                                      pushes into the mixer input
+//	mediaPort.readRTCP     1 per call            call     the RTCP receive buffer                   socket closed
+//	sipgo transports       1 per listener        Server   the listening sockets                     Shutdown
+//
+// sipgo calls a handler on its own goroutine and terminates the
+// transaction when the handler returns, so every handler sends its final
+// response before returning. The INVITE handler stays until the 200 is
+// ACKed (or the caller cancels while it rings), then hands the call to
+// call.run and returns.
+//
+// The room calls Notify and Close with its lock held; the call only queues
+// them (a buffered channel, never a blocking send). The mixer calls the
+// media port's WriteFrame on its goroutine every 20 ms: it builds the RTP
+// header under a small lock and writes the UDP packet after unlocking, and
+// so does the call goroutine when it paces prompts outside the mix, each
+// with its own buffer. The RTP path allocates nothing and logs nothing per
+// packet.
+package dialin

@@ -1,0 +1,80 @@
+package dialin
+
+import (
+	"crypto/subtle"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/confd/confd/room"
+)
+
+// maxPINDigits bounds what a caller can type before '#'.
+const maxPINDigits = 16
+
+// pinDigit collects the PIN: '#' ends it, '*' starts over. Digits are
+// taken while the prompt still plays (barge-in).
+func (c *call) pinDigit(d byte) {
+	switch {
+	case d == '#':
+		c.checkPIN()
+	case d == '*':
+		c.entry = c.entry[:0]
+	case len(c.entry) < maxPINDigits:
+		c.entry = append(c.entry, d)
+	}
+}
+
+// checkPIN compares the entry with the room's PINs in constant time: the
+// moderator PIN makes a moderator. The PINs are never logged.
+func (c *call) checkPIN() {
+	cfg := c.room.Config()
+	entry := c.entry
+	c.entry = nil
+	role, ok := room.RoleParticipant, false
+	switch {
+	case cfg.ModeratorPIN != "" && equal(entry, cfg.ModeratorPIN):
+		role, ok = room.RoleModerator, true
+	case cfg.PIN == "" || equal(entry, cfg.PIN):
+		ok = true
+	}
+	if !ok {
+		c.wrongPIN()
+		return
+	}
+	c.srv.guard.pinPassed(c.pinKeys())
+	if c.defaultRole() == room.RoleModerator {
+		role = room.RoleModerator
+	}
+	c.port.stopPrompt()
+	c.afterPIN(role)
+}
+
+func equal(entry []byte, pin string) bool {
+	return subtle.ConstantTimeCompare(entry, []byte(pin)) == 1
+}
+
+// wrongPIN counts a failure; the last allowed one says goodbye.
+func (c *call) wrongPIN() {
+	c.tries++
+	c.srv.guard.pinFailed(c.pinKeys(), time.Now())
+	c.log.Info("wrong PIN", zap.Int("try", c.tries))
+	if c.tries >= c.srv.cfg.PINAttempts {
+		c.leaveWith("bad-pin", "goodbye")
+		return
+	}
+	c.say(nil, "bad-pin", "pin")
+}
+
+// afterPIN joins the room, or says why it cannot and hangs up.
+func (c *call) afterPIN(role room.Role) {
+	err := c.join(role)
+	switch {
+	case err == nil:
+		c.enterRoom()
+	case isStatus(err, 486):
+		c.leaveWith("room-full", "goodbye")
+	default:
+		c.leaveWith("room-locked", "goodbye")
+	}
+}

@@ -1,0 +1,126 @@
+package dialin
+
+import (
+	"encoding/binary"
+	"strings"
+)
+
+// rtpHeader is what confd reads from an RTP fixed header (RFC 3550 §5.1).
+type rtpHeader struct {
+	pt     uint8
+	marker bool
+	seq    uint16
+	ts     uint32
+	ssrc   uint32
+}
+
+// rtpHeaderLen is the fixed header without CSRCs.
+const rtpHeaderLen = 12
+
+// parseRTP fills h from b and returns the payload without CSRCs, header
+// extension (RFC 3550 §5.3.1) or padding. It allocates nothing; ok is false
+// for anything that is not version-2 RTP with a non-empty payload.
+func parseRTP(b []byte, h *rtpHeader) (payload []byte, ok bool) {
+	if len(b) < rtpHeaderLen || b[0]>>6 != 2 {
+		return nil, false
+	}
+	off := rtpHeaderLen + 4*int(b[0]&0x0f)
+	if b[0]&0x10 != 0 { // extension: 4-byte header, then length words
+		if len(b) < off+4 {
+			return nil, false
+		}
+		off += 4 + 4*int(binary.BigEndian.Uint16(b[off+2:]))
+	}
+	end := len(b)
+	if b[0]&0x20 != 0 && end > 0 {
+		end -= int(b[end-1])
+	}
+	if off >= end {
+		return nil, false
+	}
+	h.marker, h.pt = b[1]&0x80 != 0, b[1]&0x7f
+	h.seq = binary.BigEndian.Uint16(b[2:])
+	h.ts = binary.BigEndian.Uint32(b[4:])
+	h.ssrc = binary.BigEndian.Uint32(b[8:])
+	return b[off:end], true
+}
+
+// putRTP writes a fixed header (no CSRC, no extension) into b[:12].
+func putRTP(b []byte, h *rtpHeader) int {
+	b[0] = 2 << 6
+	b[1] = h.pt & 0x7f
+	if h.marker {
+		b[1] |= 0x80
+	}
+	binary.BigEndian.PutUint16(b[2:], h.seq)
+	binary.BigEndian.PutUint32(b[4:], h.ts)
+	binary.BigEndian.PutUint32(b[8:], h.ssrc)
+	return rtpHeaderLen
+}
+
+// dtmfDecoder turns RFC 4733 telephone-event packets into digits. A key
+// press is one event: every packet of it, including the three redundant
+// end packets (§2.5.1.4), carries the same RTP timestamp, so a digit is
+// reported once, on the first packet of a new timestamp. Reporting at the
+// start rather than the end still works when every end packet is lost.
+type dtmfDecoder struct {
+	last uint32
+	seen bool
+}
+
+// decode returns the digit that payload starts, if any.
+func (d *dtmfDecoder) decode(ts uint32, payload []byte) (byte, bool) {
+	if len(payload) < 4 || (d.seen && ts == d.last) {
+		return 0, false
+	}
+	digit, ok := eventDigit(payload[0])
+	if !ok {
+		return 0, false
+	}
+	d.last, d.seen = ts, true
+	return digit, true
+}
+
+// eventDigit maps RFC 4733 §3.2 event codes 0–15 to keypad characters.
+func eventDigit(ev byte) (byte, bool) {
+	const keys = "0123456789*#ABCD"
+	if int(ev) >= len(keys) {
+		return 0, false
+	}
+	return keys[ev], true
+}
+
+// infoDigits reads the digits of a SIP INFO body: application/dtmf-relay
+// ("Signal=5\r\nDuration=160", the de-facto format of Cisco and most
+// PBXs) or application/dtmf (the bare digit).
+func infoDigits(contentType string, body []byte) string {
+	ct := strings.ToLower(strings.TrimSpace(strings.SplitN(contentType, ";", 2)[0]))
+	var raw string
+	switch ct {
+	case "application/dtmf-relay":
+		for line := range strings.Lines(string(body)) {
+			k, v, ok := strings.Cut(line, "=")
+			if ok && strings.EqualFold(strings.TrimSpace(k), "signal") {
+				raw = strings.TrimSpace(v)
+			}
+		}
+	case "application/dtmf":
+		raw = strings.TrimSpace(string(body))
+	}
+	return keypadOnly(raw)
+}
+
+// keypadOnly keeps the keypad characters of s (at most 32 of them).
+func keypadOnly(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s) && b.Len() < 32; i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'd' {
+			c -= 'a' - 'A'
+		}
+		if strings.IndexByte("0123456789*#ABCD", c) >= 0 {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,323 @@
+package dialin
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
+
+	"github.com/confd/confd/room"
+)
+
+// Server is confd's SIP endpoint: it answers INVITEs for rooms and runs
+// each answered call until one side hangs up.
+type Server struct {
+	cfg     Config
+	log     *zap.Logger
+	rooms   *room.Rooms
+	ua      *sipgo.UserAgent
+	sip     *sipgo.Server
+	client  *sipgo.Client
+	prompts *prompts
+	guard   *guard
+	ports   portRange
+
+	mu       sync.Mutex
+	closed   bool
+	calls    map[string]*call // answered or answering calls, by dialog ID
+	contacts map[string]*sipgo.DialogUA
+	addrs    map[string]netip.AddrPort
+	closers  []func() error
+
+	callWG  sync.WaitGroup // call goroutines
+	serveWG sync.WaitGroup // transport servers
+}
+
+// New makes a server for rooms; Start binds its listeners.
+func New(cfg Config, rooms *room.Rooms, log *zap.Logger) (*Server, error) {
+	cfg.defaults()
+	if log == nil {
+		log = zap.NewNop()
+	}
+	ps, err := loadPrompts()
+	if err != nil {
+		return nil, fmt.Errorf("dialin: prompts: %w", err)
+	}
+	sl := newSlog(log.Named("sipgo"))
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("confd"),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sl)),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sl)))
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, rooms: rooms, ua: ua, prompts: ps, calls: map[string]*call{},
+		contacts: map[string]*sipgo.DialogUA{}, addrs: map[string]netip.AddrPort{}}
+	s.guard = newGuard(&s.cfg)
+	if s.sip, err = sipgo.NewServer(ua, sipgo.WithServerLogger(sl)); err != nil {
+		return nil, err
+	}
+	if s.client, err = sipgo.NewClient(ua, sipgo.WithClientLogger(sl)); err != nil {
+		return nil, err
+	}
+	s.routes()
+	return s, nil
+}
+
+// routes is the method → handler table. Every handler sends its final
+// response before it returns: sipgo terminates the transaction then.
+func (s *Server) routes() {
+	s.sip.OnInvite(s.onInvite)
+	s.sip.OnAck(s.onAck)
+	s.sip.OnBye(s.onBye)
+	s.sip.OnCancel(s.onCancel)
+	s.sip.OnOptions(s.onOptions)
+	s.sip.OnInfo(s.onInfo)
+	s.sip.OnNoRoute(s.onNoRoute)
+}
+
+// Start binds the configured listeners and serves them in the background.
+func (s *Server) Start() error {
+	if s.cfg.UDP != "" {
+		if err := s.listenUDP(s.cfg.UDP); err != nil {
+			return err
+		}
+	}
+	if s.cfg.TCP != "" {
+		if err := s.listenStream("tcp", s.cfg.TCP, nil); err != nil {
+			return err
+		}
+	}
+	if s.cfg.TLS != "" && s.cfg.TLSConfig != nil {
+		if err := s.listenStream("tls", s.cfg.TLS, s.cfg.TLSConfig); err != nil {
+			return err
+		}
+	}
+	s.ports = portRange{ip: s.rtpIP(), min: s.cfg.RTPPortMin, max: s.cfg.RTPPortMax}
+	return nil
+}
+
+func (s *Server) listenUDP(addr string) error {
+	conn, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		return fmt.Errorf("sip udp: %w", err)
+	}
+	s.bound("udp", conn.LocalAddr(), conn.Close)
+	s.serve(func() error { return s.sip.ServeUDP(conn) })
+	return nil
+}
+
+func (s *Server) listenStream(transport, addr string, tlsCfg *tls.Config) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("sip %s: %w", transport, err)
+	}
+	s.bound(transport, l.Addr(), l.Close)
+	if tlsCfg != nil {
+		l = tls.NewListener(l, tlsCfg)
+		s.serve(func() error { return s.sip.ServeTLS(l) })
+		return nil
+	}
+	s.serve(func() error { return s.sip.ServeTCP(l) })
+	return nil
+}
+
+func (s *Server) serve(f func() error) {
+	s.serveWG.Add(1)
+	go func() {
+		defer s.serveWG.Done()
+		if err := f(); err != nil && !s.isClosed() {
+			s.log.Debug("sip transport stopped", zap.Error(err))
+		}
+	}()
+}
+
+// bound records a listener's address and its Contact (RFC 3261 §8.1.1.8)
+// for dialogs that arrive over it.
+func (s *Server) bound(transport string, a net.Addr, closer func() error) {
+	ap := netip.MustParseAddrPort(a.String())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.addrs[transport] = ap
+	s.closers = append(s.closers, closer)
+	uri := sip.Uri{User: "confd", Host: s.contactHost(ap.Addr()), Port: int(ap.Port())}
+	if transport != "udp" {
+		uri.UriParams = sip.NewParams()
+		uri.UriParams.Add("transport", transport)
+	}
+	// RewriteContact sends in-dialog requests (BYE) to where the INVITE
+	// came from rather than to its Contact: a phone behind NAT writes a
+	// private address there, and the source works for trunks as well.
+	s.contacts[transport] = &sipgo.DialogUA{Client: s.client, ContactHDR: sip.ContactHeader{Address: uri}, RewriteContact: true}
+}
+
+// Addr is the bound address of a transport ("udp", "tcp", "tls").
+func (s *Server) Addr(transport string) (netip.AddrPort, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.addrs[transport]
+	return a, ok
+}
+
+// contactHost is the host confd puts in Contact and SDP for a local
+// address: the public IP if configured, else the address itself.
+func (s *Server) contactHost(local netip.Addr) string {
+	return s.announce(local).String()
+}
+
+func (s *Server) announce(local netip.Addr) netip.Addr {
+	for _, ip := range s.cfg.PublicIPs {
+		if ip.Is4() == local.Is4() || local.IsUnspecified() {
+			return ip
+		}
+	}
+	if local.IsUnspecified() {
+		if ip := outboundIP(); ip.IsValid() {
+			return ip
+		}
+	}
+	return local
+}
+
+// outboundIP is the address of the interface with the default route,
+// found by connecting a UDP socket (which sends nothing).
+func outboundIP() netip.Addr {
+	c, err := net.Dial("udp", "192.0.2.1:9") // TEST-NET-1: never sent to
+	if err != nil {
+		return netip.Addr{}
+	}
+	defer c.Close()
+	ap, err := netip.ParseAddrPort(c.LocalAddr().String())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr()
+}
+
+// rtpIP is where media sockets bind: the configured address, else the
+// UDP listen host when it names one, else every interface.
+func (s *Server) rtpIP() netip.Addr {
+	if s.cfg.RTPIP.IsValid() {
+		return s.cfg.RTPIP
+	}
+	if a, ok := s.Addr("udp"); ok && !a.Addr().IsUnspecified() {
+		return a.Addr()
+	}
+	return netip.IPv4Unspecified()
+}
+
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// Shutdown stops taking calls, hangs up those that are not in a room
+// (rooms hang up their own members when they close), waits for every call
+// to end or ctx to expire, and closes the listeners.
+func (s *Server) Shutdown(ctx context.Context) {
+	s.mu.Lock()
+	s.closed = true
+	calls := make([]*call, 0, len(s.calls))
+	for _, c := range s.calls {
+		calls = append(calls, c)
+	}
+	s.mu.Unlock()
+	for _, c := range calls {
+		c.Close(room.ReasonShutdown)
+	}
+	done := make(chan struct{})
+	go func() { s.callWG.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.log.Warn("sip calls still ending at shutdown")
+	}
+	s.closeTransports()
+}
+
+func (s *Server) closeTransports() {
+	s.mu.Lock()
+	closers := s.closers
+	s.closers = nil
+	s.mu.Unlock()
+	for _, c := range closers {
+		_ = c()
+	}
+	_ = s.ua.Close()
+	s.serveWG.Wait()
+}
+
+func (s *Server) register(c *call) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.calls[c.dlg.ID] = c
+	s.callWG.Add(1) // under mu, so never after Shutdown began waiting
+	return true
+}
+
+func (s *Server) unregister(c *call) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.calls[c.dlg.ID] == c {
+		delete(s.calls, c.dlg.ID)
+		s.callWG.Done()
+	}
+}
+
+// lookup finds the call an in-dialog request belongs to (RFC 3261 §12.2.2).
+func (s *Server) lookup(req *sip.Request) *call {
+	id, err := sip.DialogIDFromRequestUAS(req)
+	if err != nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[id]
+}
+
+// Calls is how many calls are up or being set up.
+func (s *Server) Calls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.calls)
+}
+
+// sourceOf is the address a request came from.
+func sourceOf(req *sip.Request) netip.AddrPort {
+	ap, err := netip.ParseAddrPort(req.Source())
+	if err != nil {
+		return netip.AddrPort{}
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+func (s *Server) dialogUA(req *sip.Request) *sipgo.DialogUA {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d := s.contacts[transportKey(req.Transport())]; d != nil {
+		return d
+	}
+	for _, d := range s.contacts {
+		return d
+	}
+	return &sipgo.DialogUA{Client: s.client, RewriteContact: true}
+}
+
+func transportKey(t string) string {
+	switch t {
+	case "TCP", "tcp":
+		return "tcp"
+	case "TLS", "tls":
+		return "tls"
+	}
+	return "udp"
+}
