@@ -102,6 +102,7 @@ func (c *Call) hangup(code int, sendBye bool) {
 			s.request(verto.MethodBye, verto.NewByeEvent(c.id, code))
 		}
 		delete(s.calls, c.id)
+		s.leaveChannels(c.room)
 	}
 	c.end(code)
 }

@@ -230,3 +230,16 @@ func (s *Session) channelRoom(channel string) (*Call, *conference, string) {
 	}
 	return nil, nil, ""
 }
+
+// leaveChannels drops the session's subscriptions to r's conference
+// channels once it has no call left there: the list and chat of a room
+// are for its members.
+func (s *Session) leaveChannels(r *room.Room) {
+	for _, c := range s.calls {
+		if c.room == r {
+			return
+		}
+	}
+	conf := s.srv.conferenceOf(r)
+	s.srv.hub.unsubscribe(s, []string{conf.la, conf.chat, conf.mod, conf.info})
+}

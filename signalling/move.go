@@ -41,6 +41,7 @@ func (c *Call) moveTo(s *Session, to *room.Room) {
 	c.room, c.part = to, part
 	slots, mids, cam := c.slots, c.mids, c.camera
 	c.mu.Unlock()
+	s.leaveChannels(from)
 	to.SetSlots(part, slots, mids)
 	if cam != nil {
 		to.Publish(part, cam)
