@@ -56,12 +56,16 @@ func (s *Session) handleInvite(req *request) (any, *verto.Error) {
 // admit decides whether the session may join r and with which role:
 //   - a join token admits to its own room only, with its role;
 //   - a room that requires a token admits no one without one;
-//   - a room with a PIN wants dialogParams.pin: the PIN admits as a
-//     participant, the moderator PIN as a moderator (configured
-//     moderators need none);
+//   - a room with a PIN wants dialogParams.pin (or loginParams.pin at
+//     login): the PIN admits as a participant, the moderator PIN as a
+//     moderator (configured moderators need none);
 //   - a room whose presenters are moderators refuses others' screen shares.
 func (s *Session) admit(r *room.Room, d *verto.DialogParams, screen bool) (room.Role, *verto.Error) {
 	cfg, role := r.Config(), s.user.Role
+	pin := d.PIN
+	if pin == "" {
+		pin = s.loginPIN
+	}
 	refuse := func(reason string) (room.Role, *verto.Error) {
 		return 0, callError(d.CallID, verto.CauseCallRejected, reason)
 	}
@@ -73,12 +77,12 @@ func (s *Session) admit(r *room.Room, d *verto.DialogParams, screen bool) (room.
 	}
 	if cfg.PIN != "" && role != room.RoleModerator && s.user.Grant == nil {
 		switch {
-		case cfg.ModeratorPIN != "" && pinEqual(d.PIN, cfg.ModeratorPIN):
+		case cfg.ModeratorPIN != "" && pinEqual(pin, cfg.ModeratorPIN):
 			role = room.RoleModerator
-		case !pinEqual(d.PIN, cfg.PIN):
+		case !pinEqual(pin, cfg.PIN):
 			return refuse("this room needs its PIN")
 		}
-	} else if cfg.ModeratorPIN != "" && pinEqual(d.PIN, cfg.ModeratorPIN) {
+	} else if cfg.ModeratorPIN != "" && pinEqual(pin, cfg.ModeratorPIN) {
 		role = room.RoleModerator
 	}
 	if screen && cfg.PresentModerators && role != room.RoleModerator {

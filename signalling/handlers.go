@@ -98,6 +98,7 @@ func (s *Session) handleLogin(req *request) (any, *verto.Error) {
 		return nil, nil
 	}
 	s.setUser(user, sessid)
+	s.loginPIN, _ = p.LoginParams["pin"].(string)
 	s.log.Info("logged in", zap.String("role", user.Role.String()))
 	s.reply(req.id, verto.LoginResult{Message: verto.MsgLoggedIn, Moderator: user.Role == room.RoleModerator})
 	if old == nil {

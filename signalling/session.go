@@ -57,6 +57,7 @@ type Session struct {
 	calls    map[string]*Call
 	lastRecv time.Time
 	punted   bool
+	loginPIN string // loginParams.pin: a room PIN for calls that send none
 
 	loginMu sync.Mutex // guards loginName for the Server's takeover check
 	login   string

@@ -105,6 +105,15 @@ func TestTokenAndPINJoins(t *testing.T) {
 	if e := guest.failure(ctx, "verto.invite", inviteParams("c-screen", "4000-screen", "1111")); !strings.Contains(string(e), "only moderators may share") {
 		t.Errorf("a participant's screen share: %s", e)
 	}
+	// The moderator PIN may also come once, at login.
+	lp := dialRaw(ctx, t, env.url, "")
+	lp.failure(ctx, "login", map[string]any{})
+	lp.result(ctx, "login", map[string]any{"login": "loginpin", "passwd": "guest", "loginParams": map[string]any{"pin": "9999"}})
+	lp.request(ctx, "verto.clientReady")
+	lp.inviteWith(ctx, "4000", map[string]any{"caller_id_number": "loginpin"})
+	if got := roleOf(r4000, "loginpin"); got != room.RoleModerator {
+		t.Errorf("loginParams.pin joined as %v, want moderator", got)
+	}
 }
 
 func roleOf(r *room.Room, number string) room.Role {
