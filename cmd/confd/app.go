@@ -14,6 +14,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap"
 
+	"github.com/confd/confd/dialin"
 	"github.com/confd/confd/frontend"
 	"github.com/confd/confd/room"
 	"github.com/confd/confd/signalling"
@@ -26,6 +27,7 @@ type app struct {
 	rooms *room.Rooms
 	media *signalling.Media
 	verto *signalling.Server
+	sip   *dialin.Server // nil when no SIP listener is configured
 
 	servers []*http.Server
 	addrs   map[string]net.Addr // "https", "http" → bound address
@@ -43,6 +45,15 @@ func newApp(cfg Config, log *zap.Logger) (*app, error) {
 	}
 	a := &app{cfg: cfg, log: log, rooms: rooms, media: media, addrs: map[string]net.Addr{}}
 	a.verto = signalling.NewServer(cfg.vertoConfig(), rooms, media, log.Named("verto"))
+	if cfg.sipEnabled() {
+		dc, err := cfg.sipConfig()
+		if err != nil {
+			return nil, err
+		}
+		if a.sip, err = dialin.New(dc, rooms, log.Named("sip")); err != nil {
+			return nil, err
+		}
+	}
 	return a, nil
 }
 
@@ -105,6 +116,11 @@ func (a *app) start() (bool, error) {
 			return false, err
 		}
 	}
+	if a.sip != nil {
+		if err := a.sip.Start(); err != nil {
+			return false, err
+		}
+	}
 	return made, nil
 }
 
@@ -129,11 +145,14 @@ func (a *app) serve(name, addr string, h http.Handler, tlsCfg *tls.Config) error
 	return nil
 }
 
-// shutdown ends every call with verto.bye, closes the sessions, then the
-// servers and the media sockets.
+// shutdown ends every call (verto.bye, SIP BYE), closes the sessions and
+// waits for the phones' BYEs, then stops the servers and the media sockets.
 func (a *app) shutdown(ctx context.Context) {
 	a.rooms.Close()
 	a.verto.Shutdown(ctx)
+	if a.sip != nil {
+		a.sip.Shutdown(ctx)
+	}
 	for _, s := range a.servers {
 		_ = s.Shutdown(ctx)
 	}

@@ -25,13 +25,19 @@ type Config struct {
 	WebRTC   WebRTCConfig  `yaml:"webrtc"`
 	Users    []UserConfig  `yaml:"users"`
 	Rooms    []RoomConfig  `yaml:"rooms"`
+	SIP      SIPConfig     `yaml:"sip"`
 	Shutdown time.Duration `yaml:"shutdown_timeout"`
 }
 
-// ListenConfig holds the HTTP listen addresses ("" disables one).
+// ListenConfig holds the listen addresses ("" disables one). SIP's are
+// here too, so that a file naming its own listeners (as the tests do)
+// opens no SIP port it did not ask for.
 type ListenConfig struct {
-	HTTPS string `yaml:"https"`
-	HTTP  string `yaml:"http"`
+	HTTPS  string `yaml:"https"`
+	HTTP   string `yaml:"http"`
+	SIPUDP string `yaml:"sip_udp"`
+	SIPTCP string `yaml:"sip_tcp"`
+	SIPTLS string `yaml:"sip_tls"` // used only with a certificate
 }
 
 // TLSConfig names a certificate; empty means a self-signed one in DataDir.
@@ -121,7 +127,7 @@ func loadConfig(path string) (Config, error) {
 
 func (c *Config) defaults() {
 	if c.Listen == (ListenConfig{}) {
-		c.Listen = ListenConfig{HTTPS: ":8443", HTTP: "127.0.0.1:8080"}
+		c.Listen = ListenConfig{HTTPS: ":8443", HTTP: "127.0.0.1:8080", SIPUDP: ":5060", SIPTCP: ":5060", SIPTLS: ":5061"}
 	}
 	if c.DataDir == "" {
 		c.DataDir = "confd-data"
@@ -160,7 +166,7 @@ func (c *Config) validate() error {
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		return errors.New("tls: cert and key go together")
 	}
-	return nil
+	return c.SIP.validate()
 }
 
 func (c *Config) roomConfigs() []room.Config {
