@@ -55,9 +55,11 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 
 ## bench: forwarder fan-out against pion's TrackLocalStaticRTP, per CPU-second;
-## the mixer's CPU per tick and member, encodes per tick, and added latency
+## simulcast layer selection against the plain fan-out (CPU per forwarded packet,
+## a ratio) and PLIs per 100 layer switches; the mixer's CPU per tick and
+## member, encodes per tick, and added latency
 bench:
-	$(GO) test -run '^$$' -bench Fanout -benchtime 3000x -benchmem ./forwarder/
+	$(GO) test -run '^$$' -bench 'Fanout|SwitchKeyframes' -benchtime 3000x -benchmem ./forwarder/
 	$(GO) test -run '^$$' -bench 'Mixer$$' -benchtime 300x -benchmem ./mixer/
 	$(GO) test -run '^$$' -bench 'MixerLatency' -benchtime 250x ./mixer/
 

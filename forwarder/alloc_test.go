@@ -50,8 +50,8 @@ func replay(r *Receiver, pkts [][]byte) func() {
 // descriptor is rewritten into the reader's scratch).
 func TestForwardDoesNotAllocate(t *testing.T) {
 	const subs, warmup, runs = 50, 100, 1000
-	a := NewReceiver(ReceiverConfig{SSRC: 0xA}, nil)
-	b := NewReceiver(ReceiverConfig{SSRC: 0xB}, nil)
+	a := unstartedReceiver(ReceiverConfig{SSRC: 0xA})
+	b := unstartedReceiver(ReceiverConfig{SSRC: 0xB})
 	fromA := sourcePackets(forwardertest.NewVP8Source(forwardertest.VP8Config{SSRC: 0xA, TemporalLayers: true}), warmup+runs+1)
 	fromB := sourcePackets(forwardertest.NewVP8Source(forwardertest.VP8Config{SSRC: 0xB, TemporalLayers: true,
 		FirstSeq: 40000, FirstPictureID: 1000, FirstTL0PICIDX: 77}), warmup+runs+1)
@@ -85,5 +85,72 @@ func TestForwardDoesNotAllocate(t *testing.T) {
 	}
 	if s := dts[0].munger.cur; s.src != b || (s.pid == 0 && s.tl0 == 0) {
 		t.Fatalf("switch phase did not rewrite descriptors: %+v", s)
+	}
+}
+
+// TestSimulcastForwardDoesNotAllocate checks that a three-layer Receiver
+// fanning out to 60 slots (20 per layer, half of the largest limited to
+// the base temporal layer, so frames are left out) allocates nothing per
+// packet after warm-up, on every layer's reader path, including the
+// packets that cross layer switches.
+func TestSimulcastForwardDoesNotAllocate(t *testing.T) {
+	const perLayer, warmup, runs = 20, 300, 1000
+	src := forwardertest.NewSimulcast(forwardertest.SimulcastConfig{SSRCs: simSSRCs, TemporalLayers: true, KeyframeInterval: 10})
+	var pkts [][]byte
+	var layerOf []int
+	for len(pkts) < 3*(warmup+runs)+30 {
+		for i, f := range src.NextFrame() {
+			for _, p := range f {
+				pkts = append(pkts, p)
+				layerOf = append(layerOf, i)
+			}
+		}
+	}
+	r := unstartedReceiver(ReceiverConfig{SSRC: simSSRCs[0], Kind: KindVideo}, simSSRCs[1], simSSRCs[2])
+	now := int64(time.Hour)
+	r.clock = func() int64 { return now }
+	sizes := [3][2]int{{320, 180}, {640, 360}, {1280, 720}}
+	var dts []*DownTrack
+	for l, size := range sizes {
+		for i := range perLayer {
+			dt := NewDownTrack("v", "s")
+			bindNop(t, dt, uint32(l*perLayer+i+1))
+			dt.SetRenderSize(size[0], size[1])
+			dt.SetSource(r)
+			if l == 2 && i%2 == 0 {
+				dt.setLimit(Layer{Spatial: 2, Temporal: 0})
+			}
+			dts = append(dts, dt)
+		}
+	}
+	i := 0
+	step := func() {
+		r.handleLayer(r.layer(layerOf[i]), pkts[i], now)
+		i++
+		now += int64(time.Millisecond)
+	}
+	for range warmup {
+		step()
+	}
+	if got := testing.AllocsPerRun(runs, step); got != 0 {
+		t.Errorf("%v allocations per packet, want 0", got)
+	}
+	for l := range 3 {
+		if st := dts[l*perLayer+1].Stats(); st.Current.Spatial != l || st.Packets == 0 {
+			t.Errorf("a layer %d slot: %+v", l, st)
+		}
+	}
+	if st := dts[2*perLayer].Stats(); st.FramesDropped == 0 {
+		t.Errorf("a TID 0 slot dropped no frames: %+v", st)
+	}
+	// Resize every slot: they switch layer at the next key frames.
+	for j, dt := range dts {
+		dt.SetRenderSize(sizes[(j/perLayer+1)%3][0], sizes[(j/perLayer+1)%3][1])
+	}
+	if got := testing.AllocsPerRun(runs, step); got != 0 {
+		t.Errorf("while switching: %v allocations per packet, want 0", got)
+	}
+	if st := dts[0].Stats(); st.Current.Spatial != 1 {
+		t.Errorf("a resized slot did not switch: %+v", st)
 	}
 }

@@ -107,7 +107,7 @@ type fanout struct {
 func newFanout(b *testing.B, subs int) *fanout {
 	b.Helper()
 	f := &fanout{subs: subs, now: int64(time.Hour)}
-	f.confd = NewReceiver(ReceiverConfig{SSRC: 0xA, Kind: KindVideo}, nil)
+	f.confd = unstartedReceiver(ReceiverConfig{SSRC: 0xA, Kind: KindVideo})
 	for i := range subs {
 		dt := NewDownTrack("v", "s")
 		bindNop(b, dt, uint32(i+1))

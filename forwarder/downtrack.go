@@ -35,22 +35,36 @@ type binding struct {
 // DownTrackStats are the counters of one DownTrack.
 type DownTrackStats struct {
 	Packets, Bytes, Switches, WriteErrors, NACKs, Retransmits, KeyframeRequests uint64
+	// FramesDropped counts frames of the forwarded layer left out because
+	// their temporal layer is above the target.
+	FramesDropped uint64
+	// Current is the layer being forwarded, Target the one the slot moves
+	// to (Spatial -1: none).
+	Current, Target Layer
 }
 
 // DownTrack is one subscriber video slot: a webrtc.TrackLocal whose source
 // Receiver can be changed with SetSource while it keeps one SSRC and one
-// continuous sequence of numbers.
+// continuous sequence of numbers. Of a simulcast source it forwards one
+// layer, chosen by its Selector from the slot's rendered size and the
+// limit its subscriber's Allocator sets.
 type DownTrack struct {
 	// The fields every forwarded packet touches come first, together.
 	bind    atomic.Pointer[binding]
+	want    atomic.Uint32 // sel.Wanted(): layers whose packets are looked at
 	mu      sync.Mutex
 	src     *Receiver // guarded by mu
-	waiting bool      // guarded by mu: nothing is forwarded until a key frame of src
+	sel     Selector  // guarded by mu
+	wantMu  uint32    // guarded by mu: the value last stored in want
 	packets uint64    // guarded by mu: counted when translated, taken back if not delivered
 	bytes   uint64    // guarded by mu
 	munger  Munger    // guarded by mu; its NACK history comes last
 
-	switches uint64 // guarded by mu
+	switches, framesDropped uint64 // guarded by mu
+	// The control plane's inputs, guarded by mu.
+	width, height int   // rendered size of the slot, 0 when unknown
+	limit         Layer // the allocator's choice; TopLayer without one
+	alloc         *Allocator
 
 	writeErrors, nacks, retransmits, plis atomic.Uint64
 
@@ -59,7 +73,7 @@ type DownTrack struct {
 
 // NewDownTrack makes an unbound slot track with the given track and stream IDs.
 func NewDownTrack(id, streamID string) *DownTrack {
-	return &DownTrack{id: id, streamID: streamID}
+	return &DownTrack{id: id, streamID: streamID, sel: NewSelector(), limit: TopLayer}
 }
 
 // Bind implements webrtc.TrackLocal: it picks the negotiated VP8 codec.
@@ -104,23 +118,28 @@ func (d *DownTrack) SSRC() uint32 {
 }
 
 // SetSource makes r the slot's source (nil empties the slot). The slot
-// forwards nothing more from the old source and nothing from r until r's
-// next key frame, which is requested now.
+// forwards nothing more from the old source and nothing from r until a key
+// frame of r, which is requested now.
 func (d *DownTrack) SetSource(r *Receiver) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if d.src == r {
+		d.mu.Unlock()
 		return
 	}
 	if d.src != nil {
 		d.src.RemoveSink(d)
+		d.src.dropDemand(d)
 	}
 	d.src = r
-	d.waiting = true
+	d.sel.Restart()
+	d.retargetLocked()
 	if r != nil {
 		r.AddSink(d)
-		r.RequestKeyframe()
+		r.RequestLayerKeyframe(d.sel.Target().Spatial)
 	}
+	a := d.alloc
+	d.mu.Unlock()
+	a.Kick()
 }
 
 // Source is the current source, nil when the slot is empty.
@@ -130,10 +149,77 @@ func (d *DownTrack) Source() *Receiver {
 	return d.src
 }
 
+// SetRenderSize tells the slot the size, in device pixels, at which its
+// viewer shows it (0, 0: unknown). The slot then forwards the smallest
+// simulcast layer that covers that size, within its allocator's limit.
+func (d *DownTrack) SetRenderSize(width, height int) {
+	d.mu.Lock()
+	d.width, d.height = max(width, 0), max(height, 0)
+	d.retargetLocked()
+	a := d.alloc
+	d.mu.Unlock()
+	a.Kick()
+}
+
+// RenderSize is the size set by SetRenderSize.
+func (d *DownTrack) RenderSize() (width, height int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.width, d.height
+}
+
+// retarget chooses the layer again (the source's layers changed).
+func (d *DownTrack) retarget() {
+	d.mu.Lock()
+	d.retargetLocked()
+	a := d.alloc
+	d.mu.Unlock()
+	a.Kick()
+}
+
+// setLimit is the allocator's choice for the slot.
+func (d *DownTrack) setLimit(l Layer) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.limit == l {
+		return
+	}
+	d.limit = l
+	d.retargetLocked()
+}
+
+// retargetLocked chooses the target layer from the source's layers, the
+// rendered size and the limit, and asks for a key frame when the slot must
+// change spatial layer.
+func (d *DownTrack) retargetLocked() {
+	t := Paused
+	if d.src != nil {
+		t = chooseLayer(d.src.Layers(), d.width, d.height, d.limit)
+	}
+	d.sel.SetTarget(t)
+	d.storeWantLocked()
+	if d.src != nil {
+		d.src.setDemand(d, d.sel.Wanted())
+		if d.sel.Waiting() {
+			d.src.RequestLayerKeyframe(t.Spatial)
+		}
+	}
+}
+
+// storeWantLocked publishes the selector's wanted layers to the lock-free
+// filter in WriteRTP, writing the shared word only when it changes.
+func (d *DownTrack) storeWantLocked() {
+	if w := d.sel.Wanted(); w != d.wantMu {
+		d.wantMu = w
+		d.want.Store(w)
+	}
+}
+
 // WriteRTP implements Sink: translate p under the lock, write outside it.
+// Packets of layers the slot does not look at are refused before the lock.
 func (d *DownTrack) WriteRTP(p *Packet, out *Scratch) {
 	b := d.bind.Load()
-	if b == nil {
+	if b == nil || d.want.Load()&(1<<p.Layer) == 0 {
 		return
 	}
 	t, ok := d.translate(p)
@@ -153,14 +239,25 @@ func (d *DownTrack) translate(p *Packet) (Translation, bool) {
 }
 
 func (d *DownTrack) translateLocked(p *Packet) (Translation, bool) {
-	if d.waiting {
-		if !p.Keyframe {
-			p.Source.RequestKeyframe()
-			return Translation{}, false
+	dec, request := d.sel.Select(p.Layer, &p.VP8, p.Keyframe)
+	if request {
+		p.Source.RequestLayerKeyframe(d.sel.Target().Spatial)
+	}
+	switch dec {
+	case Drop:
+		d.storeWantLocked() // the slot may have paused
+		return Translation{}, false
+	case DropFrame:
+		if p.VP8.Start {
+			d.framesDropped++
 		}
+		d.munger.DropFrame(p)
+		return Translation{}, false
+	case Switch:
 		d.munger.Switch(p.Source, p, p.Arrival)
-		d.waiting = false
 		d.switches++
+		d.storeWantLocked()
+		d.src.setDemand(d, d.sel.Wanted())
 	}
 	if len(p.Payload) == 0 {
 		d.munger.Drop(p.Header.SequenceNumber)
@@ -209,14 +306,16 @@ func (d *DownTrack) write(b *binding, p *Packet, out *Scratch, t Translation) {
 func (d *DownTrack) restart() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.waiting = true
+	d.sel.Restart()
+	d.storeWantLocked()
 }
 
 // undelivered takes back a packet the transport dropped and restarts.
 func (d *DownTrack) undelivered(size int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.waiting = true
+	d.sel.Restart()
+	d.storeWantLocked()
 	d.packets--
 	d.bytes -= uint64(size)
 }
@@ -246,8 +345,8 @@ func (d *DownTrack) handleRTCP(pkt rtcp.Packet, scratch *Scratch) {
 	switch p := pkt.(type) {
 	case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 		d.plis.Add(1)
-		if src := d.Source(); src != nil {
-			src.RequestKeyframe()
+		if src, l := d.current(); src != nil {
+			src.RequestLayerKeyframe(l)
 		}
 	case *rtcp.TransportLayerNack:
 		for _, pair := range p.Nacks {
@@ -271,7 +370,7 @@ func (d *DownTrack) retransmit(seq uint16, out *Scratch) {
 		return
 	}
 	var raw [MaxPacketSize]byte
-	n, ok := seg.src.Packet(inSeq, raw[:])
+	n, ok := seg.src.LayerPacket(seg.layer, inSeq, raw[:])
 	if !ok {
 		return
 	}
@@ -281,17 +380,31 @@ func (d *DownTrack) retransmit(seq uint16, out *Scratch) {
 	if !parsePacket(&p, raw[:n], seg.src.cfg.Kind) {
 		return
 	}
+	p.Source, p.Layer = seg.src, seg.layer
 	d.write(b, &p, out, seg.apply(&p))
 	d.retransmits.Add(1)
+}
+
+// current is the source and the layer the subscriber is being sent (the
+// target while nothing is forwarded yet), for its key frame requests.
+func (d *DownTrack) current() (*Receiver, int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	l := d.sel.Current().Spatial
+	if l < 0 {
+		l = d.sel.Target().Spatial
+	}
+	return d.src, l
 }
 
 // Stats returns the DownTrack's counters.
 func (d *DownTrack) Stats() DownTrackStats {
 	d.mu.Lock()
-	sw, pkts, bytes := d.switches, d.packets, d.bytes
-	d.mu.Unlock()
-	return DownTrackStats{
-		Packets: pkts, Bytes: bytes, Switches: sw, WriteErrors: d.writeErrors.Load(),
-		NACKs: d.nacks.Load(), Retransmits: d.retransmits.Load(), KeyframeRequests: d.plis.Load(),
+	st := DownTrackStats{
+		Packets: d.packets, Bytes: d.bytes, Switches: d.switches, FramesDropped: d.framesDropped,
+		Current: d.sel.Current(), Target: d.sel.Target(),
 	}
+	d.mu.Unlock()
+	st.WriteErrors, st.NACKs, st.Retransmits, st.KeyframeRequests = d.writeErrors.Load(), d.nacks.Load(), d.retransmits.Load(), d.plis.Load()
+	return st
 }

@@ -7,4 +7,7 @@ var (
 	ErrNoCodec = errors.New("forwarder: no matching codec negotiated")
 	// ErrClosed means the Receiver was closed.
 	ErrClosed = errors.New("forwarder: receiver closed")
+	// ErrLayerTaken means a simulcast layer index is out of range or
+	// already being read.
+	ErrLayerTaken = errors.New("forwarder: layer index taken or out of range")
 )

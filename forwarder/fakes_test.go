@@ -178,3 +178,17 @@ func (r *blockingReader) Read([]byte) (int, interceptor.Attributes, error) {
 }
 
 func (r *blockingReader) close() { close(r.stop) }
+
+// unstartedReceiver makes a Receiver with layer 0 (SSRC from cfg) and
+// further layers with the given SSRCs, and no goroutine: the test calls
+// handle or handleLayer itself, standing in for the reader goroutines.
+func unstartedReceiver(cfg ReceiverConfig, more ...uint32) *Receiver {
+	r := NewReceiver(cfg, nil)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.putLayerLocked(0, "", cfg.SSRC)
+	for i, ssrc := range more {
+		r.putLayerLocked(i+1, "", ssrc)
+	}
+	return r
+}

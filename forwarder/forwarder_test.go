@@ -85,7 +85,8 @@ func TestFanoutAndSwitch(t *testing.T) {
 	for _, raw := range a.next() {
 		a.feed(raw)
 		for i := range cut {
-			dts[i].WriteRTP(&a.r.pkt, &a.r.out)
+			l := a.r.layer(0)
+			dts[i].WriteRTP(&l.pkt, &l.out)
 		}
 	}
 	b.frame()
@@ -308,8 +309,8 @@ func TestNACKRetransmits(t *testing.T) {
 // subscriber becomes a key frame request to the slot's current source, and
 // to nobody when the slot is empty.
 func TestKeyframeRequestsReachSource(t *testing.T) {
-	a := NewReceiver(ReceiverConfig{SSRC: 0xA}, nil)
-	b := NewReceiver(ReceiverConfig{SSRC: 0xB}, nil)
+	a := unstartedReceiver(ReceiverConfig{SSRC: 0xA})
+	b := unstartedReceiver(ReceiverConfig{SSRC: 0xB})
 	dt := NewDownTrack("v", "s")
 	bindTrack(t, dt, 9)
 	dt.SetSource(a)

@@ -24,6 +24,7 @@ const negotiatedPT = 98
 // input is one packet the test fed to a Receiver.
 type input struct {
 	src     *Receiver
+	layer   int
 	seq     uint16
 	ts      uint32
 	marker  bool
@@ -39,11 +40,17 @@ type testNet struct {
 	t      *testing.T
 	now    int64
 	inputs map[string]input
+	// lost holds the packets a test's loss function took away, by layer
+	// SSRC and sequence number.
+	lost map[[2]uint32]bool
 }
 
 func newTestNet(t *testing.T) *testNet {
-	return &testNet{t: t, now: int64(time.Hour), inputs: map[string]input{}}
+	return &testNet{t: t, now: int64(time.Hour), inputs: map[string]input{}, lost: map[[2]uint32]bool{}}
 }
+
+// framer is a publisher the test clock drives, one frame per tick.
+type framer interface{ frame() }
 
 // testPub is a publisher: a VP8Source feeding a Receiver (never Started:
 // the test calls handle itself, standing in for the reader goroutine). It
@@ -59,9 +66,11 @@ type testPub struct {
 }
 
 func (n *testNet) publisher(cfg forwardertest.VP8Config, kfDelay int) *testPub {
+	r := unstartedReceiver(ReceiverConfig{SSRC: cfg.SSRC, Kind: KindVideo})
+	r.clock = func() int64 { return n.now }
 	return &testPub{
 		net:     n,
-		r:       NewReceiver(ReceiverConfig{SSRC: cfg.SSRC, Kind: KindVideo}, nil),
+		r:       r,
 		src:     forwardertest.NewVP8Source(cfg),
 		kfDelay: kfDelay,
 		kfIn:    -1,
@@ -69,7 +78,7 @@ func (n *testNet) publisher(cfg forwardertest.VP8Config, kfDelay int) *testPub {
 }
 
 // run feeds frames frames of every publisher, interleaved frame by frame.
-func (n *testNet) run(frames int, pubs ...*testPub) {
+func (n *testNet) run(frames int, pubs ...framer) {
 	for range frames {
 		for _, p := range pubs {
 			p.frame()
@@ -106,7 +115,7 @@ func (p *testPub) frame() {
 
 // feed registers a well-formed packet and hands it to the Receiver.
 func (p *testPub) feed(raw []byte) {
-	p.net.register(p.r, raw)
+	p.net.register(p.r, 0, raw)
 	if _, err := p.last.Unmarshal(raw); err != nil {
 		p.net.t.Fatal(err)
 	}
@@ -132,12 +141,12 @@ func (p *testPub) padding() {
 	p.seqShift++
 }
 
-func (n *testNet) register(src *Receiver, raw []byte) {
+func (n *testNet) register(src *Receiver, layer int, raw []byte) {
 	var pkt rtp.Packet
 	if err := pkt.Unmarshal(raw); err != nil {
 		n.t.Fatalf("test packet: %v", err)
 	}
-	in := input{src: src, seq: pkt.SequenceNumber, ts: pkt.Timestamp, marker: pkt.Marker, payload: pkt.Payload}
+	in := input{src: src, layer: layer, seq: pkt.SequenceNumber, ts: pkt.Timestamp, marker: pkt.Marker, payload: pkt.Payload}
 	if err := in.desc.Unmarshal(pkt.Payload); err != nil {
 		n.t.Fatalf("test packet: %v", err)
 	}
@@ -152,12 +161,13 @@ func (n *testNet) register(src *Receiver, raw []byte) {
 // since the last call. The Receivers of these tests are not Started, so
 // nothing else drains the request channel.
 func takeKeyframeRequest(r *Receiver) bool {
-	select {
-	case <-r.kfRequest:
-		return true
-	default:
-		return false
-	}
+	return takeLayerKeyframeRequest(r, 0)
+}
+
+// takeLayerKeyframeRequest is takeKeyframeRequest for one layer.
+func takeLayerKeyframeRequest(r *Receiver, layer int) bool {
+	bit := uint32(1) << layer
+	return r.kfPending.And(^bit)&bit != 0
 }
 
 // bindTrack binds dt as pion would for a subscriber that negotiated Opus,
@@ -218,7 +228,7 @@ func (n *testNet) checkStream(t *testing.T, name string, pkts []sentPacket, ssrc
 			}
 			continue
 		}
-		if err := continuous(&stream[i-1], &stream[i]); err != nil {
+		if err := n.continuous(&stream[i-1], &stream[i]); err != nil {
 			t.Fatalf("%s: packet %d (seq %d): %v", name, i, p.hdr.SequenceNumber, err)
 		}
 	}
@@ -250,21 +260,42 @@ func (n *testNet) trace(t *testing.T, name string, i int, p sentPacket, ssrc uin
 	return c
 }
 
-// continuous checks cur against the packet sent before it.
-func continuous(prev, cur *traced) error {
-	if got, want := cur.out.hdr.SequenceNumber, prev.out.hdr.SequenceNumber+1; got != want {
-		return fmt.Errorf("sequence number %d, want %d", got, want)
+// continuous checks cur against the packet sent before it. A sequence gap
+// is allowed only where the test lost input packets: within one segment,
+// exactly the lost ones; the frame checks then stop at the gap.
+func (n *testNet) continuous(prev, cur *traced) error {
+	sameSegment := cur.in.src == prev.in.src && cur.in.layer == prev.in.layer && !cur.desc.Keyframe
+	if gap := cur.out.hdr.SequenceNumber - prev.out.hdr.SequenceNumber; gap != 1 {
+		if !sameSegment || cur.in.seq-prev.in.seq != gap || !n.allLost(prev, cur) {
+			return fmt.Errorf("sequence number %d, want %d", cur.out.hdr.SequenceNumber, prev.out.hdr.SequenceNumber+1)
+		}
+		if d := int32(cur.out.hdr.Timestamp - prev.out.hdr.Timestamp); d < 0 {
+			return fmt.Errorf("timestamp went back by %d over a loss", -d)
+		}
+		return nil
 	}
-	if cur.in.src != prev.in.src && !cur.desc.Keyframe {
-		return fmt.Errorf("source changed on a packet that is not a key frame start")
+	if (cur.in.src != prev.in.src || cur.in.layer != prev.in.layer) && !cur.desc.Keyframe {
+		return fmt.Errorf("source or layer changed on a packet that is not a key frame start")
 	}
-	if cur.in.src == prev.in.src && !cur.desc.Keyframe && offsets(prev) != offsets(cur) {
+	if sameSegment && offsets(prev) != offsets(cur) {
 		return fmt.Errorf("offsets changed without a switch: %v then %v", offsets(prev), offsets(cur))
 	}
 	if !cur.desc.Start {
 		return sameFrame(prev, cur)
 	}
 	return nextFrame(prev, cur)
+}
+
+// allLost reports whether every input packet between prev and cur (of
+// one layer) was lost by the test.
+func (n *testNet) allLost(prev, cur *traced) bool {
+	ssrc := prev.in.src.layer(prev.in.layer).ssrc
+	for seq := prev.in.seq + 1; seq != cur.in.seq; seq++ {
+		if !n.lost[[2]uint32{ssrc, uint32(seq)}] {
+			return false
+		}
+	}
+	return true
 }
 
 func sameFrame(prev, cur *traced) error {
@@ -300,14 +331,26 @@ func nextFrame(prev, cur *traced) error {
 	return nil
 }
 
-// offsets are the differences between output and input timestamp, picture
-// ID and TL0PICIDX: constant within a segment.
-func offsets(c *traced) [3]uint32 {
-	return [3]uint32{
+// offsets are the differences between output and input timestamp and
+// TL0PICIDX: constant within a segment. (The picture ID offset also moves
+// where the slot leaves frames out; nextFrame checks that picture IDs
+// stay consecutive.)
+func offsets(c *traced) [2]uint32 {
+	return [2]uint32{
 		c.out.hdr.Timestamp - c.in.ts,
-		uint32((c.desc.PictureID - c.in.desc.PictureID) & pictureIDMask),
 		uint32(c.desc.TL0PICIDX - c.in.desc.TL0PICIDX),
 	}
+}
+
+// layers is the list of layers of a traced stream, one entry per run.
+func layers(stream []traced) []int {
+	var runs []int
+	for _, c := range stream {
+		if len(runs) == 0 || runs[len(runs)-1] != c.in.layer {
+			runs = append(runs, c.in.layer)
+		}
+	}
+	return runs
 }
 
 // sources is the list of sources of a traced stream, one entry per run.
@@ -330,4 +373,67 @@ func sameBytes(stream []traced) bool {
 		}
 	}
 	return true
+}
+
+// testSim is a simulcast publisher: a forwardertest.Simulcast feeding one
+// unstarted Receiver with three layers. It answers each layer's key frame
+// requests kfDelay frames late, as an encoder does.
+type testSim struct {
+	net     *testNet
+	r       *Receiver
+	src     *forwardertest.Simulcast
+	kfDelay int
+	kfIn    [3]int
+	off     [3]bool // layers the publisher does not send (paused)
+	forced  [3]int  // key frames made on request, per layer
+}
+
+// simulcast makes a publisher; cfg.Lose, when set, is wrapped so that the
+// packets it takes are recorded as lost.
+func (n *testNet) simulcast(cfg forwardertest.SimulcastConfig, kfDelay int) *testSim {
+	var ssrcs [3]uint32
+	if lose := cfg.Lose; lose != nil {
+		cfg.Lose = func(layer int, seq uint16) bool {
+			if !lose(layer, seq) {
+				return false
+			}
+			n.lost[[2]uint32{ssrcs[layer], uint32(seq)}] = true
+			return true
+		}
+	}
+	src := forwardertest.NewSimulcast(cfg)
+	for i, l := range src.Layers {
+		ssrcs[i] = l.Config().SSRC
+	}
+	r := unstartedReceiver(ReceiverConfig{SSRC: ssrcs[0], Kind: KindVideo}, ssrcs[1], ssrcs[2])
+	r.clock = func() int64 { return n.now }
+	return &testSim{net: n, r: r, src: src, kfDelay: kfDelay, kfIn: [3]int{-1, -1, -1}}
+}
+
+// frame feeds one frame of every layer the publisher sends, smallest
+// first.
+func (p *testSim) frame() {
+	for i, l := range p.src.Layers {
+		// A request while a key frame is already coming is answered by
+		// it, as encoders do.
+		if takeLayerKeyframeRequest(p.r, i) && p.kfIn[i] < 0 {
+			p.kfIn[i] = p.kfDelay
+		}
+		if p.kfIn[i] == 0 {
+			l.ForceKeyframe()
+			p.forced[i]++
+		}
+		if p.kfIn[i] >= 0 {
+			p.kfIn[i]--
+		}
+		pkts := l.NextFrame()
+		if p.off[i] {
+			continue
+		}
+		for _, raw := range pkts {
+			p.net.register(p.r, i, raw)
+			p.r.handleLayer(p.r.layer(i), raw, p.net.now)
+			p.net.now += int64(time.Microsecond)
+		}
+	}
 }

@@ -8,6 +8,7 @@ package forwarder
 // for any number of packets.
 type segment struct {
 	src      *Receiver
+	layer    int    // the source's simulcast layer
 	firstIn  int64  // extended input sequence number of the segment's first packet
 	firstOut int64  // extended output sequence number it maps to
 	seq      uint16 // output = input + seq (mod 2^16)
@@ -67,7 +68,7 @@ func (m *Munger) Switch(src *Receiver, p *Packet, now int64) {
 	first := int64(in.SequenceNumber) // the new source's numbering starts here
 	if !m.started {
 		m.started = true
-		m.cur = segment{src: src, firstIn: first, firstOut: first}
+		m.cur = segment{src: src, layer: p.Layer, firstIn: first, firstOut: first}
 		m.setLast(first-1, in.Timestamp, p.VP8.PictureID-1, p.VP8.TL0PICIDX-1, now)
 		m.highestIn = first - 1
 		return
@@ -76,6 +77,7 @@ func (m *Munger) Switch(src *Receiver, p *Packet, now int64) {
 	elapsed := uint32(max((now-m.last.at)*videoClockRate/1e9, 1))
 	m.cur = segment{
 		src:      src,
+		layer:    p.Layer,
 		firstIn:  first,
 		firstOut: m.last.seq + 1,
 		seq:      uint16(m.last.seq+1) - in.SequenceNumber,
@@ -104,15 +106,40 @@ func (m *Munger) Translate(p *Packet, now int64) (Translation, bool) {
 // Drop records that the in-order packet seq of the current segment will not
 // be forwarded, so the next one follows the last forwarded packet directly.
 func (m *Munger) Drop(seq uint16) {
-	in := extend(seq, m.highestIn)
-	if in <= m.highestIn {
+	m.drop(seq)
+}
+
+// DropFrame is Drop for a packet of a frame the slot leaves out as a whole
+// (a VP8 temporal layer it does not forward): when p starts the frame, the
+// picture IDs after it move down by one, so the receiver sees consecutive
+// picture IDs and no missing frame (RFC 7741 §4.2: a gap in picture IDs
+// means lost pictures).
+func (m *Munger) DropFrame(p *Packet) {
+	if !m.drop(p.Header.SequenceNumber) {
 		return
 	}
-	m.pushHistory()
+	if p.VP8.HasPictureID && p.VP8.Start && p.VP8.PartitionID == 0 {
+		m.cur.pid = (m.cur.pid - 1) & pictureIDMask
+	}
+}
+
+// drop is Drop; it reports whether seq was in order (and so dropped).
+func (m *Munger) drop(seq uint16) bool {
+	in := extend(seq, m.highestIn)
+	if in <= m.highestIn {
+		return false
+	}
+	// A segment that has mapped no packet yet (it began at the previous
+	// drop) is changed in place: consecutive drops, a whole left-out
+	// frame, then cost one history entry, not one per packet.
+	if m.highestIn >= m.cur.firstIn {
+		m.pushHistory()
+	}
 	m.cur.firstOut = in + m.cur.firstOut - m.cur.firstIn // what seq would have become
 	m.cur.firstIn = in + 1
 	m.cur.seq--
 	m.highestIn = in
+	return true
 }
 
 // Reverse finds the segment and input sequence number behind an output

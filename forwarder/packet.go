@@ -22,8 +22,10 @@ type Packet struct {
 	Keyframe bool
 	// Arrival is when the packet was read, in nanoseconds of a monotonic clock.
 	Arrival int64
-	// Source is the Receiver the packet came from.
+	// Source is the Receiver the packet came from, Layer its simulcast
+	// layer there (0 is the smallest).
 	Source *Receiver
+	Layer  int
 }
 
 // Scratch is per-goroutine working space for rewriting one outgoing packet.

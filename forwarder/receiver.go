@@ -7,10 +7,9 @@ import (
 
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
-	"github.com/pion/rtp"
 	"go.uber.org/zap"
 
-	"github.com/confd/confd/forwarder/packetcache"
+	"github.com/confd/confd/forwarder/vp8"
 )
 
 // RTPReader is an inbound RTP stream; *webrtc.TrackRemote satisfies it.
@@ -34,46 +33,57 @@ const (
 
 // ReceiverConfig configures a Receiver.
 type ReceiverConfig struct {
+	// SSRC is the publisher's SSRC for a single-layer track (Start).
+	// Simulcast layers name their own (AddLayer).
 	SSRC uint32
 	Kind Kind
-	// CacheSize is how many packets are kept for NACK replay (default 512,
-	// about 2 s of 720p video).
+	// CacheSize is how many packets are kept per layer for NACK replay
+	// (default 512, about 2 s of 720p video).
 	CacheSize int
 	// KeyframeInterval is the least time between two PLIs to the publisher
-	// (default 500 ms): enough for an encoder to produce a key frame, short
-	// enough that a switching viewer is not kept waiting.
+	// for one layer (default 500 ms): enough for an encoder to produce a
+	// key frame, short enough that a switching viewer is not kept waiting.
 	KeyframeInterval time.Duration
 	Log              *zap.Logger
 }
 
-// ReceiverStats are the counters of one Receiver.
+// ReceiverStats are the counters of one Receiver, summed over its layers.
 type ReceiverStats struct {
 	Packets, Bytes, Keyframes, Dropped, KeyframeRequests uint64
 }
 
-// Receiver reads one published track and fans its packets out to Sinks.
+// Receiver reads one published track, one layer per simulcast encoding
+// (RFC 8853), and fans the packets of every layer out to its Sinks. A
+// single-layer track is a Receiver with one layer.
 type Receiver struct {
-	cfg   ReceiverConfig
-	rtcp  RTCPWriter
-	cache *packetcache.Cache
-	sinks atomic.Pointer[[]Sink]
-	mu    sync.Mutex // serialises sink list updates
+	cfg    ReceiverConfig
+	rtcp   RTCPWriter
+	layers [MaxLayers]atomic.Pointer[layer]
+	sinks  atomic.Pointer[[]Sink]
+	mu     sync.Mutex // serialises sink list and layer list updates, and Close
 
-	kfRequest chan struct{}
-	closeOnce sync.Once
-	closed    chan struct{}
-	done      chan struct{}
-	wg        sync.WaitGroup
+	kfPending atomic.Uint32 // bit i: a key frame of layer i is wanted
+	kfSignal  chan struct{}
+	// demandSignal wakes the control goroutine when a slot wants a layer
+	// that is paused.
+	demandSignal chan struct{}
+	demand       demand
+	closed       chan struct{}
+	isClosed     bool // guarded by mu
+	started      bool // guarded by mu: the key-frame goroutine runs
+	done         chan struct{}
+	wg           sync.WaitGroup
 
-	// Owned by the reader goroutine.
-	hdr rtp.Header
-	pkt Packet
-	out Scratch
-
-	packets, bytes, keyframes, dropped, kfSent atomic.Uint64
+	kfSent atomic.Uint64
+	// clock is the time packets are stamped with and layers measured at,
+	// in nanoseconds; tests replace it.
+	clock func() int64
 }
 
-// NewReceiver makes a Receiver; Start begins reading.
+func wallClock() int64 { return time.Now().UnixNano() }
+
+// NewReceiver makes a Receiver with no layer yet: Start or AddLayer give it
+// its layers and begin reading.
 func NewReceiver(cfg ReceiverConfig, upstream RTCPWriter) *Receiver {
 	if cfg.CacheSize == 0 {
 		cfg.CacheSize = 512
@@ -85,43 +95,125 @@ func NewReceiver(cfg ReceiverConfig, upstream RTCPWriter) *Receiver {
 		cfg.Log = zap.NewNop()
 	}
 	r := &Receiver{
-		cfg:       cfg,
-		rtcp:      upstream,
-		cache:     packetcache.New(cfg.CacheSize),
-		kfRequest: make(chan struct{}, 1),
-		closed:    make(chan struct{}),
-		done:      make(chan struct{}),
+		cfg:          cfg,
+		rtcp:         upstream,
+		kfSignal:     make(chan struct{}, 1),
+		demandSignal: make(chan struct{}, 1),
+		closed:       make(chan struct{}),
+		done:         make(chan struct{}),
 	}
-	r.pkt.Header = &r.hdr
-	r.pkt.Source = r
+	r.clock = wallClock
 	r.sinks.Store(&[]Sink{})
 	return r
 }
 
-// Start runs the reader and key-frame goroutines until src fails or Close.
+// Start reads a single-layer track from src (layer 0, SSRC from the
+// config) until src fails or Close.
 func (r *Receiver) Start(src RTPReader) {
-	r.wg.Add(2)
-	go r.readLoop(src)
-	go r.keyframeLoop()
-	go func() {
-		r.wg.Wait()
-		close(r.done)
-	}()
+	_ = r.AddLayer(0, "", r.cfg.SSRC, src)
 }
 
-// Close stops the Receiver. The reader goroutine ends when its source
-// returns an error (the caller closes the track or PeerConnection).
+// AddLayer starts reading simulcast layer index (0 is the smallest) with
+// the given rid and SSRC from src. It fails with ErrClosed after Close and
+// ErrLayerTaken when index is out of range or already read.
+func (r *Receiver) AddLayer(index int, rid string, ssrc uint32, src RTPReader) error {
+	if err := r.addLayer(index, rid, ssrc, src); err != nil {
+		return err
+	}
+	r.retargetSinks()
+	return nil
+}
+
+// retargetSinks has every slot watching the Receiver choose its layer
+// again: a layer was added.
+func (r *Receiver) retargetSinks() {
+	for _, s := range *r.sinks.Load() {
+		if dt, ok := s.(*DownTrack); ok {
+			dt.retarget()
+		}
+	}
+}
+
+func (r *Receiver) addLayer(index int, rid string, ssrc uint32, src RTPReader) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case r.isClosed:
+		return ErrClosed
+	case index < 0 || index >= MaxLayers || r.layers[index].Load() != nil:
+		return ErrLayerTaken
+	}
+	l := r.putLayerLocked(index, rid, ssrc)
+	if !r.started {
+		r.started = true
+		r.wg.Add(1)
+		go r.controlLoop()
+		go func() {
+			<-r.closed
+			r.wg.Wait()
+			close(r.done)
+		}()
+	}
+	r.wg.Add(1)
+	go r.readLoop(l, src)
+	return nil
+}
+
+// putLayerLocked creates layer index, without reading it.
+func (r *Receiver) putLayerLocked(index int, rid string, ssrc uint32) *layer {
+	l := newLayer(index, rid, ssrc, r.cfg.CacheSize, r)
+	r.layers[index].Store(l)
+	return l
+}
+
+// Close stops the Receiver. Its readers end when their sources return an
+// error (the caller closes the track or PeerConnection).
 func (r *Receiver) Close() {
-	r.closeOnce.Do(func() { close(r.closed) })
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.isClosed {
+		r.isClosed = true
+		close(r.closed)
+	}
 }
 
-// Done is closed when the Receiver's goroutines have ended.
+// Done is closed when the Receiver is closed and its goroutines have ended.
 func (r *Receiver) Done() <-chan struct{} { return r.done }
 
-// SSRC is the publisher's SSRC.
-func (r *Receiver) SSRC() uint32 { return r.cfg.SSRC }
+// SSRC is the publisher's SSRC of the lowest layer.
+func (r *Receiver) SSRC() uint32 {
+	for i := range r.layers {
+		if l := r.layers[i].Load(); l != nil {
+			return l.ssrc
+		}
+	}
+	return r.cfg.SSRC
+}
 
-func (r *Receiver) readLoop(src RTPReader) {
+// Layers describes the layers read so far, smallest first, measured now.
+func (r *Receiver) Layers() []LayerInfo {
+	return r.layersAt(r.clock())
+}
+
+func (r *Receiver) layersAt(now int64) []LayerInfo {
+	var out []LayerInfo
+	for i := range r.layers {
+		if l := r.layers[i].Load(); l != nil {
+			out = append(out, l.info(now))
+		}
+	}
+	r.availability(out, now)
+	return out
+}
+
+func (r *Receiver) layer(i int) *layer {
+	if i < 0 || i >= MaxLayers {
+		return nil
+	}
+	return r.layers[i].Load()
+}
+
+func (r *Receiver) readLoop(l *layer, src RTPReader) {
 	defer r.wg.Done()
 	defer r.Close()
 	buf := make([]byte, MaxPacketSize)
@@ -135,32 +227,29 @@ func (r *Receiver) readLoop(src RTPReader) {
 			return
 		default:
 		}
-		r.handle(buf[:n], time.Now().UnixNano())
+		r.handleLayer(l, buf[:n], r.clock())
 	}
 }
 
-// handle processes one raw RTP packet: parse, cache, fan out. It runs on the
-// reader goroutine only (or a benchmark standing in for it).
+// handle processes one raw RTP packet of layer 0 (tests and benchmarks
+// stand in for its reader goroutine with it).
 func (r *Receiver) handle(raw []byte, now int64) {
-	if !r.parse(raw) {
-		r.dropped.Add(1)
+	r.handleLayer(r.layers[0].Load(), raw, now)
+}
+
+// handleLayer processes one raw RTP packet of l: parse, account, cache,
+// fan out. It runs on l's reader goroutine only.
+func (r *Receiver) handleLayer(l *layer, raw []byte, now int64) {
+	if !parsePacket(&l.pkt, raw, r.cfg.Kind) {
+		l.dropped.Add(1)
 		return
 	}
-	r.packets.Add(1)
-	r.bytes.Add(uint64(len(raw)))
-	if r.pkt.Keyframe {
-		r.keyframes.Add(1)
-	}
-	r.cache.Store(r.hdr.SequenceNumber, raw)
-	r.pkt.Arrival = now
+	l.account(raw, now)
+	l.cache.Store(l.hdr.SequenceNumber, raw)
+	l.pkt.Arrival = now
 	for _, s := range *r.sinks.Load() {
-		s.WriteRTP(&r.pkt, &r.out)
+		s.WriteRTP(&l.pkt, &l.out)
 	}
-}
-
-// parse fills r.hdr and r.pkt from raw; false means a garbage packet.
-func (r *Receiver) parse(raw []byte) bool {
-	return parsePacket(&r.pkt, raw, r.cfg.Kind)
 }
 
 // parsePacket parses raw into p (whose Header must be set), in place and
@@ -181,6 +270,7 @@ func parsePacket(p *Packet, raw []byte, kind Kind) bool {
 	}
 	p.Payload = raw[n:end]
 	p.Keyframe = false
+	p.VP8 = vp8.Descriptor{}
 	if kind != KindVideo || len(p.Payload) == 0 {
 		return true
 	}
@@ -219,67 +309,145 @@ func (r *Receiver) RemoveSink(s Sink) {
 // Sinks is the number of sinks attached.
 func (r *Receiver) Sinks() int { return len(*r.sinks.Load()) }
 
-// RequestKeyframe asks the publisher for a key frame. It never blocks:
-// requests are coalesced and throttled by the key-frame goroutine.
+// RequestKeyframe asks the publisher for a key frame of every layer. It
+// never blocks: requests are coalesced and throttled per layer by the
+// key-frame goroutine.
 func (r *Receiver) RequestKeyframe() {
+	var mask uint32
+	for i := range r.layers {
+		if r.layers[i].Load() != nil {
+			mask |= 1 << i
+		}
+	}
+	r.requestKeyframes(mask)
+}
+
+// RequestLayerKeyframe asks for a key frame of one layer, as RequestKeyframe.
+func (r *Receiver) RequestLayerKeyframe(layer int) {
+	if layer >= 0 && layer < MaxLayers {
+		r.requestKeyframes(1 << layer)
+	}
+}
+
+func (r *Receiver) requestKeyframes(mask uint32) {
+	if mask == 0 {
+		return
+	}
+	if r.kfPending.Or(mask)&mask == mask {
+		return // already pending: the signal is on its way
+	}
 	select {
-	case r.kfRequest <- struct{}{}:
+	case r.kfSignal <- struct{}{}:
 	default:
 	}
 }
 
-func (r *Receiver) keyframeLoop() {
+// demandTick is how often the control goroutine re-evaluates which layers
+// the publisher should send: a fraction of PauseAfter, so a pause comes at
+// most a quarter late.
+const demandTick = PauseAfter / 4
+
+// controlLoop is the Receiver's control goroutine. It sends the PLIs
+// (RFC 4585 §6.3.1) the layers' requests ask for, at most one per layer
+// per KeyframeInterval: one PLI answers every request for its layer made
+// before it went out, however many slots asked, so a hundred viewers
+// switching at once cost the publisher one key frame. It also decides
+// which layers the publisher should send.
+func (r *Receiver) controlLoop() {
 	defer r.wg.Done()
-	if r.cfg.Kind != KindVideo || r.rtcp == nil {
+	if r.cfg.Kind != KindVideo {
 		<-r.closed
 		return
 	}
-	timer := time.NewTimer(0)
-	<-timer.C
-	var last time.Time
-	pli := []rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: r.cfg.SSRC}}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	tick := time.NewTicker(demandTick)
+	defer tick.Stop()
+	var last [MaxLayers]time.Time
 	for {
 		select {
 		case <-r.closed:
 			return
-		case <-r.kfRequest:
+		case <-r.kfSignal:
+		case <-timer.C:
+		case <-r.demandSignal:
+			r.updateDemand(r.clock())
+			continue
+		case <-tick.C:
+			r.updateDemand(r.clock())
+			continue
 		}
-		if wait := r.cfg.KeyframeInterval - time.Since(last); wait > 0 {
+		if wait := r.sendDuePLIs(&last); wait > 0 {
 			timer.Reset(wait)
-			select {
-			case <-r.closed:
-				return
-			case <-timer.C:
-			}
-		}
-		// The PLI about to go out answers every request made until now,
-		// including those that arrived while it waited out the throttle;
-		// without this a burst would cost a second, redundant PLI one
-		// interval later.
-		select {
-		case <-r.kfRequest:
-		default:
-		}
-		last = time.Now()
-		r.kfSent.Add(1)
-		if err := r.rtcp.WriteRTCP(pli); err != nil {
-			r.cfg.Log.Debug("keyframe request failed", zap.Error(err))
 		}
 	}
 }
 
-// Packet copies the cached packet with sequence number seq into dst.
+// sendDuePLIs sends a PLI for every pending layer whose throttle has
+// passed and returns how long until the next pending one may go (0: none
+// is pending).
+func (r *Receiver) sendDuePLIs(last *[MaxLayers]time.Time) time.Duration {
+	var wait time.Duration
+	pending := r.kfPending.Load()
+	for i := range MaxLayers {
+		bit := uint32(1) << i
+		if pending&bit == 0 {
+			continue
+		}
+		l := r.layers[i].Load()
+		if l == nil {
+			r.kfPending.And(^bit) // no such layer: nothing to ask for
+			continue
+		}
+		if left := r.cfg.KeyframeInterval - time.Since(last[i]); left > 0 {
+			if wait == 0 || left < wait {
+				wait = left
+			}
+			continue
+		}
+		// The PLI about to go out answers every request made until now,
+		// including those that arrived while it waited out the throttle;
+		// without clearing them here a burst would cost a second,
+		// redundant PLI one interval later.
+		r.kfPending.And(^bit)
+		if r.rtcp == nil {
+			continue
+		}
+		last[i] = time.Now()
+		r.kfSent.Add(1)
+		if err := r.rtcp.WriteRTCP(l.pli); err != nil {
+			r.cfg.Log.Debug("keyframe request failed", zap.Int("layer", i), zap.Error(err))
+		}
+	}
+	return wait
+}
+
+// Packet copies the cached packet of layer 0 with sequence number seq into
+// dst.
 func (r *Receiver) Packet(seq uint16, dst []byte) (int, bool) {
-	return r.cache.Get(seq, dst)
+	return r.LayerPacket(0, seq, dst)
+}
+
+// LayerPacket copies the cached packet of layer with sequence number seq
+// into dst.
+func (r *Receiver) LayerPacket(layer int, seq uint16, dst []byte) (int, bool) {
+	l := r.layer(layer)
+	if l == nil {
+		return 0, false
+	}
+	return l.cache.Get(seq, dst)
 }
 
 // Stats returns the Receiver's counters.
 func (r *Receiver) Stats() ReceiverStats {
-	return ReceiverStats{
-		Packets:          r.packets.Load(),
-		Bytes:            r.bytes.Load(),
-		Keyframes:        r.keyframes.Load(),
-		Dropped:          r.dropped.Load(),
-		KeyframeRequests: r.kfSent.Load(),
+	s := ReceiverStats{KeyframeRequests: r.kfSent.Load()}
+	for i := range r.layers {
+		if l := r.layers[i].Load(); l != nil {
+			s.Packets += l.packets.Load()
+			s.Bytes += l.bytes.Load()
+			s.Keyframes += l.keyframes.Load()
+			s.Dropped += l.dropped.Load()
+		}
 	}
+	return s
 }

@@ -29,6 +29,9 @@ type VP8Config struct {
 	FirstPictureID   uint16 // masked to 15 bits
 	FirstTL0PICIDX   uint8
 	TemporalLayers   bool // TID pattern 0,2,1,2 when true; TID always 0 when false
+	// Lose, when set, is asked about every packet's sequence number; the
+	// packets it returns true for are lost: never returned.
+	Lose func(seq uint16) bool
 }
 
 // withDefaults fills zero fields and raises sizes too small to hold the

@@ -14,6 +14,12 @@ const descriptorLen = 6
 // (L1T3 as browsers encode it): base, enhancement 2, enhancement 1, 2.
 var temporalPattern = [4]uint8{0, 2, 1, 2}
 
+// syncPattern is the layer sync (Y) bit of each frame of the group
+// (RFC 7741 §4.2: the frame depends only on the base layer). The first TID
+// 2 frame and the TID 1 frame reference only the base frame; the second
+// TID 2 frame also references the TID 1 frame, so it is no sync point.
+var syncPattern = [4]bool{true, true, true, false}
+
 // VP8Source is a synthetic VP8 encoder and RTP packetizer. It is not safe for
 // concurrent use.
 type VP8Source struct {
@@ -58,7 +64,8 @@ func (s *VP8Source) Config() VP8Config {
 // fresh slice) of the next frame: 15-bit picture ID (+1 per frame),
 // TL0PICIDX, TID, S bit on the first packet, marker on the last, the same
 // timestamp throughout and sequence numbers +1 per packet. A key frame's
-// first packet carries a valid VP8 key frame header.
+// first packet carries a valid VP8 key frame header. Packets the config's
+// Lose function picks are left out, their sequence numbers used up.
 func (s *VP8Source) NextFrame() [][]byte {
 	key := s.frames == 0 || s.forceKey || s.sinceKey >= s.cfg.KeyframeInterval
 	desc := s.descriptor(key)
@@ -68,13 +75,19 @@ func (s *VP8Source) NextFrame() [][]byte {
 	return pkts
 }
 
+// NextIsKeyframe reports whether the next frame will be a key frame.
+func (s *VP8Source) NextIsKeyframe() bool {
+	return s.frames == 0 || s.forceKey || s.sinceKey >= s.cfg.KeyframeInterval
+}
+
 // descriptor builds the frame's descriptor. The temporal pattern restarts at
 // every key frame because a key frame must be in the base layer (TID 0);
 // encoders restart their layer cycle there too.
 func (s *VP8Source) descriptor(key bool) vp8.Descriptor {
-	var tid uint8
+	tid, sync := uint8(0), true
 	if s.cfg.TemporalLayers && !key {
 		tid = temporalPattern[s.sinceKey%len(temporalPattern)]
+		sync = syncPattern[s.sinceKey%len(syncPattern)]
 	}
 	// TL0PICIDX counts base layer frames: a TID 0 frame carries a new index,
 	// higher layers repeat the index of the base frame they build on.
@@ -84,7 +97,7 @@ func (s *VP8Source) descriptor(key bool) vp8.Descriptor {
 	return vp8.Descriptor{
 		Extended: true, HasPictureID: true, PictureID15: true, PictureID: s.pictureID,
 		HasTL0PICIDX: true, TL0PICIDX: s.tl0,
-		HasTID: true, TID: tid, LayerSync: tid == 0,
+		HasTID: true, TID: tid, LayerSync: sync,
 	}
 }
 
@@ -108,7 +121,10 @@ func (s *VP8Source) packetize(desc *vp8.Descriptor, data []byte) [][]byte {
 	for off := 0; off < len(data); off += chunk {
 		end := min(off+chunk, len(data))
 		desc.Start = off == 0
-		pkts = append(pkts, s.packet(desc, data[off:end], end == len(data)))
+		p := s.packet(desc, data[off:end], end == len(data))
+		if s.cfg.Lose == nil || !s.cfg.Lose(s.seq-1) {
+			pkts = append(pkts, p)
+		}
 	}
 	return pkts
 }

@@ -134,11 +134,12 @@ func TestTemporalLayers(t *testing.T) {
 	s := NewVP8Source(VP8Config{SSRC: 3, TemporalLayers: true, KeyframeInterval: 6})
 	wantTID := []uint8{0, 2, 1, 2, 0, 2, 0, 2, 1, 2}
 	wantTL0 := []uint8{0, 0, 0, 0, 1, 1, 2, 2, 2, 2}
+	wantY := []bool{true, true, true, false, true, true, true, true, true, false}
 	for f := range wantTID {
 		for _, p := range parseFrame(t, s.NextFrame()) {
 			d := p.desc
-			if d.TID != wantTID[f] || d.TL0PICIDX != wantTL0[f] || d.LayerSync != (d.TID == 0) {
-				t.Fatalf("frame %d: TID %d TL0 %d Y %v, want TID %d TL0 %d", f, d.TID, d.TL0PICIDX, d.LayerSync, wantTID[f], wantTL0[f])
+			if d.TID != wantTID[f] || d.TL0PICIDX != wantTL0[f] || d.LayerSync != wantY[f] {
+				t.Fatalf("frame %d: TID %d TL0 %d Y %v, want TID %d TL0 %d Y %v", f, d.TID, d.TL0PICIDX, d.LayerSync, wantTID[f], wantTL0[f], wantY[f])
 			}
 		}
 	}

@@ -1,0 +1,288 @@
+package forwarder
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// AllocatorConfig tunes an Allocator; zero fields take the defaults.
+type AllocatorConfig struct {
+	// Interval between two allocations when nothing asks for one sooner
+	// (default 500 ms): the pace of stepping up.
+	Interval time.Duration
+	// UpHold is how long after a step down for bandwidth no slot may step
+	// up (default 4 s). An estimate that just fell is likely to wobble;
+	// climbing back at once would switch layers back and forth, and every
+	// spatial switch costs a key frame.
+	UpHold time.Duration
+	// Headroom is how much the estimate must exceed the new total before a
+	// step up (default 1.2): a step down happens as soon as the total no
+	// longer fits, so without a gap between the two thresholds an
+	// estimate near a layer's bitrate would flip it every interval.
+	Headroom float64
+	// Reserve is the part of the estimate kept for audio and RTCP (default
+	// 64 kbit/s: one Opus stream and its overheads).
+	Reserve int
+	Log     *zap.Logger
+}
+
+func (c AllocatorConfig) withDefaults() AllocatorConfig {
+	if c.Interval <= 0 {
+		c.Interval = 500 * time.Millisecond
+	}
+	if c.UpHold <= 0 {
+		c.UpHold = 4 * time.Second
+	}
+	if c.Headroom < 1 {
+		c.Headroom = 1.2
+	}
+	if c.Reserve <= 0 {
+		c.Reserve = 64_000
+	}
+	if c.Log == nil {
+		c.Log = zap.NewNop()
+	}
+	return c
+}
+
+// Allocator divides one subscriber's downlink estimate among its slots
+// (its DownTracks) and sets each slot's layer. It steps down at once when
+// the slots no longer fit the estimate, and steps up only after UpHold
+// and with Headroom to spare.
+type Allocator struct {
+	cfg  AllocatorConfig
+	kick chan struct{}
+
+	mu       sync.Mutex
+	slots    []*DownTrack
+	prio     []int   // per slot: lower is more important
+	estimate int     // bits per second; 0: unknown, no limit
+	cur      []Layer // the last choice per slot
+	lastDown int64   // when the last step down for bandwidth happened
+}
+
+// NewAllocator makes an Allocator; Run drives it.
+func NewAllocator(cfg AllocatorConfig) *Allocator {
+	return &Allocator{cfg: cfg.withDefaults(), kick: make(chan struct{}, 1), lastDown: -1 << 62}
+}
+
+// SetSlots sets the subscriber's slots, in slot order. Their priority is
+// their order until SetPriorities says otherwise.
+func (a *Allocator) SetSlots(dts []*DownTrack) {
+	a.mu.Lock()
+	a.slots = slices.Clone(dts)
+	a.prio = make([]int, len(dts))
+	a.cur = make([]Layer, len(dts))
+	for i := range dts {
+		a.prio[i] = i
+		a.cur[i] = Paused
+	}
+	a.mu.Unlock()
+	for _, dt := range dts {
+		dt.mu.Lock()
+		dt.alloc = a
+		dt.mu.Unlock()
+	}
+	a.Kick()
+}
+
+// SetPriorities sets each slot's priority (lower first; the floor's slot
+// lowest, then the most recent speakers). A slice of the wrong length is
+// ignored.
+func (a *Allocator) SetPriorities(prio []int) {
+	a.mu.Lock()
+	if len(prio) == len(a.prio) {
+		copy(a.prio, prio)
+	}
+	a.mu.Unlock()
+	a.Kick()
+}
+
+// SetEstimate sets the subscriber's available downlink in bits per second
+// (0: unknown). A lower estimate is acted on at once.
+func (a *Allocator) SetEstimate(bps int) {
+	a.mu.Lock()
+	lower := bps > 0 && (a.estimate == 0 || bps < a.estimate)
+	a.estimate = max(bps, 0)
+	a.mu.Unlock()
+	if lower {
+		a.Kick()
+	}
+}
+
+// Estimate is the last estimate set.
+func (a *Allocator) Estimate() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.estimate
+}
+
+// Kick asks for an allocation now. It never blocks; a nil Allocator
+// ignores it.
+func (a *Allocator) Kick() {
+	if a == nil {
+		return
+	}
+	select {
+	case a.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run allocates every Interval and when kicked, until stop is closed.
+func (a *Allocator) Run(stop <-chan struct{}) {
+	t := time.NewTicker(a.cfg.Interval)
+	defer t.Stop()
+	for {
+		a.Step(time.Now().UnixNano())
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		case <-a.kick:
+		}
+	}
+}
+
+// slotInput is what one allocation knows of a slot.
+type slotInput struct {
+	index int
+	d     demandOf
+}
+
+// Step runs one allocation at now and sets the slots' layers.
+func (a *Allocator) Step(now int64) {
+	a.mu.Lock()
+	slots, prio, est := slices.Clone(a.slots), slices.Clone(a.prio), a.estimate
+	a.mu.Unlock()
+	in := make([]slotInput, len(slots))
+	for i, dt := range slots {
+		in[i] = slotInput{index: i, d: dt.demand()}
+	}
+	slices.SortStableFunc(in, func(x, y slotInput) int { return cmp.Compare(prio[x.index], prio[y.index]) })
+	demands := make([]demandOf, len(in))
+	for i := range in {
+		demands[i] = in[i].d
+	}
+	if len(demands) > 0 {
+		demands[0].floor = true
+	}
+	a.mu.Lock()
+	if len(a.cur) != len(slots) {
+		a.mu.Unlock()
+		return // SetSlots ran meanwhile; it kicked another round
+	}
+	cur := make([]int, len(in))
+	for i, s := range in {
+		cur[i] = rungIndex(s.d.rungs, a.cur[s.index])
+	}
+	next := a.decide(now, est, demands, cur)
+	for i, s := range in {
+		a.cur[s.index] = Paused
+		if next[i] >= 0 {
+			a.cur[s.index] = s.d.rungs[next[i]].layer
+		}
+	}
+	chosen := slices.Clone(a.cur)
+	a.mu.Unlock()
+	for i, dt := range slots {
+		dt.setLimit(chosen[i])
+	}
+}
+
+// decide picks each slot's rung (slots in priority order, cur the rungs
+// they have, -1 for none). Guarded by a.mu.
+func (a *Allocator) decide(now int64, estimate int, slots []demandOf, cur []int) []int {
+	next := make([]int, len(slots))
+	if estimate <= 0 {
+		for i, s := range slots {
+			next[i] = len(s.rungs) - 1
+		}
+		return next
+	}
+	budget := estimate - a.cfg.Reserve
+	ideal := allocate(budget, slots)
+	for i, s := range slots {
+		switch {
+		case cur[i] < 0:
+			next[i] = ideal[i] // a new slot starts with what fits now
+		default:
+			next[i] = min(cur[i], len(s.rungs)-1) // a smaller slot steps down at once
+		}
+	}
+	if allocTotal(slots, next) > budget {
+		// Step down fast: the estimate fell (loss or rising delay), so
+		// every slot takes at most what a fresh allocation gives it.
+		for i := range next {
+			next[i] = min(next[i], ideal[i])
+		}
+		a.lastDown = now
+		return next
+	}
+	if now-a.lastDown < int64(a.cfg.UpHold) {
+		return next
+	}
+	a.stepUp(slots, next, float64(budget)/a.cfg.Headroom)
+	return next
+}
+
+// stepUp raises slots, in priority order, to the best rung that keeps the
+// total within limit.
+func (a *Allocator) stepUp(slots []demandOf, next []int, limit float64) {
+	sum := allocTotal(slots, next)
+	for i, s := range slots {
+		for r := len(s.rungs) - 1; r > next[i]; r-- {
+			if float64(sum-rate(s, next[i])+s.rungs[r].bitrate) <= limit {
+				sum += s.rungs[r].bitrate - rate(s, next[i])
+				next[i] = r
+				break
+			}
+		}
+	}
+}
+
+func rate(s demandOf, r int) int {
+	if r < 0 {
+		return 0
+	}
+	return s.rungs[r].bitrate
+}
+
+func allocTotal(slots []demandOf, choice []int) int {
+	sum := 0
+	for i, s := range slots {
+		sum += rate(s, choice[i])
+	}
+	return sum
+}
+
+// rungIndex finds l in rungs: the highest rung at or below it, -1 when l
+// is Paused or below every rung.
+func rungIndex(rungs []rung, l Layer) int {
+	if l.Spatial < 0 {
+		return -1
+	}
+	idx := -1
+	for i, r := range rungs {
+		if r.layer.Spatial < l.Spatial || (r.layer.Spatial == l.Spatial && r.layer.Temporal <= l.Temporal) {
+			idx = i
+		}
+	}
+	return idx
+}
+
+// demand is the slot as the allocator sees it: the ladder of its source's
+// layers up to the size it is shown at.
+func (d *DownTrack) demand() demandOf {
+	d.mu.Lock()
+	src, w, h := d.src, d.width, d.height
+	d.mu.Unlock()
+	if src == nil {
+		return demandOf{}
+	}
+	return demandOf{rungs: ladder(src.Layers(), w, h)}
+}

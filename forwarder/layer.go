@@ -1,0 +1,180 @@
+package forwarder
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+
+	"github.com/confd/confd/forwarder/packetcache"
+	"github.com/confd/confd/forwarder/vp8"
+)
+
+// MaxLayers is the most simulcast encodings one Receiver takes. Browsers
+// send at most three (RFC 8853 allows more, nobody uses them); the
+// fourth slot takes an unknown rid without breaking the order of the rest.
+const MaxLayers = 4
+
+// MaxTemporalLayers is the number of VP8 temporal layers tracked: the TID
+// field is two bits wide (RFC 7741 §4.2).
+const MaxTemporalLayers = 4
+
+// rateWindow is the span bitrates and frame rates are measured over: long
+// enough to cover a key frame and the smaller frames after it, short
+// enough that a layer the publisher paused shows as idle quickly.
+const rateWindow = time.Second
+
+// idleAfter is how long a layer may send nothing before it counts as
+// stopped: ten frames even at 10 fps, so a loss burst does not stop it.
+const idleAfter = time.Second
+
+// layer is one simulcast encoding (one rid, one SSRC) of a Receiver. Its
+// reader goroutine owns hdr, pkt and out; everything else is atomics or
+// guarded by mu.
+type layer struct {
+	index int
+	rid   string
+	ssrc  uint32
+	cache *packetcache.Cache
+	pli   []rtcp.Packet // this layer's PLI, built once
+
+	hdr rtp.Header
+	pkt Packet
+	out Scratch
+
+	packets, bytes, keyframes, dropped atomic.Uint64
+	tidBytes, tidFrames                [MaxTemporalLayers]atomic.Uint64
+	width, height                      atomic.Int32
+	lastArrival                        atomic.Int64
+
+	mu          sync.Mutex // guards the rate snapshots and lastRate
+	older, last rateSnapshot
+	lastRate    [MaxTemporalLayers]int
+}
+
+// rateSnapshot is a layer's cumulative per-TID counters at one instant.
+type rateSnapshot struct {
+	at     int64
+	bytes  [MaxTemporalLayers]uint64
+	frames [MaxTemporalLayers]uint64
+}
+
+// LayerInfo describes one simulcast layer of a Receiver.
+type LayerInfo struct {
+	Index int
+	RID   string
+	SSRC  uint32
+	// Width and Height are those of the last key frame, 0 before one.
+	Width, Height int
+	// Active is false when the layer sent nothing for a while (the
+	// publisher paused it, or it has not started).
+	Active bool
+	// Paused is true when confd asked the publisher to stop the layer
+	// because no slot wanted it.
+	Paused bool
+	// Available is true when a slot may choose the layer: it is active,
+	// or paused by confd (choosing it resumes it), or resuming.
+	Available bool
+	// Bitrate[t] is the bits per second of the frames with TID <= t;
+	// FPS[t] likewise in frames per second.
+	Bitrate [MaxTemporalLayers]int
+	FPS     [MaxTemporalLayers]float64
+	// LastBitrate is Bitrate when it was last measured non-zero: what the
+	// layer costs when a paused layer resumes.
+	LastBitrate [MaxTemporalLayers]int
+	// TIDs is the number of temporal layers seen (1 without TIDs).
+	TIDs                               int
+	Packets, Bytes, Keyframes, Dropped uint64
+}
+
+func newLayer(index int, rid string, ssrc uint32, cacheSize int, r *Receiver) *layer {
+	l := &layer{
+		index: index, rid: rid, ssrc: ssrc,
+		cache: packetcache.New(cacheSize),
+		pli:   []rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}},
+	}
+	l.pkt.Header = &l.hdr
+	l.pkt.Source = r
+	l.pkt.Layer = index
+	return l
+}
+
+// account updates the layer's counters for the packet just parsed into
+// l.pkt. It touches only atomics: the allocator reads them concurrently.
+func (l *layer) account(raw []byte, now int64) {
+	p := &l.pkt
+	l.packets.Add(1)
+	l.bytes.Add(uint64(len(raw)))
+	l.lastArrival.Store(now)
+	tid := int(p.VP8.TID) & (MaxTemporalLayers - 1)
+	l.tidBytes[tid].Add(uint64(len(raw)))
+	if p.VP8.Start && p.VP8.PartitionID == 0 {
+		l.tidFrames[tid].Add(1)
+	}
+	if !p.Keyframe {
+		return
+	}
+	l.keyframes.Add(1)
+	if w, h, ok := vp8.KeyframeSize(p.Payload, &p.VP8); ok {
+		l.width.Store(int32(w))
+		l.height.Store(int32(h))
+	}
+}
+
+// snapshot reads the cumulative counters.
+func (l *layer) snapshot(now int64) rateSnapshot {
+	s := rateSnapshot{at: now}
+	for t := range MaxTemporalLayers {
+		s.bytes[t] = l.tidBytes[t].Load()
+		s.frames[t] = l.tidFrames[t].Load()
+	}
+	return s
+}
+
+// info measures the layer at now. Rates are taken against a snapshot
+// between half a window and a window and a half old, so every caller sees
+// a rate over about one window however often it asks.
+func (l *layer) info(now int64) LayerInfo {
+	cur := l.snapshot(now)
+	l.mu.Lock()
+	if l.last.at == 0 {
+		l.older, l.last = cur, cur
+	} else if now-l.last.at >= int64(rateWindow/2) {
+		l.older, l.last = l.last, cur
+	}
+	base := l.older
+	in := LayerInfo{
+		Index: l.index, RID: l.rid, SSRC: l.ssrc,
+		Width: int(l.width.Load()), Height: int(l.height.Load()),
+		Active:  l.packets.Load() > 0 && now-l.lastArrival.Load() < int64(idleAfter),
+		Packets: l.packets.Load(), Bytes: l.bytes.Load(), Keyframes: l.keyframes.Load(), Dropped: l.dropped.Load(),
+	}
+	in.fillRates(cur, base)
+	if in.Bitrate[MaxTemporalLayers-1] > 0 {
+		l.lastRate = in.Bitrate
+	}
+	in.LastBitrate = l.lastRate
+	l.mu.Unlock()
+	return in
+}
+
+// fillRates sets the cumulative-by-TID rates from two snapshots.
+func (in *LayerInfo) fillRates(cur, base rateSnapshot) {
+	span := float64(cur.at-base.at) / float64(time.Second)
+	var bits, frames float64
+	for t := range MaxTemporalLayers {
+		if cur.frames[t] > 0 {
+			in.TIDs = t + 1
+		}
+		if span <= 0 {
+			continue
+		}
+		bits += float64(cur.bytes[t]-base.bytes[t]) * 8
+		frames += float64(cur.frames[t] - base.frames[t])
+		in.Bitrate[t] = int(bits / span)
+		in.FPS[t] = frames / span
+	}
+	in.TIDs = max(in.TIDs, 1)
+}
