@@ -31,13 +31,16 @@ func TestServesFilesWithTypes(t *testing.T) {
 		path, file, mime string
 	}{
 		{"/", "index.html", "text/html"},
+		{"/embed/3500", "index.html", "text/html"},
 		{"/app.js", "app.js", "text/javascript"},
 		{"/verto.js", "verto.js", "text/javascript"},
+		{"/conference.js", "conference.js", "text/javascript"},
+		{"/embed.js", "embed.js", "text/javascript"},
 		{"/style.css", "style.css", "text/css"},
 		{"/favicon.svg", "favicon.svg", "image/svg+xml"},
 	}
 	for _, c := range cases {
-		t.Run(c.file, func(t *testing.T) {
+		t.Run(strings.TrimPrefix(c.path, "/"), func(t *testing.T) {
 			res, body := get(t, srv, c.path)
 			if res.StatusCode != http.StatusOK {
 				t.Fatalf("GET %s: status %d", c.path, res.StatusCode)
@@ -84,8 +87,8 @@ func TestReferencesResolve(t *testing.T) {
 		t.Fatal(err)
 	}
 	html := string(page)
-	if !strings.Contains(html, `<script type="module" src="app.js">`) {
-		t.Error("index.html does not load app.js as a module")
+	if !strings.Contains(html, `<script type="module" src="/app.js">`) {
+		t.Error("index.html does not load /app.js as a module (absolute: /embed/<room> serves the same page)")
 	}
 	var refs []string
 	for _, m := range attrRef.FindAllStringSubmatch(html, -1) {
@@ -97,7 +100,10 @@ func TestReferencesResolve(t *testing.T) {
 		if u.Scheme != "" || u.Host != "" || u.Path == "" {
 			continue // external, data: or fragment-only
 		}
-		refs = append(refs, u.Path)
+		if !strings.HasPrefix(u.Path, "/") {
+			t.Errorf("index.html references %q relatively; /embed/<room> needs absolute paths", u.Path)
+		}
+		refs = append(refs, strings.TrimPrefix(u.Path, "/"))
 	}
 	for _, want := range []string{"app.js", "style.css"} {
 		if !contains(refs, want) {
@@ -131,14 +137,10 @@ func TestReferencesResolve(t *testing.T) {
 	}
 }
 
-// TestAppElementsExist checks that every element app.js looks up by id is
-// in index.html, so a renamed id fails here rather than in a browser.
+// TestAppElementsExist checks that every element the UI modules look up by
+// id is in index.html, so a renamed id fails here rather than in a browser.
 func TestAppElementsExist(t *testing.T) {
 	page, err := static.ReadFile("static/index.html")
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := static.ReadFile("static/app.js")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,14 +151,98 @@ func TestAppElementsExist(t *testing.T) {
 		}
 		ids[m[1]] = true
 	}
-	lookups := appLookup.FindAllStringSubmatch(string(app), -1)
-	if len(lookups) == 0 {
-		t.Fatal("found no element lookups in app.js")
-	}
-	for _, m := range lookups {
-		if !ids[m[1]] {
-			t.Errorf("app.js looks up #%s, which index.html does not have", m[1])
+	for _, name := range []string{"app.js", "prejoin.js", "meeting.js", "stage.js", "people.js", "chat.js"} {
+		src, err := static.ReadFile("static/" + name)
+		if err != nil {
+			t.Fatal(err)
 		}
+		lookups := appLookup.FindAllStringSubmatch(string(src), -1)
+		if len(lookups) == 0 {
+			t.Errorf("found no element lookups in %s", name)
+		}
+		for _, m := range lookups {
+			if !ids[m[1]] {
+				t.Errorf("%s looks up #%s, which index.html does not have", name, m[1])
+			}
+		}
+	}
+}
+
+// TestIconsExist checks that every sprite icon the page and the modules use
+// is defined.
+func TestIconsExist(t *testing.T) {
+	page, err := static.ReadFile("static/index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	symbols := map[string]bool{}
+	for _, m := range regexp.MustCompile(`<symbol id="i-([a-z-]+)"`).FindAllStringSubmatch(string(page), -1) {
+		symbols[m[1]] = true
+	}
+	uses := regexp.MustCompile(`href="#i-([a-z-]+)"`).FindAllStringSubmatch(string(page), -1)
+	entries, err := static.ReadDir("static")
+	if err != nil {
+		t.Fatal(err)
+	}
+	iconCall := regexp.MustCompile(`\bicon\('([a-z-]+)'|\bicon: '([a-z-]+)'|'#i-([a-z-]+)'`)
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".js") {
+			continue
+		}
+		src, err := static.ReadFile("static/" + e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range iconCall.FindAllStringSubmatch(string(src), -1) {
+			uses = append(uses, []string{m[0], m[1] + m[2] + m[3]})
+		}
+	}
+	for _, u := range uses {
+		if !symbols[u[1]] {
+			t.Errorf("icon %q is used but index.html has no symbol i-%s", u[1], u[1])
+		}
+	}
+}
+
+// TestPagePolicy: the meeting page is framed by confd's own pages only; an
+// /embed/ page also by the configured origins; both keep scripts,
+// styles and connections to confd.
+func TestPagePolicy(t *testing.T) {
+	srv := httptest.NewServer(New(Options{EmbedOrigins: []string{"https://site.example", "http://localhost:8000/"}}))
+	defer srv.Close()
+	res, _ := get(t, srv, "/")
+	csp := res.Header.Get("Content-Security-Policy")
+	if !strings.Contains(csp, "frame-ancestors 'self'") || strings.Contains(csp, "site.example") {
+		t.Errorf("/: CSP %q, want frame-ancestors 'self' only", csp)
+	}
+	if got := res.Header.Get("X-Frame-Options"); got != "SAMEORIGIN" {
+		t.Errorf("/: X-Frame-Options %q, want SAMEORIGIN", got)
+	}
+	for _, want := range []string{"script-src 'self'", "object-src 'none'", "connect-src 'self' ws://" + strings.TrimPrefix(srv.URL, "http://")} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("/: CSP %q lacks %q", csp, want)
+		}
+	}
+	res, _ = get(t, srv, "/embed/3500")
+	csp = res.Header.Get("Content-Security-Policy")
+	if !strings.HasSuffix(csp, "frame-ancestors 'self' https://site.example http://localhost:8000") {
+		t.Errorf("/embed/3500: CSP %q, want the configured origins in frame-ancestors", csp)
+	}
+	if got := res.Header.Get("X-Frame-Options"); got != "" {
+		t.Errorf("/embed/3500: X-Frame-Options %q would forbid the configured origins", got)
+	}
+	if res, _ := get(t, srv, "/embed/3500/extra"); res.StatusCode != http.StatusNotFound {
+		t.Errorf("/embed/3500/extra: status %d, want 404", res.StatusCode)
+	}
+	res, _ = get(t, srv, "/embed.js")
+	if got := res.Header.Get("Cross-Origin-Resource-Policy"); got != "cross-origin" {
+		t.Errorf("/embed.js: Cross-Origin-Resource-Policy %q, want cross-origin", got)
+	}
+	if got := FrameAncestors([]string{"*"}); got != "*" {
+		t.Errorf(`FrameAncestors(["*"]) = %q, want *`, got)
+	}
+	if got := FrameAncestors(nil); got != "'self'" {
+		t.Errorf("FrameAncestors(nil) = %q, want 'self'", got)
 	}
 }
 

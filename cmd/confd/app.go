@@ -73,7 +73,7 @@ func (a *app) handler() http.Handler {
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	r.Get("/config.json", a.clientConfig)
 	r.Handle("/verto", a.verto)
-	r.Mount("/", frontend.Handler())
+	r.Mount("/", frontend.New(frontend.Options{EmbedOrigins: a.cfg.Web.EmbedOrigins}))
 	return r
 }
 
@@ -83,9 +83,10 @@ func isUpgrade(r *http.Request) bool {
 
 // clientConfig tells the web client how to reach confd.
 func (a *app) clientConfig(w http.ResponseWriter, _ *http.Request) {
-	rooms := make([]map[string]string, 0, len(a.cfg.Rooms))
+	rooms := make([]map[string]any, 0, len(a.cfg.Rooms))
 	for _, r := range a.cfg.Rooms {
-		rooms = append(rooms, map[string]string{"number": r.Number, "name": r.Name})
+		// pin: the pre-join form asks for one (the PIN itself stays here).
+		rooms = append(rooms, map[string]any{"number": r.Number, "name": r.Name, "pin": r.PIN != ""})
 	}
 	ice := a.cfg.WebRTC.ICEServers
 	if ice == nil {

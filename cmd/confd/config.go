@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -26,7 +27,15 @@ type Config struct {
 	Users    []UserConfig  `yaml:"users"`
 	Rooms    []RoomConfig  `yaml:"rooms"`
 	SIP      SIPConfig     `yaml:"sip"`
+	Web      WebConfig     `yaml:"web"`
 	Shutdown time.Duration `yaml:"shutdown_timeout"`
+}
+
+// WebConfig is the web client.
+type WebConfig struct {
+	// EmbedOrigins are the sites allowed to frame /embed/<room> (CSP
+	// frame-ancestors), as origins "https://site.example"; "*": any.
+	EmbedOrigins []string `yaml:"embed_origins"`
 }
 
 // ListenConfig holds the listen addresses ("" disables one). SIP's are
@@ -163,6 +172,11 @@ func (c *Config) validate() error {
 			return fmt.Errorf("room %q requires tokens but verto.token_secret is not set", r.Number)
 		}
 	}
+	for _, o := range c.Web.EmbedOrigins {
+		if err := checkOrigin(o); err != nil {
+			return fmt.Errorf("web.embed_origins: %w", err)
+		}
+	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		return errors.New("tls: cert and key go together")
 	}
@@ -210,4 +224,17 @@ func (c *Config) mediaConfig() signalling.MediaConfig {
 		PublicIPs: w.PublicIPs, IncludeLoopback: w.IncludeLoopback == nil || *w.IncludeLoopback,
 		LoopbackOnly: w.LoopbackOnly,
 	}
+}
+
+// checkOrigin accepts "*" or a bare origin: scheme and host, no path.
+func checkOrigin(o string) error {
+	if o == "*" {
+		return nil
+	}
+	u, err := url.Parse(o)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("%q is not an origin like https://site.example", o)
+	}
+	return nil
 }

@@ -153,6 +153,7 @@ export class VertoClient extends EventTarget {
   #attempt = 0;
   #retryTimer = 0;
   #connected = null; // {resolve, reject} of connect()
+  #loginResult = {};
 
   /**
    * @param {object} o
@@ -183,6 +184,11 @@ export class VertoClient extends EventTarget {
   /** The login this client authenticates as. */
   get login() {
     return this.#login;
+  }
+
+  /** Whether the server logged this session in as a moderator. */
+  get moderator() {
+    return this.#loginResult.moderator === true;
   }
 
   /**
@@ -282,7 +288,8 @@ export class VertoClient extends EventTarget {
       userVariables: this.#userVariables,
     };
     this.#send('login', params).then(
-      () => {
+      (result) => {
+        this.#loginResult = result && typeof result === 'object' ? result : {};
         const reconnected = this.#everLoggedIn;
         this.#everLoggedIn = true;
         this.#attempt = 0;
@@ -546,12 +553,18 @@ export class Call extends EventTarget {
    * @param {MediaStreamTrack|null} [o.videoTrack] camera (none: receive only)
    * @param {number} [o.slots] receive-video sections to offer
    * @param {RTCIceServer[]} [o.iceServers]
+   * @param {boolean} [o.screenShare] a screen share (dialogParams.screenShare)
+   * @param {boolean} [o.receiveAudio] offer to receive audio without a microphone
+   * @param {string} [o.pin] the room's PIN (dialogParams.pin)
    */
-  constructor(client, { destination, callerName = '', callerNumber = '', audioTrack = null, videoTrack = null, slots = 1, iceServers = [], userVariables = {} }) {
+  constructor(client, {
+    destination, callerName = '', callerNumber = '', audioTrack = null, videoTrack = null, slots = 1,
+    iceServers = [], userVariables = {}, screenShare = false, receiveAudio = true, pin = '',
+  }) {
     super();
     this.id = uuid();
     this.#client = client;
-    this.#opts = { audioTrack, videoTrack, slots: Math.max(0, slots | 0), iceServers };
+    this.#opts = { audioTrack, videoTrack, slots: Math.max(0, slots | 0), iceServers, receiveAudio: receiveAudio || !!audioTrack };
     this.#dialog = {
       callID: this.id,
       destination_number: String(destination),
@@ -561,11 +574,14 @@ export class Call extends EventTarget {
       remote_caller_id_number: String(destination),
       useVideo: this.#opts.slots > 0 || !!videoTrack,
       useStereo: false,
-      screenShare: false,
+      screenShare: !!screenShare,
       useMic: audioTrack ? 'any' : 'none',
       useCamera: videoTrack ? 'any' : 'none',
       userVariables,
     };
+    if (pin) {
+      this.#dialog.pin = String(pin);
+    }
   }
 
   get state() {
@@ -617,9 +633,11 @@ export class Call extends EventTarget {
     this.#setState('requesting');
     const pc = this.#newPeer();
     try {
-      const { audioTrack, videoTrack, slots } = this.#opts;
+      const { audioTrack, videoTrack, slots, receiveAudio } = this.#opts;
       const streams = this.#localStreams();
-      pc.addTransceiver(audioTrack ?? 'audio', { direction: audioTrack ? 'sendrecv' : 'recvonly', streams: audioTrack ? streams : [] });
+      if (audioTrack || receiveAudio) {
+        pc.addTransceiver(audioTrack ?? 'audio', { direction: audioTrack ? 'sendrecv' : 'recvonly', streams: audioTrack ? streams : [] });
+      }
       const videos = Math.max(slots, videoTrack ? 1 : 0);
       for (let i = 0; i < videos; i++) {
         if (i === 0 && videoTrack) {
@@ -661,6 +679,96 @@ export class Call extends EventTarget {
   /** pin asks confd to show memberID in slot (0 releases the slot). */
   pin(slot, memberID) {
     return this.#client.request('confd.pin', { callID: this.id, slot, memberID });
+  }
+
+  /**
+   * sendDTMF sends digits with verto.info. confd reads 0 (own microphone),
+   * *0 (own camera) and *1 (hand) as in-call controls.
+   */
+  sendDTMF(digits) {
+    return this.#client.request('verto.info', { dtmf: String(digits), dialogParams: this.#dialog });
+  }
+
+  /** request sends a call-scoped request (callID added) on the client. */
+  request(method, params = {}) {
+    return this.#client.request(method, { callID: this.id, ...params });
+  }
+
+  /** The number of receive-video sections (slots) this call offers. */
+  get slotCount() {
+    return this.#opts.slots;
+  }
+
+  /** The local tracks sent: {audio, video}. */
+  get localTracks() {
+    return { audio: this.#opts.audioTrack, video: this.#opts.videoTrack };
+  }
+
+  /**
+   * replaceTrack sends track (or nothing, with null) instead of the current
+   * microphone or camera, without renegotiating when the call already sends
+   * that kind; otherwise the call is re-offered (verto.modify updateMedia).
+   */
+  async replaceTrack(kind, track) {
+    const key = kind === 'audio' ? 'audioTrack' : 'videoTrack';
+    this.#opts[key] = track;
+    const pc = this.#pc;
+    if (!pc) {
+      return; // recovering: the attach answer sends it
+    }
+    const t = pc.getTransceivers().find((tr) => tr.receiver.track.kind === kind && !tr.stopped);
+    if (!t) {
+      return;
+    }
+    await t.sender.replaceTrack(track);
+    if (track && !t.direction.startsWith('send')) {
+      t.sender.setStreams?.(...this.#localStreams());
+      t.direction = 'sendrecv';
+      await this.#renegotiate();
+    }
+  }
+
+  /**
+   * addSlots offers `more` receive-video sections in a re-offer
+   * (verto.modify updateMedia); confd makes each a new slot.
+   */
+  async addSlots(more) {
+    const pc = this.#pc;
+    if (!pc || more <= 0 || this.#state !== 'active') {
+      return false;
+    }
+    for (let i = 0; i < more; i++) {
+      pc.addTransceiver('video', { direction: 'recvonly' });
+    }
+    this.#opts.slots += more;
+    await this.#renegotiate();
+    return true;
+  }
+
+  async #renegotiate() {
+    const pc = this.#pc;
+    if (!pc || this.#state !== 'active' || pc.signalingState !== 'stable') {
+      return;
+    }
+    let res;
+    try {
+      const sdp = await completeDescription(pc);
+      res = await this.#client.request('verto.modify', { action: 'updateMedia', sdp, dialogParams: this.#dialog });
+    } catch (err) {
+      if (pc.signalingState === 'have-local-offer') {
+        await pc.setLocalDescription({ type: 'rollback' }).catch(() => {});
+      }
+      throw err;
+    }
+    if (pc === this.#pc && res.sdp && pc.signalingState === 'have-local-offer') {
+      await pc.setRemoteDescription({ type: 'answer', sdp: res.sdp });
+      this.dispatchEvent(new Event('media'));
+    }
+  }
+
+  /** stats resolves with the PeerConnection's RTCStatsReport (null without one). */
+  stats() {
+    return this.#pc ? this.#pc.getStats() : Promise.resolve(null);
   }
 
   [serverRequest](method, p) {
@@ -845,7 +953,10 @@ export class Call extends EventTarget {
 export async function completeDescription(pc) {
   const gathered = iceGathered(pc);
   await pc.setLocalDescription();
-  await gathered;
+  if (pc.iceGatheringState !== 'complete') {
+    await gathered.done; // a re-offer on a gathered transport has nothing to wait for
+  }
+  gathered.stop();
   const sdp = pc.localDescription?.sdp ?? '';
   if (!/^a=candidate:/m.test(sdp)) {
     throw new Error('no network path for media (ICE found no candidates)');
@@ -854,7 +965,8 @@ export async function completeDescription(pc) {
 }
 
 function iceGathered(pc) {
-  return new Promise((resolve) => {
+  let stop = () => {};
+  const done = new Promise((resolve) => {
     let first = 0;
     const done = () => {
       clearTimeout(first);
@@ -878,5 +990,7 @@ function iceGathered(pc) {
     const cap = setTimeout(done, ICE_CAP_MS);
     pc.addEventListener('icegatheringstatechange', onState);
     pc.addEventListener('icecandidate', onCandidate);
+    stop = done;
   });
+  return { done, stop: () => stop() };
 }
