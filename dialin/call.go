@@ -206,8 +206,8 @@ func (c *call) respondOK() error {
 func (c *call) abort() {
 	c.leaveRoom()
 	c.port.close()
-	c.srv.unregister(c)
 	_ = c.dlg.Close()
+	c.srv.unregister(c)
 }
 
 // acked takes the ACK's body: the answer to an offer confd made in a 2xx

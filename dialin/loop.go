@@ -190,10 +190,11 @@ func (c *call) end(bye bool) {
 }
 
 // finish releases what the call holds once its goroutine ends.
+// Unregistering comes last: Shutdown waits for it.
 func (c *call) finish() {
 	c.stopPump()
 	c.port.close()
 	_ = c.dlg.Close()
-	c.srv.unregister(c)
 	c.log.Info("call ended")
+	c.srv.unregister(c)
 }

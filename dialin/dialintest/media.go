@@ -160,6 +160,11 @@ func (p *Phone) SendDigits(digits string) {
 			binary.BigEndian.PutUint16(pl[2:], uint16(160*(k+1)))
 			p.sendRTPAt(p.dtmfPT, k == 0, pl[:], &start, 0)
 		}
+		// The key press took its time in the stream: the next event (and
+		// the audio) starts after it, with a new timestamp.
+		p.sendMu.Lock()
+		p.ts = start + 6*160
+		p.sendMu.Unlock()
 	}
 }
 

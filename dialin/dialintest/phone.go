@@ -174,7 +174,7 @@ func (p *Phone) offer(dir string) []byte {
 	var pts []string
 	var maps []string
 	for _, c := range p.opts.Codecs {
-		pt := map[string]string{"PCMU": "0", "PCMA": "8"}[c]
+		pt := map[string]string{"PCMU": "0", "PCMA": "8", "G729": "18"}[c]
 		pts = append(pts, pt)
 		maps = append(maps, "a=rtpmap:"+pt+" "+c+"/8000")
 	}
