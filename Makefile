@@ -15,9 +15,9 @@ deps: deps-apt deps-node
 
 # Debian packages the project needs: cgo's pkg-config and libopus for the
 # audio mixer (hraban/opus also links libopusfile), Chromium and Node for
-# the browser tests. Each is installed only when what it provides is
-# missing (a machine may have Node from elsewhere, whose npm conflicts with
-# Debian's).
+# the browser tests, sipp (package sip-tester) for the SIP test. Each is
+# installed only when what it provides is missing (a machine may have Node
+# from elsewhere, whose npm conflicts with Debian's).
 deps-apt:
 	@missing=""; \
 	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
@@ -26,6 +26,7 @@ deps-apt:
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v node >/dev/null || missing="$$missing nodejs"; \
 	command -v npm >/dev/null || missing="$$missing npm"; \
+	command -v sipp >/dev/null || missing="$$missing sip-tester"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && \
