@@ -17,7 +17,7 @@ import (
 )
 
 const (
-	outQueue     = 512              // frames queued for the writer before the client counts as stalled
+	outQueue     = 1024             // frames queued for the writer before the client counts as stalled
 	writeTimeout = 5 * time.Second  // one frame's write
 	pongTimeout  = 75 * time.Second // no frame or pong for this long: the socket is dead
 	// hardFrameLimit closes the socket: past it a client is not sending Verto.
@@ -40,7 +40,7 @@ type Session struct {
 	cancel context.CancelFunc
 
 	outMu     sync.Mutex
-	out       chan []byte
+	out       chan outFrame
 	outClosed bool
 
 	inboxMu sync.Mutex
@@ -58,6 +58,7 @@ type Session struct {
 	lastRecv time.Time
 	punted   bool
 	loginPIN string // loginParams.pin: a room PIN for calls that send none
+	speed    *speedTest
 
 	loginMu sync.Mutex // guards loginName for the Server's takeover check
 	login   string
@@ -68,7 +69,7 @@ func newSession(srv *Server, conn *websocket.Conn, remote string) *Session {
 	return &Session{
 		srv: srv, conn: conn, ctx: ctx, cancel: cancel,
 		log:    srv.log.With(zap.String("remote", remote)),
-		out:    make(chan []byte, outQueue),
+		out:    make(chan outFrame, outQueue),
 		wake:   make(chan struct{}, 1),
 		frames: make(chan []byte),
 		gone:   make(chan struct{}),
@@ -107,16 +108,25 @@ func (s *Session) drainInbox() {
 	}
 }
 
+// outFrame is a frame for the writer; written, when set, is closed once the
+// frame is on the socket.
+type outFrame struct {
+	data    []byte
+	written chan struct{}
+}
+
 // send queues a frame for the writer. A client that lets the queue fill up
 // is disconnected.
-func (s *Session) send(frame []byte) {
+func (s *Session) send(frame []byte) { s.sendFrame(outFrame{data: frame}) }
+
+func (s *Session) sendFrame(f outFrame) {
 	s.outMu.Lock()
 	defer s.outMu.Unlock()
 	if s.outClosed {
 		return
 	}
 	select {
-	case s.out <- frame:
+	case s.out <- f:
 	default:
 		s.log.Warn("client too slow, disconnecting", zap.Int("queued", len(s.out)))
 		s.outClosed = true
@@ -140,13 +150,16 @@ func (s *Session) writeLoop() {
 	defer ping.Stop()
 	for {
 		select {
-		case frame, ok := <-s.out:
+		case f, ok := <-s.out:
 			if !ok {
 				s.writeClose()
 				return
 			}
-			if !s.write(websocket.TextMessage, frame) {
+			if !s.write(websocket.TextMessage, f.data) {
 				return
+			}
+			if f.written != nil {
+				close(f.written)
 			}
 		case <-ping.C:
 			if !s.write(websocket.PingMessage, nil) {
@@ -181,6 +194,10 @@ func (s *Session) readLoop() {
 		return s.conn.SetReadDeadline(time.Now().Add(pongTimeout))
 	})
 	limiter := rate.NewLimiter(rate.Limit(s.srv.cfg.MessageRate), s.srv.cfg.MessageBurst)
+	// Speed-test blocks come in bursts of hundreds; they have a budget of
+	// their own (about 1 MB at once, 200 kB/s after) instead of the
+	// request limit.
+	speed := rate.NewLimiter(200, speedTestMaxBytes/speedBlock+8)
 	refused := 0
 	for {
 		frame, err := s.readFrame()
@@ -192,6 +209,10 @@ func (s *Session) readLoop() {
 			return
 		}
 		_ = s.conn.SetReadDeadline(time.Now().Add(pongTimeout))
+		if isSpeedBlock(frame) && speed.Allow() {
+			s.forward(frame)
+			continue
+		}
 		if !limiter.Allow() {
 			if refused++; refused > floodLimit {
 				s.log.Warn("closing flooding client")
@@ -201,11 +222,19 @@ func (s *Session) readLoop() {
 			continue
 		}
 		refused = 0
-		select {
-		case s.frames <- frame:
-		case <-s.ctx.Done():
+		if !s.forward(frame) {
 			return
 		}
+	}
+}
+
+// forward hands a frame to the loop; false when the session ends first.
+func (s *Session) forward(frame []byte) bool {
+	select {
+	case s.frames <- frame:
+		return true
+	case <-s.ctx.Done():
+		return false
 	}
 }
 
@@ -302,6 +331,10 @@ func (s *Session) punt() {
 }
 
 func (s *Session) handleFrame(frame []byte) {
+	if len(frame) > 0 && frame[0] == '#' && s.authed {
+		s.speedTest(frame)
+		return
+	}
 	msg, id, verr := verto.Decode(frame)
 	if verr != nil {
 		s.sendError(id, verr)
