@@ -90,9 +90,10 @@ func eventDigit(ev byte) (byte, bool) {
 	return keys[ev], true
 }
 
-// infoDigits reads the digits of a SIP INFO body: application/dtmf-relay
+// infoDigits reads the key of a SIP INFO body: application/dtmf-relay
 // ("Signal=5\r\nDuration=160", the de-facto format of Cisco and most
-// PBXs) or application/dtmf (the bare digit).
+// PBXs) or application/dtmf (the bare key). Each INFO carries one key;
+// some devices send the RFC 4733 event codes 10 and 11 for '*' and '#'.
 func infoDigits(contentType string, body []byte) string {
 	ct := strings.ToLower(strings.TrimSpace(strings.SplitN(contentType, ";", 2)[0]))
 	var raw string
@@ -107,20 +108,25 @@ func infoDigits(contentType string, body []byte) string {
 	case "application/dtmf":
 		raw = strings.TrimSpace(string(body))
 	}
-	return keypadOnly(raw)
+	return infoKey(raw)
 }
 
-// keypadOnly keeps the keypad characters of s (at most 32 of them).
-func keypadOnly(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s) && b.Len() < 32; i++ {
-		c := s[i]
-		if c >= 'a' && c <= 'd' {
-			c -= 'a' - 'A'
-		}
-		if strings.IndexByte("0123456789*#ABCD", c) >= 0 {
-			b.WriteByte(c)
-		}
+func infoKey(s string) string {
+	switch s {
+	case "10":
+		return "*"
+	case "11":
+		return "#"
 	}
-	return b.String()
+	if len(s) != 1 {
+		return ""
+	}
+	c := s[0]
+	if c >= 'a' && c <= 'd' {
+		c -= 'a' - 'A'
+	}
+	if strings.IndexByte("0123456789*#ABCD", c) < 0 {
+		return ""
+	}
+	return string(c)
 }
