@@ -58,16 +58,20 @@ vet:
 ## bench: forwarder fan-out against pion's TrackLocalStaticRTP, per CPU-second;
 ## simulcast layer selection against the plain fan-out (CPU per forwarded packet,
 ## a ratio) and PLIs per 100 layer switches; the mixer's CPU per tick and
-## member, encodes per tick, and added latency
+## member, encodes per tick, and added latency; CPU per SIP phone leg and SIP
+## call set-ups per second
 bench:
 	$(GO) test -run '^$$' -bench 'Fanout|SwitchKeyframes' -benchtime 3000x -benchmem ./forwarder/
 	$(GO) test -run '^$$' -bench 'Mixer$$' -benchtime 300x -benchmem ./mixer/
 	$(GO) test -run '^$$' -bench 'MixerLatency' -benchtime 250x ./mixer/
+	$(GO) test -run '^$$' -bench 'PhoneLeg' -benchtime 5x ./dialin/
+	$(GO) test -run '^$$' -bench 'CallSetup' -benchtime 200x ./dialin/
 
 ## fuzz: run each fuzz target for FUZZTIME
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./signalling/verto/
 	$(GO) test -run '^$$' -fuzz '^FuzzDescriptor$$' -fuzztime $(FUZZTIME) ./forwarder/vp8/
+	$(GO) test -run '^$$' -fuzz '^FuzzSDP$$' -fuzztime $(FUZZTIME) ./dialin/
 
 clean:
 	rm -rf bin

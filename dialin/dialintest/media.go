@@ -29,6 +29,10 @@ func (p *Phone) readRTP() {
 		if n < 12 || buf[1]&0x7f != p.pt {
 			continue
 		}
+		if p.opts.Lean {
+			p.received.Add(1)
+			continue
+		}
 		payload := buf[12:n]
 		var m int
 		if p.codec == mixer.CodecPCMA {
@@ -58,6 +62,9 @@ func (p *Phone) Heard() ([]int16, int) {
 	return append([]int16(nil), p.heard...), p.packets
 }
 
+// Received counts the packets a Lean phone received.
+func (p *Phone) Received() uint64 { return p.received.Load() }
+
 // ResetHeard forgets what the phone heard so far.
 func (p *Phone) ResetHeard() {
 	p.mu.Lock()
@@ -78,19 +85,25 @@ func (p *Phone) sendTone() {
 	payload := make([]byte, mixer.NarrowFrameSamples)
 	var phase float64
 	for {
+		if !p.opts.Lean || phase == 0 {
+			phase = p.fillTone(pcm, phase)
+			p.encode(payload, pcm)
+		}
 		select {
 		case <-p.stop:
 			return
 		case <-t.C:
 		}
-		phase = p.fillTone(pcm, phase)
-		if p.codec == mixer.CodecPCMA {
-			mixer.EncodeALaw(payload, pcm)
-		} else {
-			mixer.EncodeULaw(payload, pcm)
-		}
 		p.sendRTP(p.pt, false, payload, mixer.NarrowFrameSamples)
 	}
+}
+
+func (p *Phone) encode(payload []byte, pcm []int16) {
+	if p.codec == mixer.CodecPCMA {
+		mixer.EncodeALaw(payload, pcm)
+		return
+	}
+	mixer.EncodeULaw(payload, pcm)
 }
 
 // fillTone writes the next 20 ms of the tone at -12 dBFS.

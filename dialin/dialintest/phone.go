@@ -33,6 +33,9 @@ type Options struct {
 	Login     string   // digest credentials, used when challenged
 	Password  string
 	NoMedia   bool // send no RTP at all (RTP timeout tests)
+	// Lean sends one pre-encoded frame over and over and only counts what
+	// it receives, so that benchmarks measure confd rather than the phone.
+	Lean bool
 }
 
 // ResponseError is a final non-2xx answer to the INVITE.
@@ -57,15 +60,16 @@ type Phone struct {
 	dtmfPT uint8
 	answer string
 
-	byeOnce sync.Once
-	bye     chan struct{}
-	stop    chan struct{}
-	wg      sync.WaitGroup
-	sendMu  sync.Mutex // the RTP sequence shared by tone and digits
-	seq     uint16
-	ts      uint32
-	ssrc    uint32
-	muted   atomic.Bool
+	byeOnce  sync.Once
+	bye      chan struct{}
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	sendMu   sync.Mutex // the RTP sequence shared by tone and digits
+	seq      uint16
+	ts       uint32
+	ssrc     uint32
+	muted    atomic.Bool
+	received atomic.Uint64
 
 	mu       sync.Mutex
 	heard    []int16
