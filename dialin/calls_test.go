@@ -237,3 +237,27 @@ func TestIntegrationTCP(t *testing.T) {
 	}
 	waitFor(ctx, t, "the phone to leave", func() bool { return !inRoom(h.room("3500"), p) })
 }
+
+// TestIntegrationJoinLeaveTones: when a phone joins, the others hear a
+// rising pair of beeps (523, then 784 Hz) in the mix; when it leaves, a
+// falling pair.
+func TestIntegrationJoinLeaveTones(t *testing.T) {
+	h := newHarness(t, []room.Config{{Number: "3500"}}, nil)
+	ctx := timeout(t, 60*time.Second)
+	a := h.dial(ctx, dialintest.Options{Dest: "3500"})
+	untilSilent(ctx, t, a)
+	a.ResetHeard()
+	b := h.dial(ctx, dialintest.Options{Dest: "3500"})
+	beep := func(hz float64) func() bool {
+		return func() bool {
+			pcm, _ := a.Heard()
+			return len(pcm) >= 800 && dialintest.ToneLevel(pcm[len(pcm)-800:], hz) > -30
+		}
+	}
+	waitFor(ctx, t, "the join tone's 784 Hz", beep(784))
+	untilSilent(ctx, t, a)
+	if err := b.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(ctx, t, "the leave tone's 523 Hz", beep(523))
+}

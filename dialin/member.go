@@ -72,7 +72,9 @@ func (c *call) enterRoom() {
 	c.joinMix()
 	if len(c.room.Members()) == 1 {
 		c.say(nil, "alone")
+		return
 	}
+	c.srv.tones.play(c.room, c.srv.tones.tones.join)
 }
 
 // joinMix connects the port to the room's mixer, once media is agreed.
@@ -112,6 +114,9 @@ func (c *call) leaveRoom() {
 	c.leaveMix()
 	c.room.Leave(c.part)
 	c.part = nil
+	if len(c.room.Members()) > 0 {
+		c.srv.tones.play(c.room, c.srv.tones.tones.leave)
+	}
 }
 
 // move joins the other room first and leaves the old one only then, so a
@@ -129,5 +134,6 @@ func (c *call) move(to *room.Room) {
 	c.room, c.part = to, p
 	c.log = c.log.With(zap.String("moved_to", to.Number()))
 	c.joinMix()
+	c.srv.tones.play(to, c.srv.tones.tones.join)
 	c.log.Info("moved", zap.Int("member", p.ID))
 }
