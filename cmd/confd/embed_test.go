@@ -1,12 +1,15 @@
 package main
 
 import (
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestEmbedOriginsConfig: web.embed_origins takes bare origins and "*";
@@ -78,4 +81,49 @@ func TestEmbedRoutes(t *testing.T) {
 	if !strings.Contains(body, `{"name":"Closed","number":"3600","pin":true}`) || strings.Contains(body, "4321") {
 		t.Errorf("/config.json: %s", body)
 	}
+}
+
+// TestUIEmbed: a host page on another origin embeds a room with embed.js
+// (testdata/browser/ui_embed.mjs): it gets ready, joined and
+// participantJoined, mute() gives muted, chat goes both ways and leave()
+// gives left; the same page from an origin that is not in
+// web.embed_origins cannot frame the meeting. The host pages are served by
+// the script on two listeners this test opens, so the allowed origin is
+// known before confd starts.
+func TestUIEmbed(t *testing.T) {
+	dir, chromium := browserHarness(t)
+	allowed, allowedFile := listenFile(t)
+	_, deniedFile := listenFile(t)
+	a := startTestApp(t, func(c *Config) {
+		c.Web.EmbedOrigins = []string{fmt.Sprintf("http://localhost:%d", allowed)}
+	})
+	out := uiOut(t, dir, "embed")
+	base := "http://" + a.addrs["http"].String()
+	res := runUIScript(t, dir, 180*time.Second, []*os.File{allowedFile, deniedFile}, "ui_embed.mjs",
+		"--base", base, "--room", "3500", "--allowed-fd", "3", "--denied-fd", "4",
+		"--out", out, "--timeout-ms", "150000", "--chromium", chromium)
+	for _, step := range []string{"joined", "participantJoined", "muted", "chat", "origin", "left", "denied"} {
+		if _, ok := res.Steps[step]; !ok {
+			t.Errorf("step %s did not run", step)
+		}
+	}
+	checkScreenshots(t, out, 1280, 760, "embed.png", "embed-denied.png")
+}
+
+// listenFile opens a loopback listener for a child process (its file) and
+// returns its port.
+func listenFile(t *testing.T) (int, *os.File) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := l.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	_ = l.Close() // the child keeps the socket through its copy
+	t.Cleanup(func() { _ = f.Close() })
+	return port, f
 }

@@ -273,6 +273,7 @@ export class Stage {
         place(this.#strip, { x: 0, y: H - th, w: W, h: th });
       }
       this.#strip.classList.toggle('vertical', side);
+      this.#strip.style.gap = `${gap}px`;
       this.#strip.hidden = false;
       const order = [...smalls, this.#self];
       for (const t of order) {
