@@ -261,3 +261,29 @@ func TestIntegrationJoinLeaveTones(t *testing.T) {
 	}
 	waitFor(ctx, t, "the leave tone's 523 Hz", beep(523))
 }
+
+// TestIntegrationFullAndLocked: a full room answers 486, a locked one 403,
+// each with its reason.
+func TestIntegrationFullAndLocked(t *testing.T) {
+	h := newHarness(t, []room.Config{{Number: "3500", MaxMembers: 1}, {Number: "3600"}}, nil)
+	ctx := timeout(t, 30*time.Second)
+	h.dial(ctx, dialintest.Options{Dest: "3500"})
+	_, err := h.tryDial(ctx, dialintest.Options{Dest: "3500"})
+	wantStatus(t, err, 486)
+	h.room("3600").SetLocked(true)
+	_, err = h.tryDial(ctx, dialintest.Options{Dest: "3600"})
+	wantStatus(t, err, 403)
+}
+
+// TestIntegrationShutdownSaysBye: when the server stops, its rooms close
+// and every phone, in a room or still at the PIN prompt, gets a BYE.
+func TestIntegrationShutdownSaysBye(t *testing.T) {
+	h := newHarness(t, []room.Config{{Number: "3500"}, {Number: "3600", PIN: "1"}}, nil)
+	ctx := timeout(t, 30*time.Second)
+	in := h.dial(ctx, dialintest.Options{Dest: "3500"})
+	memberOf(ctx, t, h.room("3500"), in)
+	waiting := h.dial(ctx, dialintest.Options{Dest: "3600"})
+	h.close()
+	waitBye(ctx, t, in)
+	waitBye(ctx, t, waiting)
+}

@@ -3,6 +3,7 @@ package dialin_test
 import (
 	"context"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 
 // harness runs a dialin.Server on loopback and the phones that call it.
 type harness struct {
+	once   sync.Once
 	t      *testing.T
 	srv    *dialin.Server
 	rooms  *room.Rooms
@@ -49,7 +51,9 @@ func newHarness(t *testing.T, rooms []room.Config, mutate func(*dialin.Config)) 
 	return h
 }
 
-func (h *harness) close() {
+func (h *harness) close() { h.once.Do(h.shutdown) }
+
+func (h *harness) shutdown() {
 	h.rooms.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

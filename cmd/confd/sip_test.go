@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net/netip"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -105,5 +106,52 @@ func TestPhoneAndBrowserHearEachOther(t *testing.T) {
 			phoneHears(t, "phone", phone, 880, true)
 			phoneHears(t, "phone", phone, 440, false)
 		})
+	}
+}
+
+// TestSIPConfig: the sip: section and the SIP listeners. A file that names
+// its own listen: addresses opens no SIP port it did not ask for; codecs
+// and trunks are checked when the file is read.
+func TestSIPConfig(t *testing.T) {
+	c, err := loadConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen.SIPUDP != ":5060" || c.Listen.SIPTCP != ":5060" || !c.sipEnabled() {
+		t.Errorf("default listen = %+v, want SIP on :5060", c.Listen)
+	}
+	dc, err := c.sipConfig()
+	if err != nil || dc.TLS != "" || len(dc.Trunks) != 2 || dc.Trunks[0].String() != "127.0.0.0/8" {
+		t.Errorf("default dial-in config %+v, %v: want loopback trunks and no TLS without a certificate", dc, err)
+	}
+
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	writeFile(t, path, `
+listen: {http: "127.0.0.1:0"}
+users: [{login: "1000", password: "x", role: moderator}]
+webrtc: {public_ips: [203.0.113.7]}
+sip:
+  codecs: "PCMA, PCMU"
+  trunks: [192.0.2.0/24, 198.51.100.7]
+  dids: {"+15550001000": "3500"}
+  pin_lockout: 1m
+`)
+	c, err = loadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.sipEnabled() {
+		t.Error("SIP listens although listen: names only http")
+	}
+	dc, _ = c.sipConfig()
+	if len(dc.Codecs) != 2 || dc.Codecs[0].String() != "PCMA" || dc.Trunks[1].String() != "198.51.100.7/32" ||
+		dc.DIDs["+15550001000"] != "3500" || dc.PublicIPs[0].String() != "203.0.113.7" || len(dc.Users) != 1 {
+		t.Errorf("dial-in config %+v", dc)
+	}
+	for _, bad := range []string{"sip: {codecs: G729}", "sip: {trunks: [nowhere]}", "sip: {rtp_port_min: 2000, rtp_port_max: 1000}"} {
+		writeFile(t, path, bad+"\n")
+		if _, err := loadConfig(path); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
 	}
 }
