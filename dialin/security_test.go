@@ -114,6 +114,21 @@ func TestIntegrationMalformedSIP(t *testing.T) {
 	if got := rawSIP(t, to, badSDP); !strings.Contains(got, " 400 ") && !strings.Contains(got, " 488 ") {
 		t.Errorf("INVITE with bad SDP: %q, want 400", got)
 	}
+	for name, msg := range map[string]string{
+		"no Call-ID":       strings.Replace(inviteHead, "Call-ID: CALLID@127.0.0.1\n", "", 1),
+		"no From":          strings.Replace(inviteHead, "From: <sip:5550001234@127.0.0.1>;tag=abc\n", "", 1),
+		"no To":            strings.Replace(inviteHead, "To: <sip:3500@127.0.0.1>\n", "", 1),
+		"no Contact":       strings.Replace(inviteHead, "Contact: <sip:5550001234@127.0.0.1:PORT>\n", "", 1),
+		"bad CSeq":         strings.Replace(inviteHead, "CSeq: 1 INVITE", "CSeq: x INVITE", 1),
+		"bad request line": strings.Replace(inviteHead, "SIP/2.0\nVia", "SIP/9.9\nVia", 1),
+	} {
+		msg = strings.NewReplacer("BRANCH", name, "CALLID", name).Replace(msg) + "Content-Length: 0\n\n"
+		got := rawSIP(t, to, msg)
+		t.Logf("%s: %q", name, got)
+		if got != "" && !strings.Contains(got, " 400 ") && !strings.Contains(got, " 505 ") {
+			t.Errorf("%s: %q, want 400 (505 for the version) or nothing", name, got)
+		}
+	}
 	options := "OPTIONS sip:3500@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:PORT;branch=z9hG4bK-3\nFrom: <sip:a@127.0.0.1>;tag=x\nTo: <sip:3500@127.0.0.1>\nCall-ID: opt@127.0.0.1\nCSeq: 1 OPTIONS\nMax-Forwards: 70\nContent-Length: 0\n\n"
 	if got := rawSIP(t, to, options); !strings.Contains(got, " 200 ") {
 		t.Errorf("OPTIONS: %q, want 200", got)

@@ -76,13 +76,25 @@ func New(cfg Config, rooms *room.Rooms, log *zap.Logger) (*Server, error) {
 // routes is the method → handler table. Every handler sends its final
 // response before it returns: sipgo terminates the transaction then.
 func (s *Server) routes() {
-	s.sip.OnInvite(s.onInvite)
+	s.sip.OnInvite(sip2(s.onInvite))
 	s.sip.OnAck(s.onAck)
-	s.sip.OnBye(s.onBye)
-	s.sip.OnCancel(s.onCancel)
-	s.sip.OnOptions(s.onOptions)
-	s.sip.OnInfo(s.onInfo)
+	s.sip.OnBye(sip2(s.onBye))
+	s.sip.OnCancel(sip2(s.onCancel))
+	s.sip.OnOptions(sip2(s.onOptions))
+	s.sip.OnInfo(sip2(s.onInfo))
 	s.sip.OnNoRoute(s.onNoRoute)
+}
+
+// sip2 answers requests of another SIP version with 505 (RFC 3261 §8.2.1)
+// before h sees them.
+func sip2(h sipgo.RequestHandler) sipgo.RequestHandler {
+	return func(req *sip.Request, tx sip.ServerTransaction) {
+		if req.SipVersion != "SIP/2.0" {
+			respond(req, tx, 505, "Version Not Supported")
+			return
+		}
+		h(req, tx)
+	}
 }
 
 // Start binds the configured listeners and serves them in the background.
