@@ -188,9 +188,12 @@ func (s *Server) contactHost(local netip.Addr) string {
 
 func (s *Server) announce(local netip.Addr) netip.Addr {
 	for _, ip := range s.cfg.PublicIPs {
-		if ip.Is4() == local.Is4() || local.IsUnspecified() {
+		if ip.Is4() == local.Is4() {
 			return ip
 		}
+	}
+	if len(s.cfg.PublicIPs) > 0 {
+		return s.cfg.PublicIPs[0]
 	}
 	if local.IsUnspecified() {
 		if ip := outboundIP(); ip.IsValid() {

@@ -58,16 +58,15 @@ func appendSine(pcm []int16, hz float64, ms int) []int16 {
 	return pcm
 }
 
-// toneIDs number the tone sources' mixer members below zero, where no
-// room member ID lies, so the room ignores their talking reports.
-var toneIDs atomic.Int64
-
 // tonePlayer plays tones into rooms' mixes, each on a short-lived
 // goroutine it owns, paced at 20 ms like a phone.
 type tonePlayer struct {
 	tones *tones
-	stop  chan struct{}
-	wg    sync.WaitGroup
+	// ids number the tone sources' mixer members below zero, where no room
+	// member ID lies, so the room ignores their talking reports.
+	ids  atomic.Int64
+	stop chan struct{}
+	wg   sync.WaitGroup
 }
 
 func newTonePlayer() *tonePlayer {
@@ -76,7 +75,7 @@ func newTonePlayer() *tonePlayer {
 
 // play mixes frames into r as one more input for as long as they last.
 func (tp *tonePlayer) play(r *room.Room, frames [][]byte) {
-	id := int(-toneIDs.Add(1))
+	id := int(-tp.ids.Add(1))
 	in, err := r.Mixer().Add(id, mixer.MemberOptions{In: mixer.CodecPCMU, HasInput: true})
 	if err != nil {
 		return // the room is closing
