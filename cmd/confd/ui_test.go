@@ -123,3 +123,30 @@ func TestUIMeeting(t *testing.T) {
 	checkScreenshots(t, out, 390, 844, "phone.png", "phone-prejoin.png")
 	t.Logf("screenshots in %s", out)
 }
+
+// TestUIModules runs the Node unit tests of the page's modules that need no
+// DOM (testdata/browser/ui_units.mjs): the conference channels against a
+// fake Verto client (subscribe and bootstrap, wireSerno gaps, chat history
+// after a reconnect, resubscribing after a reattach, moving rooms,
+// moderator commands), own mute/camera/hand against the server's row, and
+// the connection rating.
+func TestUIModules(t *testing.T) {
+	dir := filepath.Join("..", "..", "testdata", "browser")
+	if _, err := exec.LookPath("node"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("node is missing: `make deps` installs it")
+		}
+		t.Skip("node is missing: run `make deps`")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "--test", "--test-reporter=spec", "ui_units.mjs")
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("node --test ui_units.mjs: %v\n%s", err, out)
+	}
+	if !bytes.Contains(out, []byte("fail 0")) {
+		t.Fatalf("node --test ui_units.mjs: no summary\n%s", out)
+	}
+}

@@ -12,21 +12,28 @@ export class Chat {
   #input = $('chat-input');
   #onSend;
   #last = null; // {from, el} of the last group
+  #abort = new AbortController();
 
   /** @param {{onSend: (text: string) => Promise<void>}} o */
   constructor({ onSend }) {
     this.#onSend = onSend;
+    const signal = this.#abort.signal;
     this.#form.addEventListener('submit', (ev) => {
       ev.preventDefault();
       this.#send();
-    });
+    }, { signal });
     this.#input.addEventListener('keydown', (ev) => {
       if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
         ev.preventDefault();
         this.#send();
       }
-    });
-    this.#input.addEventListener('input', () => this.#grow());
+    }, { signal });
+    this.#input.addEventListener('input', () => this.#grow(), { signal });
+  }
+
+  /** destroy stops listening (the meeting is over). */
+  destroy() {
+    this.#abort.abort();
   }
 
   focus() {

@@ -81,6 +81,7 @@ export class Conference extends EventTarget {
   #members = new Map(); // call key → member, in list order
   #serno = 0; // last wireSerno applied; 0: the next one is accepted whatever it is
   #lastReboot = 0;
+  #rebootMinMs;
   #chat = []; // messages shown, for de-duplicating the history after a reconnect
   #locked = null;
   #onEvent;
@@ -90,11 +91,13 @@ export class Conference extends EventTarget {
   /**
    * @param {import('./verto.js').VertoClient} client
    * @param {string} callID the call whose conference this is
+   * @param {{rebootMinMs?: number}} [o] how often a gap may fetch the list again
    */
-  constructor(client, callID) {
+  constructor(client, callID, { rebootMinMs = REBOOT_MIN_MS } = {}) {
     super();
     this.#client = client;
     this.#callID = callID;
+    this.#rebootMinMs = rebootMinMs;
     this.#onEvent = (ev) => this.#event(ev.detail);
     this.#onReady = (ev) => this.#ready(ev.detail);
     client.addEventListener('event', this.#onEvent);
@@ -299,7 +302,7 @@ export class Conference extends EventTarget {
     if (serno >= 0) {
       if (this.#serno !== 0 && serno !== this.#serno + 1) {
         // A change was missed: the list cannot be trusted, fetch it again.
-        if (Date.now() - this.#lastReboot > REBOOT_MIN_MS) {
+        if (Date.now() - this.#lastReboot >= this.#rebootMinMs) {
           this.#bootstrap();
         }
       }

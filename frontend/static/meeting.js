@@ -12,16 +12,18 @@ import { Conference } from './conference.js';
 import { Stage } from './stage.js';
 import { People } from './people.js';
 import { Chat } from './chat.js';
-import { $, delay, randomTag, readStore, typing, writeStore } from './dom.js';
-import { LevelMeter, canPickOutput, canShareScreen, deviceIdOf, deviceProblem, fillSelect, listDevices, openMedia } from './media.js';
+import { Panel } from './panel.js';
+import { SelfState } from './selfstate.js';
+import { SPEAKER_KEY, Settings, ask } from './dialogs.js';
+import { toast } from './toast.js';
+import * as quality from './quality.js';
+import { $, delay, randomTag, typing, writeStore } from './dom.js';
+import { LevelMeter, canPickOutput, canShareScreen, deviceProblem, openMedia } from './media.js';
+import { shareScreen } from './screen.js';
+import { SlotSync } from './slotsync.js';
 
-const DTMF = { audio: '0', video: '*0', hand: '*1' };
-const PENDING_MS = 4000; // resend a keypad code when the row has not followed by then
 const MAX_REJOINS = 3;
 const STATS_MS = 2000;
-const SPEAKER_KEY = 'confd.speaker';
-
-const own = { audio: (m) => m.audioMuted, video: (m) => m.videoMuted, hand: (m) => m.handRaised };
 
 /**
  * Meeting runs one meeting view. Event "end" (detail: {title, text, rejoin,
@@ -38,22 +40,19 @@ export class Meeting extends EventTarget {
   #stage;
   #people;
   #chat;
+  #panel;
+  #settings;
   #micMeter;
   #tracks;
-  #want;
-  #pending = { audio: 0, video: 0, hand: 0 };
-  #screen = null; // {call, track}
-  #panel = '';
-  #unread = 0;
+  #self;
+  #screen = null; // {call, track, stop}
+  #sharing = false; // asking the user for a screen
+  #slots;
   #answered = false;
   #joinedAt = 0;
   #ended = false;
   #leaving = false;
   #rejoins = 0;
-  #slotSizeOK = true;
-  #lastSizes = '';
-  #sizeTimer = 0;
-  #growTimer = 0;
   #tick = 0;
   #renderQueued = false;
   #booted = false;
@@ -61,7 +60,7 @@ export class Meeting extends EventTarget {
   #talking = new Map();
   #selfMuted = null;
   #wasLost = false;
-  #lastQuality = null;
+  #qualitySample = null;
   #listeners = [];
   #speakerId;
 
@@ -77,7 +76,7 @@ export class Meeting extends EventTarget {
     this.#choice = choice;
     this.#bridge = bridge;
     this.#tracks = { ...choice.tracks };
-    this.#want = { audio: !!choice.want.audio || !this.#tracks.audio, video: !!choice.want.video || !this.#tracks.video, hand: false };
+    this.#self = new SelfState({ audio: !!choice.want.audio || !this.#tracks.audio, video: !!choice.want.video || !this.#tracks.video, hand: false });
     this.#speakerId = choice.speakerId || '';
     this.#ui = {
       title: $('room-title'),
@@ -87,42 +86,30 @@ export class Meeting extends EventTarget {
       quality: $('quality'),
       reconnect: $('reconnect'),
       reconnectText: $('reconnect-text'),
-      panel: $('panel'),
-      tabPeople: $('tab-people'),
-      tabChat: $('tab-chat'),
-      peoplePane: $('people-pane'),
-      chatPane: $('chat-pane'),
       peopleCount: $('people-count'),
       peopleBadge: $('people-badge'),
-      chatUnread: $('chat-unread'),
-      tabUnread: $('tab-chat-unread'),
       mic: $('btn-mic'),
       micLevel: $('mic-level'),
       cam: $('btn-cam'),
       screen: $('btn-screen'),
       hand: $('btn-hand'),
-      chat: $('btn-chat'),
-      people: $('btn-people'),
       settings: $('btn-settings'),
       leave: $('btn-leave'),
-      toasts: $('toasts'),
       audio: $('remote-audio'),
-      settingsDialog: $('settings'),
-      setMic: $('set-mic'),
-      setCam: $('set-cam'),
-      setSpeaker: $('set-speaker'),
-      setSpeakerHint: $('set-speaker-hint'),
-      ask: $('ask'),
-      askForm: $('ask-form'),
-      askTitle: $('ask-title'),
-      askLabel: $('ask-label'),
-      askInput: $('ask-input'),
-      askList: $('ask-list'),
-      askOK: $('ask-ok'),
     };
-    this.#stage = new Stage({ onPin: (id, release) => this.#pin(id, release), onLayout: () => this.#layoutChanged() });
-    this.#people = new People({ onCommand: (c, m, v) => this.#modCommand(c, m, v), ask: (o) => this.#ask(o), rooms: config.rooms });
+    this.#stage = new Stage({ onPin: (id, release) => this.#pin(id, release), onLayout: () => this.#slots.layoutChanged() });
+    this.#slots = new SlotSync(this.#stage);
+    this.#people = new People({ onCommand: (c, m, v) => this.#modCommand(c, m, v), ask, rooms: config.rooms });
     this.#chat = new Chat({ onSend: (text) => this.#sendChat(text) });
+    this.#panel = new Panel({
+      onChange: (which, focus) => {
+        if (which === 'chat' && focus) {
+          this.#chat.focus();
+        }
+        requestAnimationFrame(() => this.#stage.layout());
+      },
+    });
+    this.#settings = new Settings({ onDevice: (kind, id) => this.#switchDevice(kind, id), onSpeaker: (id) => this.#setSpeaker(id) });
     this.#micMeter = new LevelMeter((level) => this.#ui.micLevel.style.setProperty('--level', level.toFixed(2)));
   }
 
@@ -134,18 +121,13 @@ export class Meeting extends EventTarget {
     const c = this.#choice;
     ui.title.textContent = c.roomName ? c.roomName : `Room ${c.room}`;
     document.title = `${ui.title.textContent} · confd`;
-    ui.chatUnread.hidden = true;
-    ui.tabUnread.hidden = true;
     ui.reconnect.hidden = true;
     ui.lockBadge.hidden = true;
     ui.modBadge.hidden = true;
     this.#chat.clear();
     this.#bindControls();
-    this.#applyLocal('audio');
-    this.#applyLocal('video');
-    this.#renderControls();
-    this.#renderSelf();
-    this.#showPanel(window.innerWidth >= 1100 && !document.body.classList.contains('embed') ? 'people' : '');
+    this.#applyLocal();
+    this.#panel.show(window.innerWidth >= 1100 && !document.body.classList.contains('embed') ? 'people' : '');
     ui.title.focus();
     for (const p of c.problems ?? []) {
       this.#toast(p, 'warn', 9000);
@@ -195,6 +177,7 @@ export class Meeting extends EventTarget {
       pin: c.pin,
     });
     this.call = call;
+    this.#slots.use(call);
     this.conference?.close();
     const conf = new Conference(this.client, call.id);
     this.conference = conf;
@@ -208,7 +191,7 @@ export class Meeting extends EventTarget {
     call.addEventListener('state', () => this.#onCallState());
     call.addEventListener('slots', (ev) => {
       this.#stage.setSlots(ev.detail.slots, call);
-      this.#scheduleSizes();
+      this.#slots.sizesChanged();
     });
     call.addEventListener('media', () => {
       this.#stage.rebind(call);
@@ -224,7 +207,7 @@ export class Meeting extends EventTarget {
     if (call?.state === 'active' && !this.#answered) {
       this.#answered = true;
       this.#joinedAt = Date.now();
-      this.#scheduleSizes();
+      this.#slots.sizesChanged();
     }
     this.#renderConnection();
   }
@@ -264,7 +247,7 @@ export class Meeting extends EventTarget {
 
   /** close ends everything at once (the page is going away). */
   close() {
-    this.#screen?.call.hangup();
+    this.#screen?.stop();
     this.call?.hangup();
     this.#finish({ title: 'You left the meeting', text: '', rejoin: true });
   }
@@ -276,25 +259,25 @@ export class Meeting extends EventTarget {
     this.#ended = true;
     this.#leaving = true;
     clearInterval(this.#tick);
-    clearTimeout(this.#sizeTimer);
-    clearTimeout(this.#growTimer);
+    this.#slots.stop();
     for (const [target, type, f] of this.#listeners) {
       target.removeEventListener(type, f);
     }
     this.#listeners = [];
-    this.#stopScreen(false);
+    this.#screen?.stop();
+    this.#screen = null;
     this.conference?.close();
     this.client?.close();
     this.#micMeter.detach();
     this.#tracks.audio?.stop();
     this.#tracks.video?.stop();
     this.#stage.destroy();
-    this.#people.closeMenu(false);
+    this.#people.destroy();
+    this.#chat.destroy();
     this.#ui.audio.srcObject = null;
     this.#ui.leave.disabled = false;
-    if (this.#ui.settingsDialog.open) {
-      this.#ui.settingsDialog.close();
-    }
+    this.#settings.close();
+    this.#panel.destroy();
     this.#bridge?.emit('left', { reason: detail.text || detail.title });
     this.dispatchEvent(new CustomEvent('end', { detail }));
   }
@@ -313,19 +296,9 @@ export class Meeting extends EventTarget {
     this.#on(ui.cam, 'click', () => this.toggleCam());
     this.#on(ui.screen, 'click', () => this.toggleScreen());
     this.#on(ui.hand, 'click', () => this.toggleHand());
-    this.#on(ui.chat, 'click', () => this.#showPanel(this.#panel === 'chat' ? '' : 'chat', true));
-    this.#on(ui.people, 'click', () => this.#showPanel(this.#panel === 'people' ? '' : 'people', true));
-    this.#on(ui.tabPeople, 'click', () => this.#showPanel('people', true));
-    this.#on(ui.tabChat, 'click', () => this.#showPanel('chat', true));
-    this.#on($('panel-close'), 'click', () => this.#showPanel('', true));
-    this.#on(ui.settings, 'click', () => this.#openSettings());
+    this.#on(ui.settings, 'click', () => this.#settings.open({ ...this.#tracks, speakerId: this.#speakerId }));
     this.#on(ui.leave, 'click', () => this.leave());
-    this.#on(ui.setMic, 'change', () => this.#switchDevice('audio', ui.setMic.value));
-    this.#on(ui.setCam, 'change', () => this.#switchDevice('video', ui.setCam.value));
-    this.#on(ui.setSpeaker, 'change', () => this.#setSpeaker(ui.setSpeaker.value));
     this.#on(document, 'keydown', (ev) => this.#key(ev));
-    this.#on(ui.tabPeople, 'keydown', (ev) => this.#tabKey(ev));
-    this.#on(ui.tabChat, 'keydown', (ev) => this.#tabKey(ev));
     this.#on(window, 'online', () => this.#renderConnection());
     this.#on(window, 'offline', () => this.#renderConnection());
     ui.screen.hidden = !canShareScreen;
@@ -346,8 +319,8 @@ export class Meeting extends EventTarget {
         this.toggleHand();
         break;
       case 'escape':
-        if (this.#panel && window.innerWidth < 900) {
-          this.#showPanel('', true);
+        if (this.#panel.which && window.innerWidth < 900) {
+          this.#panel.show('', true);
         }
         return;
       default:
@@ -356,29 +329,18 @@ export class Meeting extends EventTarget {
     ev.preventDefault();
   }
 
-  #tabKey(ev) {
-    if (ev.key === 'ArrowLeft' || ev.key === 'ArrowRight') {
-      this.#showPanel(this.#panel === 'people' ? 'chat' : 'people', false);
-      (this.#panel === 'people' ? this.#ui.tabPeople : this.#ui.tabChat).focus();
-      ev.preventDefault();
-    }
-  }
-
   /** toggleMic mutes (true), unmutes (false) or toggles the microphone. */
   toggleMic(muted) {
     if (!this.#tracks.audio) {
       this.#toast('There is no microphone to unmute.', 'warn');
       return;
     }
-    const next = typeof muted === 'boolean' ? muted : !this.#want.audio;
-    if (!next && this.conference?.self?.muteLocked) {
+    const next = typeof muted === 'boolean' ? muted : !this.#self.want.audio;
+    if (!this.#self.ask('audio', next, this.conference?.self)) {
       this.#toast('A moderator muted you, so you cannot unmute yourself. Raise your hand to ask to speak.', 'warn');
       return;
     }
-    this.#want.audio = next;
-    this.#applyLocal('audio');
-    this.#reconcile();
-    this.#renderControls();
+    this.#changed();
   }
 
   /** toggleCam turns the camera off (true), on (false) or toggles it. */
@@ -387,90 +349,67 @@ export class Meeting extends EventTarget {
       this.#toast('There is no camera to turn on.', 'warn');
       return;
     }
-    this.#want.video = typeof off === 'boolean' ? off : !this.#want.video;
-    this.#applyLocal('video');
-    this.#reconcile();
-    this.#renderControls();
+    this.#self.ask('video', typeof off === 'boolean' ? off : !this.#self.want.video);
+    this.#changed();
   }
 
   /** toggleHand raises (true), lowers (false) or toggles the hand. */
   toggleHand(up) {
-    this.#want.hand = typeof up === 'boolean' ? up : !this.#want.hand;
+    this.#self.ask('hand', typeof up === 'boolean' ? up : !this.#self.want.hand);
+    this.#changed();
+  }
+
+  #changed() {
+    this.#applyLocal();
     this.#reconcile();
+  }
+
+  // #applyLocal makes the local tracks follow the wanted state at once; the
+  // server's row follows the keypad codes a moment later.
+  #applyLocal() {
+    const { audio, video } = this.#tracks;
+    const want = this.#self.want;
+    if (audio) {
+      audio.enabled = !want.audio;
+    }
+    if (video) {
+      video.enabled = !want.video;
+    }
+    if (audio && !want.audio) {
+      this.#micMeter.attach(audio);
+    } else {
+      this.#micMeter.detach();
+    }
     this.#renderControls();
   }
 
-  // #applyLocal makes the local track follow the wanted state at once; the
-  // server's row follows the keypad code a moment later.
-  #applyLocal(kind) {
-    const t = this.#tracks[kind];
-    if (t) {
-      t.enabled = !this.#want[kind];
-    }
-    if (kind === 'audio') {
-      if (t && !this.#want.audio) {
-        this.#micMeter.attach(t);
-      } else {
-        this.#micMeter.detach();
-      }
-    }
-    this.#renderSelf();
-  }
-
+  // #reconcile sends the keypad codes that bring the row to what the user wants.
   #reconcile() {
     const me = this.conference?.self;
-    if (!me || this.call?.state !== 'active') {
+    const call = this.call;
+    if (!me || call?.state !== 'active') {
       return;
     }
-    for (const kind of ['audio', 'video', 'hand']) {
-      if ((kind === 'audio' && !this.#tracks.audio) || (kind === 'video' && !this.#tracks.video)) {
-        continue;
-      }
-      const server = own[kind](me);
-      if (server === this.#want[kind]) {
-        this.#pending[kind] = 0;
-        continue;
-      }
-      if (kind === 'audio' && !this.#want.audio && me.muteLocked) {
-        this.#want.audio = true;
-        this.#applyLocal('audio');
-        continue;
-      }
-      if (this.#pending[kind] && performance.now() - this.#pending[kind] < PENDING_MS) {
-        continue;
-      }
-      this.#pending[kind] = performance.now();
-      this.call.sendDTMF(DTMF[kind]).catch(() => { this.#pending[kind] = 0; });
+    const codes = this.#self.codes(me, { audio: !!this.#tracks.audio, video: !!this.#tracks.video });
+    for (const { kind, digits } of codes) {
+      call.sendDTMF(digits).catch(() => this.#self.failed(kind));
     }
-    this.#renderControls();
+    this.#applyLocal();
   }
 
   // #selfChanged follows the own row: confirmations of our keypad codes,
   // and changes made by others (a moderator's mute, lowered hands).
   #selfChanged(m, prev) {
-    for (const kind of ['audio', 'video', 'hand']) {
-      const now = own[kind](m);
-      if (this.#pending[kind]) {
-        if (now === this.#want[kind]) {
-          this.#pending[kind] = 0;
-        }
-      } else if (prev && now !== own[kind](prev) && now !== this.#want[kind]) {
-        this.#want[kind] = now;
-        this.#applyLocal(kind);
-        if (kind === 'audio' && now) {
-          this.#toast(m.muteLocked ? 'A moderator muted you.' : 'You were muted.', 'warn');
-        } else if (kind === 'audio') {
-          this.#toast('A moderator unmuted you: others can hear you.');
-        } else if (kind === 'video' && now) {
-          this.#toast('A moderator turned off your camera.', 'warn');
-        } else if (kind === 'hand' && !now) {
-          this.#toast('Your hand was lowered.');
-        }
+    for (const { kind, value } of this.#self.follow(m, prev)) {
+      if (kind === 'audio' && value) {
+        this.#toast(m.muteLocked ? 'A moderator muted you.' : 'You were muted.', 'warn');
+      } else if (kind === 'audio') {
+        this.#toast('A moderator unmuted you: others can hear you.');
+      } else if (kind === 'video' && value) {
+        this.#toast('A moderator turned off your camera.', 'warn');
+      } else if (kind === 'hand' && !value) {
+        this.#toast('Your hand was lowered.');
       }
-    }
-    if (m.muteLocked && !this.#want.audio) {
-      this.#want.audio = true;
-      this.#applyLocal('audio');
     }
     if (this.#selfMuted !== m.audioMuted) {
       if (this.#selfMuted !== null || m.audioMuted) {
@@ -497,17 +436,17 @@ export class Meeting extends EventTarget {
     const me = this.conference?.self;
     const audio = !!this.#tracks.audio;
     const video = !!this.#tracks.video;
-    const muted = this.#want.audio || !audio;
+    const muted = this.#self.want.audio || !audio;
     setControl(ui.mic, muted, !audio ? 'No microphone' : muted ? 'Unmute' : 'Mute', !audio);
     ui.mic.title = muted ? 'Unmute (m)' : 'Mute (m)';
     ui.mic.classList.toggle('locked', !!me?.muteLocked);
-    const off = this.#want.video || !video;
+    const off = this.#self.want.video || !video;
     setControl(ui.cam, off, !video ? 'No camera' : off ? 'Start video' : 'Stop video', !video);
     ui.cam.title = off ? 'Start video (v)' : 'Stop video (v)';
     const sharing = !!this.#screen;
     setControl(ui.screen, false, sharing ? 'Stop sharing' : 'Share', false);
     ui.screen.classList.toggle('active', sharing);
-    const hand = this.#want.hand;
+    const hand = this.#self.want.hand;
     setControl(ui.hand, false, hand ? 'Lower hand' : 'Raise hand', false);
     ui.hand.classList.toggle('active', hand);
     ui.hand.title = hand ? 'Lower hand (h)' : 'Raise hand (h)';
@@ -518,9 +457,9 @@ export class Meeting extends EventTarget {
     this.#stage.setSelf({
       track: this.#tracks.video,
       name: this.#choice.name,
-      videoOff: this.#want.video,
-      muted: this.#want.audio || !this.#tracks.audio,
-      hand: this.#want.hand,
+      videoOff: this.#self.want.video,
+      muted: this.#self.want.audio || !this.#tracks.audio,
+      hand: this.#self.want.hand,
     });
   }
 
@@ -529,74 +468,55 @@ export class Meeting extends EventTarget {
 
   async toggleScreen() {
     if (this.#screen) {
-      this.#stopScreen(true);
+      this.#screen.stop();
+      this.#screenEnded();
       return;
     }
     if (!canShareScreen) {
       this.#toast('This browser cannot share a screen.', 'warn');
       return;
     }
-    if (this.call?.state !== 'active') {
+    if (this.call?.state !== 'active' || this.#sharing) {
       return;
     }
-    let track;
-    try {
-      const stream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 15, max: 30 } }, audio: false });
-      track = stream.getVideoTracks()[0];
-    } catch (err) {
-      if (err?.name !== 'NotAllowedError' && err?.name !== 'AbortError') {
-        this.#toast(`Could not share the screen: ${err?.message ?? err}`, 'warn');
-        this.#bridge?.emit('error', { message: `shareScreen: ${err?.message ?? err}` });
-      }
-      return;
-    }
-    if (!track || this.#ended) {
-      track?.stop();
-      return;
-    }
-    if ('contentHint' in track) {
-      track.contentHint = 'detail';
-    }
+    this.#sharing = true;
     const c = this.#choice;
-    const call = this.client.call({
-      destination: `${this.conference?.room || c.room}-screen`,
-      callerName: `${c.name} (screen)`,
-      videoTrack: track,
-      slots: 0,
-      receiveAudio: false,
-      screenShare: true,
-      iceServers: this.#config.iceServers,
-      pin: c.pin,
-    });
-    this.#screen = { call, track };
-    track.addEventListener('ended', () => this.#stopScreen(true));
-    call.addEventListener('ended', (ev) => {
-      if (this.#screen?.call !== call) {
-        return;
-      }
-      const d = ev.detail;
-      this.#stopScreen(false);
-      if (d.by === 'remote' && d.cause === 'MANAGER_REQUEST') {
-        this.#toast('A moderator stopped your screen share.', 'warn');
-      } else if (d.by === 'remote' || d.reason) {
-        this.#toast(`Screen sharing stopped: ${describeEnd(d)}`, 'warn');
-      }
-    });
-    call.start();
+    let share = null;
+    try {
+      share = await shareScreen({
+        client: this.client, room: this.conference?.room || c.room, name: c.name, pin: c.pin, iceServers: this.#config.iceServers,
+        onEnded: (d) => {
+          if (this.#screen !== share) {
+            return;
+          }
+          this.#screenEnded();
+          if (d.by === 'remote' && d.cause === 'MANAGER_REQUEST') {
+            this.#toast('A moderator stopped your screen share.', 'warn');
+          } else if (d.by === 'remote' || d.reason) {
+            this.#toast(`Screen sharing stopped: ${describeEnd(d)}`, 'warn');
+          }
+        },
+      });
+    } catch (err) {
+      this.#toast(`Could not share the screen: ${err?.message ?? err}`, 'warn');
+      this.#bridge?.emit('error', { message: `shareScreen: ${err?.message ?? err}` });
+    } finally {
+      this.#sharing = false;
+    }
+    if (!share) {
+      return;
+    }
+    if (this.#ended) {
+      share.stop();
+      return;
+    }
+    this.#screen = share;
     this.#bridge?.emit('screenShare', { sharing: true });
     this.#renderControls();
   }
 
-  #stopScreen(hangup) {
-    const s = this.#screen;
-    if (!s) {
-      return;
-    }
+  #screenEnded() {
     this.#screen = null;
-    if (hangup) {
-      s.call.hangup();
-    }
-    s.track.stop();
     this.#bridge?.emit('screenShare', { sharing: false });
     if (!this.#ended) {
       this.#renderControls();
@@ -714,10 +634,9 @@ export class Meeting extends EventTarget {
     if (!msg.history) {
       this.#bridge?.emit('chat', { from: msg.from, name: msg.fromDisplay || msg.from, message: msg.message, self: mine });
     }
-    if (!mine && !msg.history && (this.#panel !== 'chat' || document.hidden)) {
-      this.#unread++;
-      this.#renderUnread();
-      if (this.#panel !== 'chat') {
+    if (!mine && !msg.history && (this.#panel.which !== 'chat' || document.hidden)) {
+      this.#panel.unread();
+      if (this.#panel.which !== 'chat') {
         this.#toast(`${msg.fromDisplay || msg.from}: ${msg.message}`, 'chat');
       }
     }
@@ -730,15 +649,6 @@ export class Meeting extends EventTarget {
       this.#toast(`Could not send the message: ${err.message}`, 'warn');
       throw err;
     }
-  }
-
-  #renderUnread() {
-    const n = this.#unread;
-    for (const el of [this.#ui.chatUnread, this.#ui.tabUnread]) {
-      el.textContent = n > 99 ? '99+' : String(n);
-      el.hidden = n === 0;
-    }
-    this.#ui.chat.setAttribute('aria-label', n ? `Chat, ${n} unread` : 'Chat');
   }
 
   async #modCommand(command, member, value) {
@@ -812,36 +722,6 @@ export class Meeting extends EventTarget {
   }
 
   // -------------------------------------------------------------------------
-  // Side panel
-
-  #showPanel(which, focus = false) {
-    const ui = this.#ui;
-    this.#panel = which;
-    ui.panel.hidden = !which;
-    document.body.classList.toggle('panel-open', !!which);
-    ui.chat.setAttribute('aria-expanded', String(which === 'chat'));
-    ui.people.setAttribute('aria-expanded', String(which === 'people'));
-    ui.chat.classList.toggle('active', which === 'chat');
-    ui.people.classList.toggle('active', which === 'people');
-    ui.tabPeople.setAttribute('aria-selected', String(which === 'people'));
-    ui.tabChat.setAttribute('aria-selected', String(which === 'chat'));
-    ui.tabPeople.tabIndex = which === 'people' ? 0 : -1;
-    ui.tabChat.tabIndex = which === 'chat' ? 0 : -1;
-    ui.peoplePane.hidden = which !== 'people';
-    ui.chatPane.hidden = which !== 'chat';
-    if (which === 'chat') {
-      this.#unread = 0;
-      this.#renderUnread();
-      if (focus) {
-        this.#chat.focus();
-      }
-    } else if (which === 'people' && focus) {
-      ui.tabPeople.focus();
-    }
-    requestAnimationFrame(() => this.#stage.layout());
-  }
-
-  // -------------------------------------------------------------------------
   // Connection: the reconnect banner, quality, slots and their sizes
 
   #renderConnection() {
@@ -867,6 +747,7 @@ export class Meeting extends EventTarget {
       this.#wasLost = true;
     } else if (this.#wasLost && st === 'active' && cs === 'ready') {
       this.#wasLost = false;
+      this.#slots.reset(); // the reattached call has new slots
       this.#toast('Reconnected.');
       this.#bridge?.emit('reconnected', {});
     }
@@ -889,98 +770,11 @@ export class Meeting extends EventTarget {
     this.#ui.elapsed.textContent = hh ? `${hh}:${mm}:${ss}` : `${mm}:${ss}`;
   }
 
-  // #measureQuality rates the connection from the received audio's loss,
-  // the round-trip time and jitter over the last interval.
   async #measureQuality() {
     const report = await this.call?.stats().catch(() => null);
-    let level = 0;
-    let text = 'measuring';
-    if (report) {
-      let rtt = null;
-      let lost = 0;
-      let got = 0;
-      let jitter = 0;
-      report.forEach((r) => {
-        if (r.type === 'candidate-pair' && r.nominated && r.state === 'succeeded' && typeof r.currentRoundTripTime === 'number') {
-          rtt = r.currentRoundTripTime;
-        }
-        if (r.type === 'inbound-rtp' && r.kind === 'audio') {
-          lost += r.packetsLost || 0;
-          got += r.packetsReceived || 0;
-          jitter = Math.max(jitter, r.jitter || 0);
-        }
-      });
-      const prev = this.#lastQuality;
-      this.#lastQuality = { lost, got };
-      if (prev && got > prev.got) {
-        const dl = Math.max(0, lost - prev.lost);
-        const loss = dl / (dl + got - prev.got);
-        const r = rtt ?? 0;
-        if (loss < 0.02 && r < 0.3 && jitter < 0.03) {
-          level = 3;
-          text = 'good';
-        } else if (loss < 0.08 && r < 0.6 && jitter < 0.08) {
-          level = 2;
-          text = 'fair';
-        } else {
-          level = 1;
-          text = 'poor';
-        }
-        text += ` (${Math.round(loss * 100)}% loss${rtt !== null ? `, ${Math.round(r * 1000)} ms round trip` : ''})`;
-      }
-    }
-    const q = this.#ui.quality;
-    q.dataset.level = String(level);
-    q.setAttribute('aria-label', `Connection quality: ${text}`);
-    q.title = `Connection quality: ${text}`;
-  }
-
-  #layoutChanged() {
-    this.#scheduleSizes();
-    clearTimeout(this.#growTimer);
-    this.#growTimer = setTimeout(() => this.#growSlots(), 1000);
-  }
-
-  // #growSlots offers more slots when a larger window shows more tiles.
-  async #growSlots() {
-    const call = this.call;
-    const want = this.#stage.wantedSlots();
-    if (call?.state === 'active' && want > call.slotCount) {
-      try {
-        await call.addSlots(want - call.slotCount);
-      } catch (err) {
-        console.warn('confd: could not add slots', err);
-      }
-    }
-  }
-
-  #scheduleSizes() {
-    clearTimeout(this.#sizeTimer);
-    this.#sizeTimer = setTimeout(() => this.#sendSizes(), 300);
-  }
-
-  // #sendSizes tells the server how large each slot is drawn (confd.slotSize),
-  // if the server knows the request: an unknown method is not asked again.
-  async #sendSizes() {
-    const call = this.call;
-    if (!this.#slotSizeOK || call?.state !== 'active') {
-      return;
-    }
-    const slots = this.#stage.slotSizes().filter((s) => s.slot < call.slotCount);
-    const key = JSON.stringify(slots);
-    if (key === this.#lastSizes) {
-      return;
-    }
-    this.#lastSizes = key;
-    try {
-      await call.request('confd.slotSize', { slots });
-    } catch (err) {
-      if (err?.code === -32601) {
-        this.#slotSizeOK = false;
-      } else {
-        this.#lastSizes = '';
-      }
-    }
+    const r = quality.rate(report, this.#qualitySample);
+    this.#qualitySample = r.sample;
+    quality.show(this.#ui.quality, r);
   }
 
   #bindAudio() {
@@ -1004,19 +798,6 @@ export class Meeting extends EventTarget {
   // -------------------------------------------------------------------------
   // Settings: devices
 
-  async #openSettings() {
-    const ui = this.#ui;
-    const d = await listDevices();
-    fillSelect(ui.setMic, d.audioinput, deviceIdOf(this.#tracks.audio), 'No microphone found');
-    fillSelect(ui.setCam, d.videoinput, deviceIdOf(this.#tracks.video), 'No camera found');
-    ui.setSpeakerHint.hidden = canPickOutput;
-    ui.setSpeaker.hidden = !canPickOutput;
-    if (canPickOutput) {
-      fillSelect(ui.setSpeaker, d.audiooutput, this.#speakerId || readStore(SPEAKER_KEY) || '', 'System default');
-    }
-    ui.settingsDialog.showModal();
-  }
-
   async #switchDevice(kind, deviceId) {
     const got = await openMedia({ audio: kind === 'audio', video: kind === 'video', audioId: deviceId, videoId: deviceId });
     const track = got[kind];
@@ -1034,12 +815,10 @@ export class Meeting extends EventTarget {
     }
     old?.stop();
     if (!old) {
-      this.#want[kind] = false;
+      this.#self.ask(kind, false); // a new device starts on
     }
     this.#micMeter.detach();
-    this.#applyLocal(kind);
-    this.#reconcile();
-    this.#renderControls();
+    this.#changed();
   }
 
   async #setSpeaker(id) {
@@ -1052,38 +831,8 @@ export class Meeting extends EventTarget {
     }
   }
 
-  // #ask shows a small dialog with a text field; null when cancelled.
-  #ask({ title, label, value = '', options = [], ok = 'OK' }) {
-    const ui = this.#ui;
-    ui.askTitle.textContent = title;
-    ui.askLabel.textContent = label;
-    ui.askInput.value = value;
-    ui.askOK.textContent = ok;
-    ui.askList.replaceChildren(...options.map((o) => new Option(o, o)));
-    ui.ask.returnValue = '';
-    ui.ask.showModal();
-    ui.askInput.select();
-    return new Promise((resolve) => {
-      ui.ask.addEventListener('close', () => resolve(ui.ask.returnValue === 'ok' ? ui.askInput.value : null), { once: true });
-    });
-  }
-
-  // -------------------------------------------------------------------------
-  // Toasts
-
-  #toast(text, kind = '', ms = 5000) {
-    const box = this.#ui.toasts;
-    const el = document.createElement('p');
-    el.className = `toast ${kind}`.trim();
-    el.textContent = text;
-    box.append(el);
-    while (box.children.length > 3) {
-      box.firstElementChild.remove();
-    }
-    setTimeout(() => {
-      el.classList.add('going');
-      setTimeout(() => el.remove(), 300);
-    }, ms);
+  #toast(text, kind, ms) {
+    toast(text, kind, ms);
   }
 }
 

@@ -18,6 +18,7 @@ export class People {
   #rooms;
   #view = { members: [], selfId: 0, moderator: false, locked: false };
   #menuFor = null; // {member, button}
+  #abort = new AbortController();
 
   /**
    * @param {object} o
@@ -29,16 +30,27 @@ export class People {
     this.#onCommand = onCommand;
     this.#ask = ask;
     this.#rooms = rooms;
-    $('mute-all').addEventListener('click', () => onCommand('muteall', null));
-    $('lower-hands').addEventListener('click', () => onCommand('lowerhands', null));
-    this.#lock.addEventListener('click', () => onCommand(this.#view.locked ? 'unlock' : 'lock', null));
-    this.#menu.addEventListener('keydown', (ev) => this.#menuKey(ev));
+    const signal = this.#abort.signal;
+    $('mute-all').addEventListener('click', () => onCommand('muteall', null), { signal });
+    $('lower-hands').addEventListener('click', () => onCommand('lowerhands', null), { signal });
+    this.#lock.addEventListener('click', () => onCommand(this.#view.locked ? 'unlock' : 'lock', null), { signal });
+    this.#menu.addEventListener('keydown', (ev) => this.#menuKey(ev), { signal });
     document.addEventListener('pointerdown', (ev) => {
       if (!this.#menu.hidden && !this.#menu.contains(ev.target) && !ev.target.closest?.('.pmenu')) {
         this.closeMenu(false);
       }
-    });
-    window.addEventListener('resize', () => this.closeMenu(false));
+    }, { signal });
+    window.addEventListener('resize', () => this.closeMenu(false), { signal });
+  }
+
+  /** destroy empties the lists and stops listening (the meeting is over). */
+  destroy() {
+    this.closeMenu(false);
+    this.#abort.abort();
+    for (const li of this.#rows.values()) {
+      li.remove();
+    }
+    this.#rows.clear();
   }
 
   /** render shows the members; moderators get the actions. */
@@ -48,8 +60,9 @@ export class People {
     this.#lock.setAttribute('aria-pressed', String(!!locked));
     this.#lock.querySelector('span').textContent = locked ? 'Unlock room' : 'Lock room';
     this.#lock.querySelector('use').setAttribute('href', locked ? '#i-unlock' : '#i-lock');
-    const inLobby = members.filter((m) => m.lobby);
-    const inRoom = members.filter((m) => !m.lobby);
+    // A member waiting in the lobby sees itself; moderators see everyone waiting.
+    const inLobby = members.filter((m) => m.lobby && m.id !== selfId);
+    const inRoom = members.filter((m) => !m.lobby || m.id === selfId);
     this.#lobbySection.hidden = !inLobby.length || !moderator;
     const seen = new Set();
     this.#place(this.#list, inRoom, seen);
@@ -117,6 +130,9 @@ export class People {
     }
     if (self && this.#view.moderator) {
       tags.push(h('span', { class: 'tag mod' }, icon('star'), 'Moderator'));
+    }
+    if (m.lobby) {
+      tags.push(h('span', { class: 'tag' }, 'Waiting'));
     }
     if (m.kind === 'phone') {
       tags.push(h('span', { class: 'tag phone' }, icon('phone'), 'Phone'));
