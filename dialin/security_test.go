@@ -1,6 +1,12 @@
 package dialin_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"math/big"
 	"net"
 	"net/netip"
 	"strconv"
@@ -137,4 +143,36 @@ func TestIntegrationMalformedSIP(t *testing.T) {
 	if got := rawSIP(t, to, sub); !strings.Contains(got, " 405 ") {
 		t.Errorf("SUBSCRIBE: %q, want 405", got)
 	}
+}
+
+// selfSigned makes a throwaway certificate for 127.0.0.1.
+func selfSigned(t *testing.T) *tls.Config {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}
+}
+
+// TestIntegrationTLS: with a certificate, SIP over TLS works end to end.
+func TestIntegrationTLS(t *testing.T) {
+	h := newHarness(t, []room.Config{{Number: "3500"}}, func(c *dialin.Config) {
+		c.TLS, c.TLSConfig = "127.0.0.1:0", selfSigned(t)
+	})
+	ctx := timeout(t, 20*time.Second)
+	p := h.dial(ctx, dialintest.Options{Dest: "3500", Transport: "tls"})
+	memberOf(ctx, t, h.room("3500"), p)
+	if err := p.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(ctx, t, "the phone to leave", func() bool { return !inRoom(h.room("3500"), p) })
 }

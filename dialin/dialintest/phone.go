@@ -3,6 +3,7 @@ package dialintest
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -29,7 +30,7 @@ type Options struct {
 	Codecs    []string // offered, in order: "PCMU", "PCMA" (default both)
 	ToneHz    float64  // a sine sent at -12 dBFS; 0 sends silence
 	LateOffer bool     // INVITE without SDP: offer in the 200, answer in the ACK
-	Transport string   // "udp" (default) or "tcp"
+	Transport string   // "udp" (default), "tcp" or "tls"
 	Login     string   // digest credentials, used when challenged
 	Password  string
 	NoMedia   bool // send no RTP at all (RTP timeout tests)
@@ -120,7 +121,10 @@ func newPhone(opts Options) (*Phone, error) {
 // reaches it.
 func (p *Phone) startUA() error {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	// The test server's certificate is self-signed: a test phone trusts it.
+	tlsCfg := &tls.Config{InsecureSkipVerify: true} //nolint:gosec // test phone
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent("confd-test-phone"), sipgo.WithUserAgentHostname("127.0.0.1"),
+		sipgo.WithUserAgenTLSConfig(tlsCfg),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(quiet)),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(quiet)))
 	if err != nil {
