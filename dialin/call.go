@@ -231,16 +231,15 @@ func (c *call) acked(body []byte, src netip.Addr) {
 		c.post(event{kind: evHangup})
 		return
 	}
-	c.setMedia(a, m, src)
+	c.setMedia(m, src)
 }
 
-func (c *call) setMedia(a *sdpAudio, m media, src netip.Addr) {
+func (c *call) setMedia(m media, src netip.Addr) {
 	c.mu.Lock()
 	c.media, c.mediaOK = m, true
 	c.mu.Unlock()
 	c.port.setMedia(m, src)
 	c.post(event{kind: evMedia})
-	_ = a
 }
 
 // reoffer answers a re-INVITE's offer; an empty one gets confd's offer,

@@ -2,7 +2,6 @@ package dialin
 
 import (
 	"errors"
-	"net/netip"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -205,5 +204,3 @@ func (s *Server) onNoRoute(req *sip.Request, tx sip.ServerTransaction) {
 func respond(req *sip.Request, tx sip.ServerTransaction, code int, reason string) {
 	_ = tx.Respond(sip.NewResponseFromRequest(req, code, reason, nil))
 }
-
-var _ = netip.Addr{}

@@ -128,18 +128,24 @@ func (p *mediaPort) readRTP() {
 	buf := make([]byte, maxRTP)
 	var h rtpHeader
 	var dtmf dtmfDecoder
+	errs := 0
 	for {
 		n, src, err := p.rtp.ReadFromUDPAddrPort(buf)
 		if err != nil {
-			if p.closed.Load() || errors.Is(err, net.ErrClosed) {
+			if errs++; p.closed.Load() || errors.Is(err, net.ErrClosed) || errs > maxReadErrors {
 				return
 			}
-			p.bad.Add(1)
 			continue
 		}
+		errs = 0
 		p.handleRTP(buf[:n], src, &h, &dtmf)
 	}
 }
+
+// maxReadErrors is the error budget of a reader: this many failed reads
+// in a row mean the socket is broken, and the reader stops rather than
+// spin (the call then ends on its RTP timeout).
+const maxReadErrors = 100
 
 // handleRTP accepts one packet from src: parsed, source-checked, counted
 // and demultiplexed by payload type.
@@ -187,14 +193,16 @@ func (p *mediaPort) accept(src netip.AddrPort, h *rtpHeader, now int64) bool {
 func (p *mediaPort) readRTCP() {
 	defer p.wg.Done()
 	buf := make([]byte, maxRTP)
+	errs := 0
 	for {
 		n, src, err := p.rtcp.ReadFromUDPAddrPort(buf)
 		if err != nil {
-			if p.closed.Load() || errors.Is(err, net.ErrClosed) {
+			if errs++; p.closed.Load() || errors.Is(err, net.ErrClosed) || errs > maxReadErrors {
 				return
 			}
 			continue
 		}
+		errs = 0
 		if n >= 8 && buf[0]>>6 == 2 {
 			p.noteRTCP(src, buf[:n])
 		}

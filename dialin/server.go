@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -30,13 +29,13 @@ type Server struct {
 	guard   *guard
 	ports   portRange
 
-	mu         sync.Mutex
-	closed     bool
-	calls      map[string]*call // answered or answering calls, by dialog ID
-	sipgoMuted *atomic.Bool     // set at Shutdown: sipgo's log goes quiet
-	contacts   map[string]*sipgo.DialogUA
-	addrs      map[string]netip.AddrPort
-	closers    []func() error
+	mu       sync.Mutex
+	closed   bool
+	calls    map[string]*call // answered or answering calls, by dialog ID
+	sipgoLog *logGate         // muted at Shutdown: sipgo's log goes quiet
+	contacts map[string]*sipgo.DialogUA
+	addrs    map[string]netip.AddrPort
+	closers  []func() error
 
 	callWG  sync.WaitGroup // call goroutines
 	serveWG sync.WaitGroup // transport servers
@@ -52,15 +51,15 @@ func New(cfg Config, rooms *room.Rooms, log *zap.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dialin: prompts: %w", err)
 	}
-	muted := new(atomic.Bool)
-	sl := newSlog(log.Named("sipgo"), muted)
+	gate := new(logGate)
+	sl := newSlog(log.Named("sipgo"), gate)
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent("confd"),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sl)),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sl)))
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, rooms: rooms, ua: ua, prompts: ps, tones: newTonePlayer(), calls: map[string]*call{}, sipgoMuted: muted,
+	s := &Server{cfg: cfg, log: log, rooms: rooms, ua: ua, prompts: ps, tones: newTonePlayer(), calls: map[string]*call{}, sipgoLog: gate,
 		contacts: map[string]*sipgo.DialogUA{}, addrs: map[string]netip.AddrPort{}}
 	s.guard = newGuard(&s.cfg)
 	if s.sip, err = sipgo.NewServer(ua, sipgo.WithServerLogger(sl)); err != nil {
@@ -271,7 +270,7 @@ func (s *Server) closeTransports() {
 	}
 	_ = s.ua.Close()
 	s.serveWG.Wait()
-	s.sipgoMuted.Store(true)
+	s.sipgoLog.mute()
 }
 
 func (s *Server) register(c *call) bool {

@@ -3,7 +3,7 @@ package dialin
 import (
 	"context"
 	"log/slog"
-	"sync/atomic"
+	"sync"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -12,15 +12,29 @@ import (
 // zapHandler lets sipgo, which logs through log/slog, write to confd's zap
 // logger. sipgo's Info is chatty protocol detail, so it is demoted to
 // Debug; its warnings and errors stay what they are.
-// After Shutdown it is muted: sipgo's transaction timers may still fire for
-// a moment, and nothing should reach a logger whose owner has moved on.
+// Shutdown mutes it: sipgo's connection readers and transaction timers may
+// still run for a moment, and nothing should reach a logger whose owner
+// has moved on.
 type zapHandler struct {
-	log   *zap.Logger
-	muted *atomic.Bool
+	log  *zap.Logger
+	gate *logGate
 }
 
-func newSlog(log *zap.Logger, muted *atomic.Bool) *slog.Logger {
-	return slog.New(zapHandler{log: log, muted: muted})
+// logGate mutes a handler. A write holds the read lock, so once mute
+// returns no write is in flight or can start.
+type logGate struct {
+	mu    sync.RWMutex
+	muted bool
+}
+
+func (g *logGate) mute() {
+	g.mu.Lock()
+	g.muted = true
+	g.mu.Unlock()
+}
+
+func newSlog(log *zap.Logger, gate *logGate) *slog.Logger {
+	return slog.New(zapHandler{log: log, gate: gate})
 }
 
 func zapLevel(l slog.Level) zapcore.Level {
@@ -34,7 +48,7 @@ func zapLevel(l slog.Level) zapcore.Level {
 }
 
 func (h zapHandler) Enabled(_ context.Context, l slog.Level) bool {
-	return !h.muted.Load() && h.log.Core().Enabled(zapLevel(l))
+	return h.log.Core().Enabled(zapLevel(l))
 }
 
 func (h zapHandler) Handle(_ context.Context, r slog.Record) error {
@@ -43,7 +57,9 @@ func (h zapHandler) Handle(_ context.Context, r slog.Record) error {
 		fields = append(fields, zap.Any(a.Key, a.Value.Any()))
 		return true
 	})
-	if h.muted.Load() {
+	h.gate.mu.RLock()
+	defer h.gate.mu.RUnlock()
+	if h.gate.muted {
 		return nil
 	}
 	if ce := h.log.Check(zapLevel(r.Level), r.Message); ce != nil {
@@ -57,9 +73,9 @@ func (h zapHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	for _, a := range attrs {
 		fields = append(fields, zap.Any(a.Key, a.Value.Any()))
 	}
-	return zapHandler{log: h.log.With(fields...), muted: h.muted}
+	return zapHandler{log: h.log.With(fields...), gate: h.gate}
 }
 
 func (h zapHandler) WithGroup(name string) slog.Handler {
-	return zapHandler{log: h.log.Named(name), muted: h.muted}
+	return zapHandler{log: h.log.Named(name), gate: h.gate}
 }
