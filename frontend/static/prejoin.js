@@ -134,7 +134,8 @@ export class Prejoin {
       ui.pin.focus();
     } else if (auto && (ui.name.value.trim() || this.#launch.token)) {
       this.join();
-    } else if (!this.#launch.embed || ui.name.value) {
+    } else if (!this.#launch.embed) {
+      // Embedded, the host page keeps the focus until the user comes in.
       (ui.name.value || ui.name.readOnly ? ui.join : ui.name).focus();
     }
   }

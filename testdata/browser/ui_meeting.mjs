@@ -208,7 +208,8 @@ async function body() {
       return { area: r.width * r.height, largestOther: Math.max(0, ...others), name: document.querySelector('.tile.large .name').textContent };
     });
     if (large.area <= large.largestOther * 2) throw new Error(`the presentation is not the large tile: ${JSON.stringify(large)}`);
-    await A.waitForTimeout(500);
+    // A picture without the passing notices (they go after 5 s); not a condition of the test.
+    await A.waitForFunction(() => !document.querySelector('#toasts .toast'), null, { timeout: 8000 }).catch(() => {});
     await run.screenshot(A, shot('meeting.png'));
     return { frames, large };
   });
