@@ -4,10 +4,12 @@ import (
 	"context"
 	"net/netip"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/confd/confd/dialin/dialintest"
+	"github.com/confd/confd/room"
 	"github.com/confd/confd/signalling/vertotest"
 )
 
@@ -105,7 +107,29 @@ func TestPhoneAndBrowserHearEachOther(t *testing.T) {
 			hears(t, "browser", web, 880, false)
 			phoneHears(t, "phone", phone, 880, true)
 			phoneHears(t, "phone", phone, 440, false)
+			checkPhoneRow(t, a)
 		})
+	}
+}
+
+// checkPhoneRow: the phone is in the participant list like a browser, as a
+// phone, with its caller ID masked.
+func checkPhoneRow(t *testing.T, a *app) {
+	t.Helper()
+	r, _ := a.rooms.Lookup("3500")
+	found := false
+	r.Snapshot(func(rows []room.Row) {
+		for _, row := range rows {
+			if row.Kind == room.KindPhone {
+				found = true
+				if !strings.HasPrefix(row.Number, "••••") {
+					t.Errorf("the phone's number %q is not masked", row.Number)
+				}
+			}
+		}
+	})
+	if !found {
+		t.Error("no phone row in the participant list")
 	}
 }
 
