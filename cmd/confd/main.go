@@ -64,6 +64,11 @@ func (a *app) announce(freshCert bool) {
 			fmt.Printf("  open %s://%s/  (Verto websocket: %s://%s/verto)\n", name, hostPort(addr), map[string]string{"http": "ws", "https": "wss"}[name], hostPort(addr))
 		}
 	}
+	for _, l := range []struct{ name, addr string }{{"udp", a.cfg.Listen.SIPUDP}, {"tcp", a.cfg.Listen.SIPTCP}} {
+		if a.sip != nil && l.addr != "" {
+			fmt.Printf("  SIP (%s): %s — dial a room number, e.g. sip:3500@<this host>\n", l.name, l.addr)
+		}
+	}
 	fmt.Printf("  rooms: %s\n", strings.Join(roomNumbers(a.cfg), ", "))
 	if freshCert {
 		fmt.Printf("  made a self-signed certificate in %s (your browser will ask you to accept it)\n", a.cfg.DataDir)
