@@ -171,7 +171,21 @@ var commands = map[string]commandFunc{
 	"lowerhands": cmdLowerHands,
 }
 
-// target finds the command's member under the lock.
+// onTarget makes a command that acts on its target member under the
+// room's lock.
+func onTarget(f func(r *Room, p *Participant, c Command) (string, error)) commandFunc {
+	return func(r *Room, _ *Participant, c Command) (string, error) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		p, err := r.targetLocked(c)
+		if err != nil {
+			return "", err
+		}
+		return f(r, p, c)
+	}
+}
+
+// targetLocked finds the command's member.
 func (r *Room) targetLocked(c Command) (*Participant, error) {
 	p := r.memberLocked(c.Target)
 	if p == nil {
@@ -188,60 +202,36 @@ func cmdKick(r *Room, _ *Participant, c Command) (string, error) {
 }
 
 func cmdMute(next func(bool) bool) commandFunc {
-	return func(r *Room, _ *Participant, c Command) (string, error) {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		p, err := r.targetLocked(c)
-		if err != nil {
-			return "", err
-		}
+	return onTarget(func(r *Room, p *Participant, _ Command) (string, error) {
 		muted := next(p.muted)
 		r.setMutedLocked(p, muted, true)
 		return fmt.Sprintf("+OK %s %d\n", map[bool]string{true: "mute", false: "unmute"}[muted], p.ID), nil
-	}
+	})
 }
 
 func cmdDeaf(deaf bool) commandFunc {
-	return func(r *Room, _ *Participant, c Command) (string, error) {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		p, err := r.targetLocked(c)
-		if err != nil {
-			return "", err
-		}
+	return onTarget(func(r *Room, p *Participant, _ Command) (string, error) {
 		p.deaf = deaf
 		if p.audio != nil {
 			p.audio.SetDeaf(deaf)
 		}
 		r.changedLocked()
 		return fmt.Sprintf("+OK %s %d\n", map[bool]string{true: "deaf", false: "undeaf"}[deaf], p.ID), nil
-	}
+	})
 }
 
 func cmdVideo(next func(bool) bool) commandFunc {
-	return func(r *Room, _ *Participant, c Command) (string, error) {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		p, err := r.targetLocked(c)
-		if err != nil {
-			return "", err
-		}
+	return onTarget(func(r *Room, p *Participant, _ Command) (string, error) {
 		muted := next(p.videoMuted)
 		r.setVideoMutedLocked(p, muted)
 		return fmt.Sprintf("+OK %s %d\n", map[bool]string{true: "vmute", false: "unvmute"}[muted], p.ID), nil
-	}
+	})
 }
 
 // cmdLevel sets volume_in (gain) or volume_out: "up", "down" or a number,
 // clamped to -4..+4.
 func cmdLevel(dir string) commandFunc {
-	return func(r *Room, _ *Participant, c Command) (string, error) {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		p, err := r.targetLocked(c)
-		if err != nil {
-			return "", err
-		}
+	return onTarget(func(_ *Room, p *Participant, c Command) (string, error) {
 		cur := &p.gain
 		if dir == "OUT" {
 			cur = &p.volume
@@ -256,7 +246,7 @@ func cmdLevel(dir string) commandFunc {
 			p.audio.SetVolume(p.volume)
 		}
 		return fmt.Sprintf("+OK Volume %s %d = %d\n", dir, p.ID, level), nil
-	}
+	})
 }
 
 func nextLevel(cur int, v string) (int, error) {
@@ -276,13 +266,7 @@ func nextLevel(cur int, v string) (int, error) {
 // cmdFloor forces the video floor onto the member and locks it there; sent
 // for the member that holds the locked floor, it unlocks it (the floor
 // follows the speaker again).
-func cmdFloor(r *Room, _ *Participant, c Command) (string, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	p, err := r.targetLocked(c)
-	if err != nil {
-		return "", err
-	}
+var cmdFloor = onTarget(func(r *Room, p *Participant, _ Command) (string, error) {
 	resp := fmt.Sprintf("+OK floor %d\n", p.ID)
 	if r.forcedFloor == p {
 		r.forcedFloor = nil
@@ -293,11 +277,11 @@ func cmdFloor(r *Room, _ *Participant, c Command) (string, error) {
 	r.reassignLocked()
 	r.changedLocked()
 	return resp, nil
-}
+})
 
 // cmdBanner sets the caption of the member's tile: URL-escaped text (the
 // client escapes it), "reset" or "clear" to remove it.
-func cmdBanner(r *Room, _ *Participant, c Command) (string, error) {
+var cmdBanner = onTarget(func(r *Room, p *Participant, c Command) (string, error) {
 	text := c.Value
 	if text == "reset" || text == "clear" {
 		text = ""
@@ -308,28 +292,16 @@ func cmdBanner(r *Room, _ *Participant, c Command) (string, error) {
 	if len(text) > maxBanner {
 		return "", fmt.Errorf("%w: banner longer than %d bytes", ErrBadCommand, maxBanner)
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	p, err := r.targetLocked(c)
-	if err != nil {
-		return "", err
-	}
 	p.banner = text
 	r.changedLocked()
 	r.notifyAllSlotsLocked()
 	return "+OK\n", nil
-}
+})
 
 // cmdReserve reserves a slot for the member in everyone's view: a reserved
 // member is shown right after the floor. The same id again, or "clear",
 // releases it.
-func cmdReserve(r *Room, _ *Participant, c Command) (string, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	p, err := r.targetLocked(c)
-	if err != nil {
-		return "", err
-	}
+var cmdReserve = onTarget(func(r *Room, p *Participant, c Command) (string, error) {
 	resp := "+OK reservation_id " + c.Value + "\n"
 	if c.Value == "" || c.Value == "clear" || c.Value == p.reservation {
 		p.reservation, resp = "", "+OK reservation_id cleared\n"
@@ -339,7 +311,7 @@ func cmdReserve(r *Room, _ *Participant, c Command) (string, error) {
 	r.reassignLocked()
 	r.changedLocked()
 	return resp, nil
-}
+})
 
 func cmdLock(locked bool) commandFunc {
 	return func(r *Room, _ *Participant, _ Command) (string, error) {
@@ -387,13 +359,7 @@ func cmdTransfer(r *Room, _ *Participant, c Command) (string, error) {
 }
 
 // cmdAdmit lets a member wait in the lobby no longer.
-func cmdAdmit(r *Room, _ *Participant, c Command) (string, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	p, err := r.targetLocked(c)
-	if err != nil {
-		return "", err
-	}
+var cmdAdmit = onTarget(func(r *Room, p *Participant, _ Command) (string, error) {
 	p.waiting = false
 	if p.audio != nil {
 		p.audio.SetHold(p.held)
@@ -401,4 +367,4 @@ func cmdAdmit(r *Room, _ *Participant, c Command) (string, error) {
 	r.reassignLocked()
 	r.changedLocked()
 	return fmt.Sprintf("+OK admitted %d\n", p.ID), nil
-}
+})
