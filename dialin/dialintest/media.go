@@ -227,21 +227,10 @@ func (p *Phone) Reinvite(ctx context.Context, dir string) (string, error) {
 	return string(res.Body()), p.sess.WriteRequest(ack)
 }
 
-// ToneLevel is the power of freq in 8 kHz pcm relative to a full-scale
-// sine, in dB (Goertzel).
+// ToneLevel is the level of freq in 8 kHz pcm relative to a full-scale
+// sine, in dB.
 func ToneLevel(pcm []int16, freq float64) float64 {
-	if len(pcm) == 0 {
-		return math.Inf(-1)
-	}
-	k := 2 * math.Cos(2*math.Pi*freq/mixer.NarrowRate)
-	var s1, s2 float64
-	for _, x := range pcm {
-		s0 := float64(x)/32768 + k*s1 - s2
-		s2, s1 = s1, s0
-	}
-	power := s1*s1 + s2*s2 - k*s1*s2
-	amp := 2 * math.Sqrt(math.Max(0, power)) / float64(len(pcm))
-	return 20 * math.Log10(amp+1e-12)
+	return mixer.ToneLevel(pcm, mixer.NarrowRate, freq)
 }
 
 // DialCancel calls server, cancels as soon as it rings (RFC 3261 §9.1)

@@ -113,19 +113,8 @@ func (c *Call) ResetHeard() {
 	sp.pcm, sp.got = sp.pcm[:0], 0
 }
 
-// ToneLevel is the power of freq in pcm relative to a full-scale sine, in
-// dB, by the Goertzel algorithm.
+// ToneLevel is the level of freq in 48 kHz pcm relative to a full-scale
+// sine, in dB.
 func ToneLevel(pcm []int16, freq float64) float64 {
-	if len(pcm) == 0 {
-		return math.Inf(-1)
-	}
-	k := 2 * math.Cos(2*math.Pi*freq/mixer.SampleRate)
-	var s1, s2 float64
-	for _, x := range pcm {
-		s0 := float64(x)/32768 + k*s1 - s2
-		s2, s1 = s1, s0
-	}
-	power := s1*s1 + s2*s2 - k*s1*s2
-	amp := 2 * math.Sqrt(power) / float64(len(pcm))
-	return 20 * math.Log10(amp+1e-12)
+	return mixer.ToneLevel(pcm, mixer.SampleRate, freq)
 }
