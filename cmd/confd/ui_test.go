@@ -106,7 +106,8 @@ func checkScreenshots(t *testing.T, out string, w, h int, names ...string) {
 // (and cannot undo it); keyboard shortcuts raise a hand and mute; the
 // guest's screen share becomes the moderator's large tile; the guest's
 // websocket is cut and the call comes back through verto.attach without a
-// new invite; a phone-sized viewport joins and fits. Screenshots of the
+// new invite; the moderator sets a banner, stops the screen share and
+// locks the room; a phone-sized viewport joins and fits. Screenshots of the
 // pre-join, the meeting, the moderator panel and the phone go to
 // testdata/browser/out/ui/.
 func TestUIMeeting(t *testing.T) {

@@ -12,6 +12,8 @@
 //   screen      the guest shares a screen: it becomes the moderator's large tile
 //   reconnect   the guest's websocket is cut: the banner shows, the call
 //               recovers (verto.attach) with no new verto.invite
+//   moderate    the moderator sets a banner on the guest, stops the guest's screen share
+//               and locks and unlocks the room
 //   phone       a third person joins on a 390x844 viewport
 //
 //   node ui_meeting.mjs --base http://127.0.0.1:8080 --mod-login 1000 --mod-passwd 1234 \
@@ -232,6 +234,29 @@ async function body() {
     await waitFor(A, "Bob's tile after the reconnect", (id) => !!document.querySelector(`.tile[data-member-id="${id}"]:not([hidden])`), b.memberID);
     const aSeesB = await framesAdvance(A, `.tile[data-member-id="${b.memberID}"] video`);
     return { bannerText, before, after, newInvites: tap.invites - invites, bSeesA, aSeesB };
+  });
+
+  await run.step('moderate', async () => {
+    // A banner from the moderator menu, through the question dialog.
+    await A.click(`#people-list li[data-member-id="${b.memberID}"] .pmenu`);
+    await A.click('#menu [role="menuitem"]:text-is("Set banner…")');
+    await A.fill('#ask-input', 'Head of Design');
+    await A.click('#ask-ok');
+    await waitFor(B, 'the banner on Bob\'s own row', () => window.confd.conference.self?.banner === 'Head of Design');
+    await waitFor(A, 'the banner in the list', (id) => document.querySelector(`#people-list li[data-member-id="${id}"] .tag.banner`)?.textContent === 'Head of Design', b.memberID);
+    // Stop Bob's screen share: the screen member's menu.
+    const screenID = await A.evaluate(() => window.confd.conference.members.find((m) => m.kind === 'screen')?.id);
+    if (!screenID) throw new Error('no screen member in the list');
+    await A.click(`#people-list li[data-member-id="${screenID}"] .pmenu`);
+    await A.click('#menu [role="menuitem"]:text-is("Stop this screen share")');
+    await waitFor(B, 'Bob\'s share button back to Share', () => document.querySelector('#btn-screen .ctl-label').textContent === 'Share');
+    await waitFor(A, 'the presentation gone', () => !document.querySelector('.tile.large')?.classList.contains('presenting'));
+    // Lock and unlock the room.
+    await A.click('#lock-room');
+    await waitFor(A, 'the lock badge', () => !document.getElementById('lock-badge').hidden && document.getElementById('lock-room').getAttribute('aria-pressed') === 'true');
+    await A.click('#lock-room');
+    await waitFor(A, 'the room unlocked', () => document.getElementById('lock-badge').hidden);
+    return { screenID };
   });
 
   await run.step('phone', async () => {
