@@ -27,7 +27,19 @@ type AllocatorConfig struct {
 	// Reserve is the part of the estimate kept for audio and RTCP (default
 	// 64 kbit/s: one Opus stream and its overheads).
 	Reserve int
-	Log     *zap.Logger
+	// ProbeTime is how long a bandwidth probe pads (default 1.5 s): long
+	// enough for several rounds of transport feedback to report on it.
+	ProbeTime time.Duration
+	// Congestion, when set, reports the loss the subscriber's transport
+	// feedback shows; it is called from the allocator's goroutine.
+	Congestion func() Congestion
+	Log        *zap.Logger
+}
+
+// Congestion is what the subscriber's feedback says of the path now.
+type Congestion struct {
+	// Loss is the fraction of packets recently lost (0 to 1).
+	Loss float64
 }
 
 func (c AllocatorConfig) withDefaults() AllocatorConfig {
@@ -42,6 +54,9 @@ func (c AllocatorConfig) withDefaults() AllocatorConfig {
 	}
 	if c.Reserve <= 0 {
 		c.Reserve = 64_000
+	}
+	if c.ProbeTime <= 0 {
+		c.ProbeTime = 1500 * time.Millisecond
 	}
 	if c.Log == nil {
 		c.Log = zap.NewNop()
@@ -60,9 +75,12 @@ type Allocator struct {
 	mu       sync.Mutex
 	slots    []*DownTrack
 	prio     []int   // per slot: lower is more important
-	estimate int     // bits per second; 0: unknown, no limit
+	bwe      int     // send-side estimate (TWCC), bits per second; 0: none
+	remb     int     // the subscriber's REMB, bits per second; 0: none
 	cur      []Layer // the last choice per slot
 	lastDown int64   // when the last step down for bandwidth happened
+	sent     sendMeter
+	probe    prober
 }
 
 // NewAllocator makes an Allocator; Run drives it.
@@ -102,23 +120,46 @@ func (a *Allocator) SetPriorities(prio []int) {
 	a.Kick()
 }
 
-// SetEstimate sets the subscriber's available downlink in bits per second
-// (0: unknown). A lower estimate is acted on at once.
+// SetEstimate sets the send-side estimate of the subscriber's downlink in
+// bits per second (0: none), from its transport-wide CC feedback. A lower
+// estimate is acted on at once.
 func (a *Allocator) SetEstimate(bps int) {
+	a.set(&a.bwe, bps)
+}
+
+// SetREMB sets the estimate the subscriber reported itself (RTCP REMB,
+// draft-alvestrand-rmcat-remb), bits per second.
+func (a *Allocator) SetREMB(bps int) {
+	a.set(&a.remb, bps)
+}
+
+func (a *Allocator) set(field *int, bps int) {
 	a.mu.Lock()
-	lower := bps > 0 && (a.estimate == 0 || bps < a.estimate)
-	a.estimate = max(bps, 0)
+	before := a.estimateLocked()
+	*field = max(bps, 0)
+	after := a.estimateLocked()
 	a.mu.Unlock()
-	if lower {
+	if after > 0 && (before == 0 || after < before) {
 		a.Kick()
 	}
 }
 
-// Estimate is the last estimate set.
+// estimateLocked is the lower of the known estimates, 0 when none is.
+func (a *Allocator) estimateLocked() int {
+	switch {
+	case a.bwe == 0:
+		return a.remb
+	case a.remb == 0:
+		return a.bwe
+	}
+	return min(a.bwe, a.remb)
+}
+
+// Estimate is the downlink estimate in use (0: none, no limit).
 func (a *Allocator) Estimate() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.estimate
+	return a.estimateLocked()
 }
 
 // Kick asks for an allocation now. It never blocks; a nil Allocator
@@ -157,8 +198,13 @@ type slotInput struct {
 // Step runs one allocation at now and sets the slots' layers.
 func (a *Allocator) Step(now int64) {
 	a.mu.Lock()
-	slots, prio, est := slices.Clone(a.slots), slices.Clone(a.prio), a.estimate
+	slots, prio := slices.Clone(a.slots), slices.Clone(a.prio)
 	a.mu.Unlock()
+	var cong Congestion
+	if a.cfg.Congestion != nil {
+		cong = a.cfg.Congestion()
+	}
+	sent := sentBytes(slots)
 	in := make([]slotInput, len(slots))
 	for i, dt := range slots {
 		in[i] = slotInput{index: i, d: dt.demand()}
@@ -176,21 +222,38 @@ func (a *Allocator) Step(now int64) {
 		a.mu.Unlock()
 		return // SetSlots ran meanwhile; it kicked another round
 	}
+	sending := a.sent.rate(now, sent)
+	a.observeLocked(now, cong, sending)
+	est := a.effectiveLocked()
 	cur := make([]int, len(in))
 	for i, s := range in {
 		cur[i] = rungIndex(s.d.rungs, a.cur[s.index])
 	}
 	next := a.decide(now, est, demands, cur)
+	order := make([]*DownTrack, len(in))
 	for i, s := range in {
+		order[i] = slots[s.index]
+	}
+	pads := a.probeLocked(now, est, sending, demands, next, order)
+	for i, s := range in {
+		prev := a.cur[s.index]
 		a.cur[s.index] = Paused
 		if next[i] >= 0 {
 			a.cur[s.index] = s.d.rungs[next[i]].layer
+		}
+		if a.cur[s.index] != prev {
+			a.cfg.Log.Debug("slot layer", zap.Int("slot", s.index), zap.Int("estimate", est),
+				zap.Int("spatial", a.cur[s.index].Spatial), zap.Int("temporal", a.cur[s.index].Temporal),
+				zap.Int("bitrate", rate(s.d, next[i])))
 		}
 	}
 	chosen := slices.Clone(a.cur)
 	a.mu.Unlock()
 	for i, dt := range slots {
 		dt.setLimit(chosen[i])
+	}
+	for _, p := range pads {
+		p.slot.SetPadding(p.bps)
 	}
 }
 

@@ -38,6 +38,8 @@ type DownTrackStats struct {
 	// FramesDropped counts frames of the forwarded layer left out because
 	// their temporal layer is above the target.
 	FramesDropped uint64
+	// PaddingBytes counts the bytes of padding sent to probe bandwidth.
+	PaddingBytes uint64
 	// Current is the layer being forwarded, Target the one the slot moves
 	// to (Spatial -1: none).
 	Current, Target Layer
@@ -60,7 +62,8 @@ type DownTrack struct {
 	bytes   uint64    // guarded by mu
 	munger  Munger    // guarded by mu; its NACK history comes last
 
-	switches, framesDropped uint64 // guarded by mu
+	switches, framesDropped uint64   // guarded by mu
+	pad                     padState // guarded by mu
 	// The control plane's inputs, guarded by mu.
 	width, height int   // rendered size of the slot, 0 when unknown
 	limit         Layer // the allocator's choice; TopLayer without one
@@ -222,20 +225,27 @@ func (d *DownTrack) WriteRTP(p *Packet, out *Scratch) {
 	if b == nil || d.want.Load()&(1<<p.Layer) == 0 {
 		return
 	}
-	t, ok := d.translate(p)
+	t, pad, ok := d.translate(p)
 	if !ok {
 		return
 	}
 	d.write(b, p, out, t)
+	if pad.n > 0 {
+		d.writePadding(b, out, pad)
+	}
 }
 
-func (d *DownTrack) translate(p *Packet) (Translation, bool) {
+func (d *DownTrack) translate(p *Packet) (Translation, padding, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if p.Source != d.src {
-		return Translation{}, false
+		return Translation{}, padding{}, false
 	}
-	return d.translateLocked(p)
+	t, ok := d.translateLocked(p)
+	if !ok || !p.Header.Marker {
+		return t, padding{}, ok
+	}
+	return t, d.padLocked(p.Arrival), true
 }
 
 func (d *DownTrack) translateLocked(p *Packet) (Translation, bool) {
@@ -276,7 +286,7 @@ func (d *DownTrack) translateLocked(p *Packet) (Translation, bool) {
 func (d *DownTrack) write(b *binding, p *Packet, out *Scratch, t Translation) {
 	h := &out.Header
 	h.Version = 2
-	h.Padding, h.Extension, h.Marker = false, false, p.Header.Marker
+	h.Padding, h.PaddingSize, h.Extension, h.Marker = false, 0, false, p.Header.Marker
 	h.PayloadType = b.pt
 	h.SequenceNumber, h.Timestamp, h.SSRC = t.Seq, t.TS, b.ssrc
 	h.CSRC, h.Extensions, h.ExtensionProfile = nil, nil, 0
@@ -348,6 +358,13 @@ func (d *DownTrack) handleRTCP(pkt rtcp.Packet, scratch *Scratch) {
 		if src, l := d.current(); src != nil {
 			src.RequestLayerKeyframe(l)
 		}
+	case *rtcp.ReceiverEstimatedMaximumBitrate:
+		d.mu.Lock()
+		a := d.alloc
+		d.mu.Unlock()
+		if a != nil {
+			a.SetREMB(int(p.Bitrate))
+		}
 	case *rtcp.TransportLayerNack:
 		for _, pair := range p.Nacks {
 			pair.Range(func(seq uint16) bool {
@@ -401,7 +418,7 @@ func (d *DownTrack) current() (*Receiver, int) {
 func (d *DownTrack) Stats() DownTrackStats {
 	d.mu.Lock()
 	st := DownTrackStats{
-		Packets: d.packets, Bytes: d.bytes, Switches: d.switches, FramesDropped: d.framesDropped,
+		Packets: d.packets, Bytes: d.bytes, Switches: d.switches, FramesDropped: d.framesDropped, PaddingBytes: d.pad.sent,
 		Current: d.sel.Current(), Target: d.sel.Target(),
 	}
 	d.mu.Unlock()

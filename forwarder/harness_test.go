@@ -386,6 +386,7 @@ type testSim struct {
 	kfIn    [3]int
 	off     [3]bool // layers the publisher does not send (paused)
 	forced  [3]int  // key frames made on request, per layer
+	demand  bool    // run the Receiver's layer pausing after every frame
 }
 
 // simulcast makes a publisher; cfg.Lose, when set, is wrapped so that the
@@ -435,5 +436,8 @@ func (p *testSim) frame() {
 			p.r.handleLayer(p.r.layer(i), raw, p.net.now)
 			p.net.now += int64(time.Microsecond)
 		}
+	}
+	if p.demand {
+		p.r.updateDemand(p.net.now)
 	}
 }

@@ -27,8 +27,9 @@ const MaxTemporalLayers = 4
 const rateWindow = time.Second
 
 // idleAfter is how long a layer may send nothing before it counts as
-// stopped: ten frames even at 10 fps, so a loss burst does not stop it.
-const idleAfter = time.Second
+// stopped: twenty frames even at 10 fps, so neither a loss burst nor a
+// publisher's hiccup moves its viewers to another layer.
+const idleAfter = 2 * time.Second
 
 // layer is one simulcast encoding (one rid, one SSRC) of a Receiver. Its
 // reader goroutine owns hdr, pkt and out; everything else is atomics or
@@ -137,8 +138,14 @@ func (l *layer) snapshot(now int64) rateSnapshot {
 // between half a window and a window and a half old, so every caller sees
 // a rate over about one window however often it asks.
 func (l *layer) info(now int64) LayerInfo {
-	cur := l.snapshot(now)
+	// The snapshot is taken under the lock so that snapshots are in time
+	// order whoever measures: a late one becoming the base would make
+	// the counters run backwards.
 	l.mu.Lock()
+	cur := l.snapshot(now)
+	if now < l.last.at {
+		cur.at = l.last.at
+	}
 	if l.last.at == 0 {
 		l.older, l.last = cur, cur
 	} else if now-l.last.at >= int64(rateWindow/2) {

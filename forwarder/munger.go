@@ -11,6 +11,7 @@ type segment struct {
 	layer    int    // the source's simulcast layer
 	firstIn  int64  // extended input sequence number of the segment's first packet
 	firstOut int64  // extended output sequence number it maps to
+	lastOut  int64  // the last output sequence number it mapped (set when it ends)
 	seq      uint16 // output = input + seq (mod 2^16)
 	ts       uint32
 	pid      uint16 // modulo 2^15
@@ -142,6 +143,27 @@ func (m *Munger) drop(seq uint16) bool {
 	return true
 }
 
+// Pad reserves n output sequence numbers, right after the last forwarded
+// packet, for padding-only packets (RFC 3550 §5.1) that probe the
+// subscriber's bandwidth. It returns the first of them and the timestamp
+// they carry (the last one sent: padding is no new picture). The media
+// after them continues at the following number; a NACK for a padding
+// number maps to nothing.
+func (m *Munger) Pad(n int) (seq uint16, ts uint32, ok bool) {
+	if !m.started || n <= 0 {
+		return 0, 0, false
+	}
+	if m.highestIn >= m.cur.firstIn {
+		m.pushHistory()
+	}
+	first := m.last.seq + 1
+	m.last.seq += int64(n)
+	m.cur.firstIn = m.highestIn + 1
+	m.cur.firstOut = m.last.seq + 1
+	m.cur.seq += uint16(n)
+	return uint16(first), m.last.ts, true
+}
+
 // Reverse finds the segment and input sequence number behind an output
 // sequence number, for serving a NACK.
 func (m *Munger) Reverse(out uint16) (segment, uint16, bool) {
@@ -158,6 +180,9 @@ func (m *Munger) Reverse(out uint16) (segment, uint16, bool) {
 	}
 	for i := range min(m.histLen, historySegments) {
 		s := m.history[(m.histLen-1-i)%historySegments]
+		if ext > s.lastOut {
+			return segment{}, 0, false // padding: no media behind it
+		}
 		if ext >= s.firstOut {
 			return s, out - s.seq, true
 		}
@@ -198,6 +223,7 @@ func (m *Munger) setLast(seq int64, ts uint32, pid uint16, tl0 uint8, at int64) 
 }
 
 func (m *Munger) pushHistory() {
+	m.cur.lastOut = m.last.seq
 	m.history[m.histLen%historySegments] = m.cur
 	m.histLen++
 	if m.histLen >= 2*historySegments {

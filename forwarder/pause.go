@@ -24,6 +24,7 @@ type demand struct {
 	mu      sync.Mutex
 	perSlot map[*DownTrack]uint32
 	p       pauser
+	told    uint32 // the layers the publisher was last told to send
 	// onChange receives the new set of layers to send (bit i: layer i).
 	onChange func(active uint32)
 }
@@ -135,9 +136,15 @@ func (r *Receiver) updateDemand(now int64) {
 		wanted |= w
 	}
 	active, changed := r.demand.p.update(now, present, wanted)
+	// The publisher sends every layer until told otherwise: it hears of
+	// the layers only once one is paused, and of every change after.
+	tell := changed && present&(present-1) != 0 && (active != present || r.demand.told != 0)
+	if tell {
+		r.demand.told = active
+	}
 	notify := r.demand.onChange
 	r.demand.mu.Unlock()
-	if changed && notify != nil && present&(present-1) != 0 {
+	if tell && notify != nil {
 		notify(active)
 	}
 }

@@ -46,6 +46,7 @@ type SlotView struct {
 	Floor    bool   // the member holds the video floor
 	Pinned   bool   // the viewer pinned this member to this slot
 	Banner   string // the caption a moderator set for the member's tile
+	Rank     int    // the member's place in the room's ranking: 0 holds the floor, then most recent speakers
 }
 
 func (SlotsEvent) event() {}

@@ -105,6 +105,7 @@ func (r *Room) notifySlotsLocked(v *Participant, ranked []*Participant) {
 		sv := SlotView{Index: i, MID: s.mid}
 		if s.filler != nil {
 			sv.MemberID, sv.Name, sv.Banner = s.filler.ID, s.filler.Info.Name, s.filler.banner
+			sv.Rank = slices.Index(ranked, s.filler)
 			sv.Floor = s.filler == floor
 			sv.Pinned = s.pinned == s.filler.ID
 		}

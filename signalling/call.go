@@ -50,6 +50,7 @@ type Call struct {
 	camera     *forwarder.Receiver // the camera being published, nil for none
 	audioIn    atomic.Pointer[mixer.Member]
 	wg         sync.WaitGroup // goroutines reading this call's media
+	sim        simulcastState
 }
 
 func newCall(s *Session, d *verto.DialogParams, r *room.Room) *Call {
@@ -65,6 +66,7 @@ func (c *Call) Notify(ev room.Event) {
 		return
 	}
 	if e, ok := ev.(room.SlotsEvent); ok {
+		c.prioritise(e)
 		s.post(func() { c.sendSlots(s, e) })
 	}
 }
@@ -178,7 +180,7 @@ func (c *Call) detachFrom(s *Session) {
 
 // newPC makes the call's PeerConnection, hooked to the room and session.
 func (c *Call) newPC() (*webrtc.PeerConnection, error) {
-	pc, err := c.srv.media.NewPeerConnection()
+	pc, est, err := c.srv.media.newPeerConnection()
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +188,11 @@ func (c *Call) newPC() (*webrtc.PeerConnection, error) {
 		_ = pc.Close()
 		return nil, errCallEnded
 	}
+	c.startDownlink(pc, est)
 	c.watch(pc)
+	if pc.ConnectionState() == webrtc.PeerConnectionStateClosed {
+		c.stopDownlink(pc) // closed before watch could see it
+	}
 	return pc, nil
 }
 
@@ -354,6 +360,7 @@ func (c *Call) addSlot(pc *webrtc.PeerConnection, i int, offering bool, dir webr
 	c.mu.Lock()
 	c.slots = append(c.slots, dt)
 	c.mu.Unlock()
+	c.allocateSlots()
 	return nil
 }
 
@@ -430,6 +437,9 @@ func (c *Call) watch(pc *webrtc.PeerConnection) {
 		c.goMedia(func() { c.onTrack(pc, track, recv) })
 	})
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		if st == webrtc.PeerConnectionStateClosed {
+			c.stopDownlink(pc)
+		}
 		if st != webrtc.PeerConnectionStateFailed {
 			return
 		}
@@ -461,8 +471,17 @@ func (c *Call) onTrack(pc *webrtc.PeerConnection, track *webrtc.TrackRemote, rr 
 		c.readAudio(track, rr)
 		return
 	}
+	if track.RID() != "" {
+		c.onSimulcastTrack(pc, track, rr)
+		return
+	}
 	recv := forwarder.NewReceiver(forwarder.ReceiverConfig{SSRC: uint32(track.SSRC()), Kind: forwarder.KindVideo, Log: c.log}, pc)
 	recv.Start(track)
+	c.publish(recv)
+}
+
+// publish makes recv the member's camera until it ends.
+func (c *Call) publish(recv *forwarder.Receiver) {
 	c.mu.Lock()
 	c.camera = recv
 	r, p := c.room, c.part

@@ -39,6 +39,8 @@ var handlers = map[string]handler{
 	verto.MethodUnsubscribe: (*Session).handleUnsubscribe,
 	verto.MethodBroadcast:   (*Session).handleBroadcast,
 	methodPin:               (*Session).handlePin,
+	methodSlotSize:          (*Session).handleSlotSize,
+	methodStats:             (*Session).handleStats,
 }
 
 var (

@@ -8,6 +8,7 @@ import (
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/logging"
 	"github.com/pion/sdp/v3"
@@ -40,6 +41,9 @@ const (
 type Media struct {
 	api    *webrtc.API
 	closer []func() error
+	// bwe hands the bandwidth estimator the interceptor registry makes for
+	// a PeerConnection to the NewPeerConnection call that built it.
+	bwe bweHandoff
 }
 
 // NewMedia makes the pion API: VP8 and Opus only, an explicit interceptor
@@ -51,11 +55,11 @@ func NewMedia(cfg MediaConfig) (*Media, error) {
 	if err != nil {
 		return nil, err
 	}
-	reg, err := newInterceptors()
+	m := &Media{}
+	reg, err := newInterceptors(me, &m.bwe)
 	if err != nil {
 		return nil, err
 	}
-	m := &Media{}
 	se, err := m.settings(cfg)
 	if err != nil {
 		m.Close()
@@ -85,10 +89,15 @@ func newMediaEngine() (*webrtc.MediaEngine, error) {
 	if err := me.RegisterHeaderExtension(ext, webrtc.RTPCodecTypeAudio); err != nil {
 		return nil, err
 	}
+	// Simulcast publishers tag each encoding with its rid (RFC 8851,
+	// RFC 8852 RtpStreamId and RepairedRtpStreamId) and the MID.
+	if err := webrtc.ConfigureSimulcastExtensionHeaders(me); err != nil {
+		return nil, err
+	}
 	return me, nil
 }
 
-func newInterceptors() (*interceptor.Registry, error) {
+func newInterceptors(me *webrtc.MediaEngine, bwe *bweHandoff) (*interceptor.Registry, error) {
 	reg := &interceptor.Registry{}
 	gen, err := nack.NewGeneratorInterceptor()
 	if err != nil {
@@ -96,6 +105,9 @@ func newInterceptors() (*interceptor.Registry, error) {
 	}
 	reg.Add(gen)
 	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
+		return nil, err
+	}
+	if err := configureBWE(me, reg, bwe); err != nil {
 		return nil, err
 	}
 	return reg, nil
@@ -153,7 +165,20 @@ func (m *Media) muxes(se *webrtc.SettingEngine, cfg MediaConfig) error {
 
 // NewPeerConnection makes a PeerConnection for one call.
 func (m *Media) NewPeerConnection() (*webrtc.PeerConnection, error) {
-	return m.api.NewPeerConnection(webrtc.Configuration{SDPSemantics: webrtc.SDPSemanticsUnifiedPlan})
+	pc, _, err := m.newPeerConnection()
+	return pc, err
+}
+
+// newPeerConnection makes a PeerConnection and returns its send-side
+// bandwidth estimator (nil if the registry made none).
+func (m *Media) newPeerConnection() (*webrtc.PeerConnection, cc.BandwidthEstimator, error) {
+	m.bwe.mu.Lock()
+	defer m.bwe.mu.Unlock()
+	m.bwe.last = nil
+	pc, err := m.api.NewPeerConnection(webrtc.Configuration{SDPSemantics: webrtc.SDPSemanticsUnifiedPlan})
+	est := m.bwe.last
+	m.bwe.last = nil
+	return pc, est, err
 }
 
 // Close releases the shared UDP and TCP muxes.

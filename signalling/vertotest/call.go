@@ -34,6 +34,12 @@ type CallOptions struct {
 	// ScreenShare offers one send-only video section (the synthetic camera
 	// with SSRC) and no audio, as Verto clients share a screen.
 	ScreenShare bool
+	// Simulcast publishes the synthetic camera as three encodings, rids
+	// q, h and f at 320x180, 640x360 and 1280x720, their frames marked
+	// with SSRC, SSRC+1 and SSRC+2.
+	Simulcast bool
+	// Throttle, when set, limits the rate at which the call receives RTP.
+	Throttle *Throttle
 }
 
 // Call is one call with its PeerConnection.
@@ -51,6 +57,7 @@ type Call struct {
 	source   *forwardertest.VP8Source
 	camera   *webrtc.TrackLocalStaticRTP
 	ivf      *ivfCamera
+	sim      *simulcastCamera
 	pubs     []publisher // guarded by mu: the running media loops
 	mic      *microphone
 	speaker  speaker
@@ -63,6 +70,12 @@ type Call struct {
 
 // NewPeerConnection makes a loopback-only pion PeerConnection.
 func NewPeerConnection() (*webrtc.PeerConnection, error) {
+	return newPeerConnection(nil)
+}
+
+// newPeerConnection makes a loopback-only pion PeerConnection whose
+// received RTP goes through throttle, when set.
+func newPeerConnection(throttle *Throttle) (*webrtc.PeerConnection, error) {
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		return nil, err
@@ -76,6 +89,13 @@ func NewPeerConnection() (*webrtc.PeerConnection, error) {
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	if throttle != nil {
+		n, err := newThrottledNet(throttle)
+		if err != nil {
+			return nil, err
+		}
+		se.SetNet(n)
+	}
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
 	return api.NewPeerConnection(webrtc.Configuration{})
 }
@@ -118,7 +138,7 @@ func (c *Call) dialog() map[string]any {
 }
 
 func (c *Call) makeOffer() (string, error) {
-	pc, err := NewPeerConnection()
+	pc, err := newPeerConnection(c.opts.Throttle)
 	if err != nil {
 		return "", err
 	}
@@ -163,6 +183,9 @@ func (c *Call) addVideo(pc *webrtc.PeerConnection) error {
 }
 
 func (c *Call) addCamera(pc *webrtc.PeerConnection, dir webrtc.RTPTransceiverDirection) error {
+	if c.opts.Simulcast {
+		return c.addSimulcastCamera(pc, dir)
+	}
 	if c.opts.IVF != "" {
 		cam, err := newIVFCamera(c.opts.IVF, c.opts.Name)
 		if err != nil {
@@ -267,6 +290,8 @@ func (c *Call) startPublishing() {
 	switch {
 	case c.ivf != nil:
 		c.publishEvery(c.ivf.interval, c.ivf.writeNext)
+	case c.sim != nil:
+		c.publishEvery(time.Second/30, c.writeSimulcastFrame)
 	case c.camera != nil:
 		c.publishEvery(time.Second/30, c.writeSyntheticFrame)
 	}

@@ -220,6 +220,21 @@ func (c *Client) event(params json.RawMessage) {
 		Data         json.RawMessage `json:"data"`
 	}
 	_ = json.Unmarshal(params, &e)
+	if e.EventChannel == "confd.layers" {
+		var d struct {
+			CallID string   `json:"callID"`
+			Active []string `json:"active"`
+		}
+		if json.Unmarshal(e.Data, &d) == nil {
+			c.mu.Lock()
+			call := c.calls[d.CallID]
+			c.mu.Unlock()
+			if call != nil {
+				call.setLayers(d.Active)
+				return
+			}
+		}
+	}
 	if e.EventChannel == "confd.slots" {
 		var d SlotsData
 		if json.Unmarshal(e.Data, &d) == nil {

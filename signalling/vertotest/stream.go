@@ -3,6 +3,7 @@ package vertotest
 import (
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -20,6 +21,8 @@ type Packet struct {
 	Keyframe  bool   // first packet of a key frame
 	PictureID uint16 //
 	Source    uint32 // the publisher's SSRC, read from the frame's payload; 0 when not a frame start
+	TID       uint8  // VP8 temporal layer
+	Arrival   time.Time
 }
 
 // Stream records one slot's packets.
@@ -73,12 +76,13 @@ func (s *Stream) record(track *webrtc.TrackRemote) {
 }
 
 func (s *Stream) add(h rtp.Header, payload []byte) {
-	p := Packet{SSRC: h.SSRC, Seq: h.SequenceNumber, TS: h.Timestamp}
+	p := Packet{SSRC: h.SSRC, Seq: h.SequenceNumber, TS: h.Timestamp, Arrival: time.Now()}
 	var d vp8.Descriptor
 	if d.Unmarshal(payload) == nil {
 		p.Start = d.Start && d.PartitionID == 0
 		p.Keyframe = d.Keyframe
 		p.PictureID = d.PictureID
+		p.TID = d.TID
 		if p.Start {
 			p.Source, _, _ = forwardertest.FrameOf(payload, &d)
 		}
@@ -96,9 +100,20 @@ func (s *Stream) Packets() []Packet {
 }
 
 // Sources lists the publisher SSRCs seen, in order of first appearance.
+// Retransmissions (packets behind the highest sequence number) do not
+// count: they repeat the past.
 func (s *Stream) Sources() []uint32 {
+	return sourcesOf(s.Packets())
+}
+
+func sourcesOf(pkts []Packet) []uint32 {
 	var out []uint32
-	for _, p := range s.Packets() {
+	var highest uint16
+	for i, p := range pkts {
+		if i > 0 && int16(p.Seq-highest) <= 0 {
+			continue
+		}
+		highest = p.Seq
 		if p.Source != 0 && (len(out) == 0 || out[len(out)-1] != p.Source) {
 			out = append(out, p.Source)
 		}
@@ -116,9 +131,11 @@ func (s *Stream) CurrentSource() uint32 {
 }
 
 // Check verifies that the slot is one continuous stream: one SSRC, a key
-// frame first and at every change of source, sequence numbers +1 (a gap
-// counts as loss, a packet behind the highest one must fill such a gap),
-// timestamps never going back. It returns the number of packets lost.
+// frame first and at every change of source (unless packets before the
+// change are missing: the key frame may be among them), sequence numbers
+// +1 (a gap counts as loss, a packet behind the highest one must fill such
+// a gap), timestamps never going back. It returns the number of packets
+// lost.
 func (s *Stream) Check() (lost int, err error) {
 	pkts := s.Packets()
 	if len(pkts) == 0 {
@@ -161,13 +178,62 @@ func (c *checker) next(p Packet) error {
 		return fmt.Errorf("timestamp went back from %d to %d", c.highest.TS, p.TS)
 	}
 	if p.Source != 0 && p.Source != c.src {
-		if !p.Keyframe {
+		// The key frame may be among packets still missing (lost on the
+		// way, maybe retransmitted later).
+		if !p.Keyframe && len(c.missing) == 0 {
 			return fmt.Errorf("source switched from %d to %d without a key frame", c.src, p.Source)
 		}
 		c.src = p.Source
 	}
 	c.highest = p
 	return nil
+}
+
+// LongestFreeze is the longest time between two frame starts received,
+// from the first frame on.
+func (s *Stream) LongestFreeze() time.Duration {
+	var last time.Time
+	var worst time.Duration
+	for _, p := range s.Packets() {
+		if !p.Start {
+			continue
+		}
+		if !last.IsZero() {
+			worst = max(worst, p.Arrival.Sub(last))
+		}
+		last = p.Arrival
+	}
+	return worst
+}
+
+// SwitchGaps is, for every change of source in the slot, the time between
+// the last frame start of the old source and the first of the new one: how
+// long the viewer saw no new picture at the switch.
+func (s *Stream) SwitchGaps() []time.Duration {
+	var gaps []time.Duration
+	var last Packet
+	var highest uint16
+	for i, p := range s.Packets() {
+		if i > 0 && int16(p.Seq-highest) <= 0 {
+			continue // a retransmission
+		}
+		highest = p.Seq
+		if !p.Start || p.Source == 0 {
+			continue
+		}
+		if last.Source != 0 && p.Source != last.Source {
+			gaps = append(gaps, p.Arrival.Sub(last.Arrival))
+		}
+		last = p
+	}
+	return gaps
+}
+
+// SourcesSince lists the sources of the frames that started after the
+// first n packets, in order of first appearance.
+func (s *Stream) SourcesSince(n int) []uint32 {
+	pkts := s.Packets()
+	return sourcesOf(pkts[min(n, len(pkts)):])
 }
 
 // rtpPayloadOf returns the payload of a raw RTP packet, padding removed.
