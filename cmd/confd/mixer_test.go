@@ -65,11 +65,13 @@ func listen(ctx context.Context, t *testing.T, calls ...*vertotest.Call) {
 	}
 }
 
-// A tone at -12 dBFS comes out around -12 dB; what is absent stays below the
-// codec's noise, far under -40 dB.
+// A tone at -12 dBFS comes out around -12 dB on a quiet machine and a few
+// dB lower on a loaded one, where late packets are concealed; what is
+// absent stays below the codec's noise, under -55 dB in every run seen.
+// The 10 dB between the two bounds keeps the verdict clear either way.
 const (
-	presentDB = -24.0
-	absentDB  = -40.0
+	presentDB = -35.0
+	absentDB  = -45.0
 )
 
 func hears(t *testing.T, who string, c *vertotest.Call, hz float64, present bool) {
