@@ -160,8 +160,8 @@ func listen(ctx context.Context, t *testing.T, phones ...*dialintest.Phone) {
 }
 
 const (
-	presentDB = -24.0
-	absentDB  = -40.0
+	presentDB = -35.0 // a loaded machine conceals late packets: -25 dB was seen
+	absentDB  = -45.0
 )
 
 func hears(t *testing.T, who string, p *dialintest.Phone, hz float64, present bool) {

@@ -76,10 +76,10 @@ type confResult struct {
 
 // The tone Chromium's fake microphone plays (both clients; the moderator
 // disables its track, so only the participant's reaches the room), and the
-// level above which the listener hears it. That is lower than presentDB: a
-// browser under load drops packets, and each gap breaks the tone's phase in
-// the measured second. Once muted the tone is gone entirely (far below
-// absentDB), so the margin stays wide.
+// level above which the listener hears it: lower than the tone's own level
+// because a browser under load drops packets, and each gap breaks the
+// tone's phase in the measured second. Once muted the tone is gone entirely
+// (far below absentDB), so the margin stays wide.
 const (
 	browserToneHz      = 660
 	browserToneHeardDB = -30.0
