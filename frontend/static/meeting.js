@@ -305,7 +305,7 @@ export class Meeting extends EventTarget {
   }
 
   #key(ev) {
-    if (ev.defaultPrevented || ev.ctrlKey || ev.metaKey || ev.altKey || typing(ev.target)) {
+    if (ev.defaultPrevented || ev.repeat || ev.ctrlKey || ev.metaKey || ev.altKey || typing(ev.target)) {
       return;
     }
     switch (ev.key.toLowerCase()) {

@@ -340,11 +340,10 @@ export class Prejoin {
   }
 }
 
+// setToggle shows a device toggle: its name stays, aria-pressed says on.
 function setToggle(button, available, on, what) {
   button.disabled = !available;
   button.setAttribute('aria-pressed', String(available && on));
   button.classList.toggle('off', !available || !on);
-  const label = !available ? `No ${what}` : on ? `Turn ${what} off` : `Turn ${what} on`;
-  button.setAttribute('aria-label', label);
-  button.title = label;
+  button.title = !available ? `No ${what}` : on ? `Turn the ${what} off` : `Turn the ${what} on`;
 }

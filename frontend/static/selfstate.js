@@ -2,9 +2,9 @@
 // row is the truth; the page asks for changes with the keypad codes confd
 // reads from browsers (docs/protocol.md: 0 toggles the microphone, *0 the
 // camera, *1 the hand). Since they toggle, a code is sent only when the
-// row differs from what the user wants, and not again until the row has
-// had time to follow. Changes the server makes on its own (a moderator's
-// mute, lowered hands) are adopted. No DOM: meeting.js applies the result.
+// row, with the codes still in flight, differs from what the user wants.
+// Changes the server makes on its own (a moderator's mute, lowered hands)
+// are adopted. No DOM: meeting.js applies the result.
 
 /** The keypad code that toggles each state. */
 export const DTMF = Object.freeze({ audio: '0', video: '*0', hand: '*1' });
@@ -15,7 +15,11 @@ export const KINDS = Object.freeze(['audio', 'video', 'hand']);
 const rowValue = { audio: (m) => m.audioMuted, video: (m) => m.videoMuted, hand: (m) => m.handRaised };
 
 export class SelfState {
-  #pending = { audio: 0, video: 0, hand: 0 }; // when a code was sent (0: none in flight)
+  // Codes sent whose toggle the row has not shown yet, and when the last
+  // went. Counting them tells our own changes from the server's, even when
+  // the user toggles twice before the row follows once.
+  #inflight = { audio: 0, video: 0, hand: 0 };
+  #sentAt = { audio: 0, video: 0, hand: 0 };
   #now;
   #resendMs;
 
@@ -23,7 +27,7 @@ export class SelfState {
    * @param {{audio: boolean, video: boolean, hand: boolean}} want the state the user asked for
    * @param {object} [o]
    * @param {() => number} [o.now] a clock in milliseconds
-   * @param {number} [o.resendMs] how long the row has to follow a code
+   * @param {number} [o.resendMs] how long the row has to follow a code before it counts as lost
    */
   constructor(want, { now = () => performance.now(), resendMs = 4000 } = {}) {
     this.want = { audio: !!want.audio, video: !!want.video, hand: !!want.hand };
@@ -45,18 +49,21 @@ export class SelfState {
 
   /**
    * follow takes the own row after a change (prev: the row before, null for
-   * the first). It returns the states the server changed by itself, now
-   * adopted as wanted: [{kind, value}].
+   * the first). A change that one of our codes explains is ours; any other
+   * is the server's (a moderator, the keypad, lowered hands) and is adopted
+   * as wanted. It returns the adopted changes: [{kind, value}].
    */
   follow(me, prev) {
     const adopted = [];
     for (const kind of KINDS) {
       const now = rowValue[kind](me);
-      if (this.#pending[kind]) {
-        if (now === this.want[kind]) {
-          this.#pending[kind] = 0;
-        }
-      } else if (prev && now !== rowValue[kind](prev) && now !== this.want[kind]) {
+      if (!prev || now === rowValue[kind](prev)) {
+        continue;
+      }
+      if (this.#inflight[kind] > 0) {
+        this.#inflight[kind]--;
+        this.#sentAt[kind] = this.#now();
+      } else if (now !== this.want[kind]) {
         this.want[kind] = now;
         adopted.push({ kind, value: now });
       }
@@ -70,8 +77,8 @@ export class SelfState {
 
   /**
    * codes returns the keypad codes to send now for the row to reach what
-   * the user wants, and marks them in flight. has says which devices exist
-   * (no microphone: nothing to mute).
+   * the user wants, counting those still in flight. has says which devices
+   * exist (no microphone: nothing to mute).
    */
   codes(me, has = { audio: true, video: true }) {
     const out = [];
@@ -79,25 +86,26 @@ export class SelfState {
       if (kind !== 'hand' && !has[kind]) {
         continue;
       }
-      if (rowValue[kind](me) === this.want[kind]) {
-        this.#pending[kind] = 0;
+      if (this.#inflight[kind] && this.#now() - this.#sentAt[kind] >= this.#resendMs) {
+        this.#inflight[kind] = 0; // the row never followed: count those codes as lost
+      }
+      const expected = rowValue[kind](me) !== (this.#inflight[kind] % 2 === 1);
+      if (expected === this.want[kind]) {
         continue;
       }
       if (kind === 'audio' && !this.want.audio && me.muteLocked) {
         this.want.audio = true; // a moderator's mute wins
         continue;
       }
-      if (this.#pending[kind] && this.#now() - this.#pending[kind] < this.#resendMs) {
-        continue;
-      }
-      this.#pending[kind] = this.#now() || 1;
+      this.#inflight[kind]++;
+      this.#sentAt[kind] = this.#now();
       out.push({ kind, digits: DTMF[kind] });
     }
     return out;
   }
 
-  /** failed forgets a code that could not be sent, so it is sent again. */
+  /** failed forgets a code that could not be sent. */
   failed(kind) {
-    this.#pending[kind] = 0;
+    this.#inflight[kind] = Math.max(0, this.#inflight[kind] - 1);
   }
 }

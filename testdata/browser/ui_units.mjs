@@ -242,6 +242,18 @@ test('joining muted sends 0 once, again only if the row does not follow', () => 
   assert.deepEqual(s.codes(me({ audioMuted: true })), []);
 });
 
+test('toggling twice before the row follows is not taken for the server’s change', () => {
+  const s = new SelfState({ audio: false, video: false, hand: false }, { now: () => 1 });
+  s.ask('hand', true);
+  assert.deepEqual(s.codes(me()).map((c) => c.digits), ['*1']);
+  s.ask('hand', false);
+  assert.deepEqual(s.codes(me()).map((c) => c.digits), ['*1'], 'the raise is still in flight: lower it again');
+  assert.deepEqual(s.follow(me({ handRaised: true }), me()), []);
+  assert.deepEqual(s.follow(me(), me({ handRaised: true })), []);
+  assert.equal(s.want.hand, false);
+  assert.deepEqual(s.codes(me()), []);
+});
+
 test('a moderator’s mute is adopted and cannot be undone by the member', () => {
   const s = new SelfState({ audio: false, video: false, hand: false });
   const before = me();
