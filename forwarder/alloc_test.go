@@ -90,9 +90,9 @@ func TestForwardDoesNotAllocate(t *testing.T) {
 
 // TestSimulcastForwardDoesNotAllocate checks that a three-layer Receiver
 // fanning out to 60 slots (20 per layer, half of the largest limited to
-// the base temporal layer, so frames are left out) allocates nothing per
-// packet after warm-up, on every layer's reader path, including the
-// packets that cross layer switches.
+// the base temporal layer, so frames are left out, one per layer probing
+// with padding) allocates nothing per packet after warm-up, on every
+// layer's reader path, including the packets that cross layer switches.
 func TestSimulcastForwardDoesNotAllocate(t *testing.T) {
 	const perLayer, warmup, runs = 20, 300, 1000
 	src := forwardertest.NewSimulcast(forwardertest.SimulcastConfig{SSRCs: simSSRCs, TemporalLayers: true, KeyframeInterval: 10})
@@ -120,6 +120,9 @@ func TestSimulcastForwardDoesNotAllocate(t *testing.T) {
 			if l == 2 && i%2 == 0 {
 				dt.setLimit(Layer{Spatial: 2, Temporal: 0})
 			}
+			if i == 1 {
+				dt.SetPadding(300_000) // a probe: padding after every frame
+			}
 			dts = append(dts, dt)
 		}
 	}
@@ -142,6 +145,9 @@ func TestSimulcastForwardDoesNotAllocate(t *testing.T) {
 	}
 	if st := dts[2*perLayer].Stats(); st.FramesDropped == 0 {
 		t.Errorf("a TID 0 slot dropped no frames: %+v", st)
+	}
+	if st := dts[1].Stats(); st.PaddingBytes == 0 {
+		t.Errorf("the probing slot sent no padding: %+v", st)
 	}
 	// Resize every slot: they switch layer at the next key frames.
 	for j, dt := range dts {

@@ -181,12 +181,11 @@ func (d *DownTrack) retarget() {
 }
 
 // setLimit is the allocator's choice for the slot.
+// The target is chosen again even when the limit stays: the layers
+// available may have changed (one paused or resumed, one stalled).
 func (d *DownTrack) setLimit(l Layer) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.limit == l {
-		return
-	}
 	d.limit = l
 	d.retargetLocked()
 }

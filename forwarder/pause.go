@@ -14,9 +14,10 @@ const PauseAfter = 3 * time.Second
 
 // resumeGrace is how long a layer that was asked to resume counts as
 // available while nothing of it has arrived yet: the publisher needs a
-// signalling round trip and an encoder restart. Without the grace the
-// slots would give up on it and it would be paused again at once.
-const resumeGrace = 3 * time.Second
+// signalling round trip, an encoder restart, and a browser also enough of
+// its own bandwidth estimate for the layer. Without the grace the slots
+// would give up on it and it would be paused again at once.
+const resumeGrace = 5 * time.Second
 
 // demand collects which layers each slot of a Receiver wants and decides
 // which layers the publisher should send.

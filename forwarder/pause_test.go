@@ -27,10 +27,10 @@ func TestPauser(t *testing.T) {
 		{3 * sec, 0b001, 0b001, true, []int{1, 2}, nil},   // h and f unwanted for PauseAfter
 		{4 * sec, 0b000, 0b001, false, []int{1, 2}, nil},  // q stays, wanted or not
 		{5 * sec, 0b100, 0b101, true, []int{1}, []int{2}}, // f wanted: back at once
-		{7 * sec, 0b101, 0b101, false, []int{1}, []int{2}},
-		{8 * sec, 0b101, 0b101, false, []int{1}, nil}, // the grace is over
-		{9 * sec, 0b001, 0b101, false, []int{1}, nil}, // f unwanted again: not yet
-		{12 * sec, 0b001, 0b001, true, []int{1, 2}, nil},
+		{9 * sec, 0b101, 0b101, false, []int{1}, []int{2}},
+		{10 * sec, 0b101, 0b101, false, []int{1}, nil}, // the grace is over
+		{11 * sec, 0b001, 0b101, false, []int{1}, nil}, // f unwanted again: not yet
+		{14 * sec, 0b001, 0b001, true, []int{1, 2}, nil},
 	}
 	for i, s := range steps {
 		s.at += sec // clocks never read 0

@@ -96,7 +96,8 @@ func (c *Call) startDownlink(pc *webrtc.PeerConnection, est cc.BandwidthEstimato
 	c.goMedia(func() { d.alloc.Run(d.stop) })
 }
 
-// stopDownlink ends pc's Allocator (pc closed).
+// stopDownlink ends pc's Allocator (pc closed) and logs what the slots
+// received, the call's video metrics.
 func (c *Call) stopDownlink(pc *webrtc.PeerConnection) {
 	c.sim.mu.Lock()
 	d := c.sim.down
@@ -104,6 +105,15 @@ func (c *Call) stopDownlink(pc *webrtc.PeerConnection) {
 		d = nil
 	}
 	c.sim.mu.Unlock()
+	if d == nil {
+		return
+	}
+	st := c.stats()
+	for _, s := range st.Slots {
+		c.log.Info("slot video", zap.Int("slot", s.Slot), zap.Int("estimate", st.Estimate), zap.Int("layer", s.Layer),
+			zap.Int("temporal", s.Temporal), zap.Int("targetLayer", s.TargetLayer), zap.Uint64("packets", s.Packets),
+			zap.Uint64("switches", s.Switches))
+	}
 	d.close()
 }
 

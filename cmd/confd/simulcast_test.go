@@ -162,3 +162,50 @@ func waitSteady(ctx context.Context, t *testing.T, m *member, layer int, d time.
 		t.Fatalf("%s never stayed on layer %d for %v", m.name, layer, d)
 	}
 }
+
+// TestSimulcastPausesUnwatchedLayers: with only a small slot watching, the
+// publisher is told (confd.layers) to send q alone and stops h and f;
+// when the viewer enlarges the slot, f is asked for again and the slot
+// shows it.
+func TestSimulcastPausesUnwatchedLayers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real pion peers; skipped with -short")
+	}
+	a := startTestApp(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	c, pubCall, err := vertotest.Join(ctx, a.vertoURL(), "pub@localhost", "guest",
+		vertotest.CallOptions{Dest: "3500", Name: "pub", Slots: 1, Publish: true, Simulcast: true, SSRC: simMarker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	t.Cleanup(pubCall.Close)
+	v := viewer(ctx, t, a, "viewer", nil)
+	if err := v.call.SetSlotSize(ctx, 0, 320, 180); err != nil {
+		t.Fatal(err)
+	}
+	s := slotStream(ctx, t, v)
+	waitLayer(ctx, t, v, s, 0, "small slot")
+	lastEvent := func() string {
+		ev := pubCall.LayersEvents()
+		if len(ev) == 0 {
+			return ""
+		}
+		return fmt.Sprint(ev[len(ev)-1])
+	}
+	if err := vertotest.WaitFor(ctx, func() bool { return lastEvent() == "[q]" }); err != nil {
+		t.Fatalf("the publisher was never told to send q alone: %v", pubCall.LayersEvents())
+	}
+	if err := v.call.SetSlotSize(ctx, 0, 1280, 720); err != nil {
+		t.Fatal(err)
+	}
+	if err := vertotest.WaitFor(ctx, func() bool { return lastEvent() == "[q f]" }); err != nil {
+		t.Fatalf("f was not asked for again: %v", pubCall.LayersEvents())
+	}
+	waitLayer(ctx, t, v, s, 2, "enlarged slot")
+	if _, err := s.Check(); err != nil {
+		t.Error(err)
+	}
+	t.Logf("confd.layers events %v, slot sources %v", pubCall.LayersEvents(), s.Sources())
+}
