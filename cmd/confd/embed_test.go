@@ -1,6 +1,10 @@
 package main
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -94,18 +98,36 @@ func TestUIEmbed(t *testing.T) {
 	dir, chromium := browserHarness(t)
 	allowed, allowedFile := listenFile(t)
 	_, deniedFile := listenFile(t)
+	const secret = "embed-test-secret"
 	a := startTestApp(t, func(c *Config) {
 		c.Web.EmbedOrigins = []string{fmt.Sprintf("http://localhost:%d", allowed)}
+		c.Verto.TokenSecret = secret
+	})
+	// The host site's backend signs a join token: a moderator, with a name.
+	token := signJoinToken(t, secret, map[string]any{
+		"room": "3500", "name": "Erin (embedded)", "role": "moderator", "exp": time.Now().Add(time.Hour).Unix(),
 	})
 	out := uiOut(t, dir, "embed")
 	base := "http://" + a.addrs["http"].String()
 	res := runUIScript(t, dir, 180*time.Second, []*os.File{allowedFile, deniedFile}, "ui_embed.mjs",
-		"--base", base, "--room", "3500", "--allowed-fd", "3", "--denied-fd", "4",
+		"--base", base, "--room", "3500", "--allowed-fd", "3", "--denied-fd", "4", "--token", token,
 		"--out", out, "--timeout-ms", "150000", "--chromium", chromium)
 	for _, step := range []string{"joined", "participantJoined", "muted", "chat", "origin", "left", "denied"} {
 		if _, ok := res.Steps[step]; !ok {
 			t.Errorf("step %s did not run", step)
 		}
+	}
+	var joined struct {
+		Joined struct {
+			Name      string `json:"name"`
+			Moderator bool   `json:"moderator"`
+		} `json:"joined"`
+	}
+	if err := json.Unmarshal(res.Steps["joined"], &joined); err != nil {
+		t.Fatal(err)
+	}
+	if !joined.Joined.Moderator || joined.Joined.Name != "Erin (embedded)" {
+		t.Errorf("joined %+v: the token's moderator role and name did not apply", joined.Joined)
 	}
 	checkScreenshots(t, out, 1280, 760, "embed.png", "embed-denied.png")
 }
@@ -126,4 +148,20 @@ func listenFile(t *testing.T) (int, *os.File) {
 	_ = l.Close() // the child keeps the socket through its copy
 	t.Cleanup(func() { _ = f.Close() })
 	return port, f
+}
+
+// signJoinToken makes an HS256 join token, as an embedding site's backend
+// does (docs/protocol.md, Joining).
+func signJoinToken(t *testing.T, secret string, claims map[string]any) string {
+	t.Helper()
+	enc := base64.RawURLEncoding
+	header := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
+	body, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signing := header + "." + enc.EncodeToString(body)
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(signing))
+	return signing + "." + enc.EncodeToString(mac.Sum(nil))
 }

@@ -80,7 +80,8 @@ export class Prejoin {
     });
 
     this.#fillRooms();
-    ui.name.value = launch.name || this.#claims.name || readStore(KEY.name) || '';
+    // A join token's name is the one the inviting site vouches for.
+    ui.name.value = this.#claims.name || launch.name || readStore(KEY.name) || '';
     if (launch.token) {
       ui.tokenNote.hidden = false;
       const roomName = this.#claims.room ? ` to room ${this.#claims.room}` : '';

@@ -16,8 +16,10 @@
 //            refuses the frame (CSP frame-ancestors), the meeting never says
 //            ready and embed.js reports error.
 //
-//   node ui_embed.mjs --base http://127.0.0.1:8080 --out out/embed [--room 3500]
+//   node ui_embed.mjs --base http://127.0.0.1:8080 --out out/embed [--room 3500] [--token JWT]
 //        [--allowed-fd 3] [--denied-fd 4] [--timeout-ms 120000] [--chromium /usr/bin/chromium]
+//
+// With --token the host page passes a join token (options.token), as a site's backend would.
 //
 // stdout: one JSON line {ok, error, step, steps, screenshots, pageErrors, …}; exit 0 when ok.
 
@@ -36,6 +38,7 @@ try {
       room: { type: 'string', default: '3500' },
       out: { type: 'string' },
       'allowed-fd': { type: 'string', default: '3' },
+      token: { type: 'string', default: '' },
       'denied-fd': { type: 'string', default: '4' },
       'timeout-ms': { type: 'string', default: '120000' },
       chromium: { type: 'string', default: '/usr/bin/chromium' },
@@ -47,6 +50,7 @@ try {
     room: values.room,
     out: values.out,
     allowedFd: Number(values['allowed-fd']),
+    token: values.token,
     deniedFd: Number(values['denied-fd']),
     timeoutMs: Number(values['timeout-ms']),
     chromium: values.chromium,
@@ -88,7 +92,7 @@ function hostPage(label) {
 <script>
   window.__events = [];
   const meeting = new ConfdMeeting(document.getElementById('meeting'), {
-    room: ${JSON.stringify(opts.room)}, name: 'Erin (embedded)', prejoin: false, loadTimeout: 10000,
+    room: ${JSON.stringify(opts.room)}, name: 'Erin (embedded)', token: ${JSON.stringify(opts.token)}, prejoin: false, loadTimeout: 10000,
   });
   for (const name of ${JSON.stringify(EVENTS)}) {
     meeting.on(name, (data) => {
