@@ -41,10 +41,29 @@ func TestEveryoneHearsEveryoneElse(t *testing.T) {
 	if err := r.Mute(memberIDOf(t, a, "alice"), true); err != nil {
 		t.Fatal(err)
 	}
+	// Audio mixed before the mute is still on its way (jitter buffers on
+	// both sides): wait until it has drained, then listen afresh.
+	waitGone(ctx, t, 440, bob, carol)
 	listen(ctx, t, bob, carol)
 	hears(t, "bob after muting alice", bob, 440, false)
 	hears(t, "carol after muting alice", carol, 440, false)
 	hears(t, "carol after muting alice", carol, 880, true)
+}
+
+// waitGone waits until the last 200 ms each call heard lacks the tone hz.
+func waitGone(ctx context.Context, t *testing.T, hz float64, calls ...*vertotest.Call) {
+	t.Helper()
+	const window = 9600 // 200 ms at 48 kHz
+	for _, c := range calls {
+		c.ResetHeard()
+		err := vertotest.WaitFor(ctx, func() bool {
+			pcm, _ := c.Heard()
+			return len(pcm) >= window && vertotest.ToneLevel(pcm[len(pcm)-window:], hz) < absentDB
+		})
+		if err != nil {
+			t.Fatalf("%v kept hearing %v Hz", c, hz)
+		}
+	}
 }
 
 // listen forgets what the calls heard so far and waits until each has
