@@ -175,6 +175,7 @@ export class Meeting extends EventTarget {
       slots: this.#stage.wantedSlots(),
       iceServers: this.#config.iceServers,
       pin: c.pin,
+      simulcast: true,
     });
     this.call = call;
     this.#slots.use(call);

@@ -23,6 +23,14 @@ const RECONNECT_DELAYS_MS = [1000, 2000, 3000, 5000];
 const ICE_AFTER_FIRST_MS = 1000;
 const ICE_CAP_MS = 5000;
 const SLOTS_CHANNEL = 'confd.slots';
+const LAYERS_CHANNEL = 'confd.layers';
+// Simulcast encodings, smallest first (docs/protocol.md, Simulcast): a
+// 1280x720 camera gives 320x180, 640x360 and 1280x720.
+const SIMULCAST = Object.freeze([
+  { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+  { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+  { rid: 'f', maxBitrate: 1_500_000 },
+]);
 
 /** Q.850 cause codes the client sends with verto.bye. */
 export const CAUSES = Object.freeze({
@@ -36,6 +44,7 @@ export const CAUSES = Object.freeze({
 // Module-private hooks between VertoClient and Call.
 const serverRequest = Symbol('serverRequest');
 const slotsUpdate = Symbol('slotsUpdate');
+const layersUpdate = Symbol('layersUpdate');
 const socketLost = Symbol('socketLost');
 const clientReady = Symbol('clientReady');
 const forget = Symbol('forget');
@@ -416,6 +425,9 @@ export class VertoClient extends EventTarget {
         if (p.eventChannel === SLOTS_CHANNEL && p.data?.callID) {
           this.#calls.get(p.data.callID)?.[slotsUpdate](p.data.slots);
         }
+        if (p.eventChannel === LAYERS_CHANNEL && p.data?.callID) {
+          this.#calls.get(p.data.callID)?.[layersUpdate](p.data.active);
+        }
         this.dispatchEvent(new CustomEvent('event', { detail: p }));
         break;
       case 'verto.clientReady': {
@@ -556,15 +568,18 @@ export class Call extends EventTarget {
    * @param {boolean} [o.screenShare] a screen share (dialogParams.screenShare)
    * @param {boolean} [o.receiveAudio] offer to receive audio without a microphone
    * @param {string} [o.pin] the room's PIN (dialogParams.pin)
+   * @param {boolean} [o.simulcast] send the camera as three encodings (q, h, f); confd
+   *   forwards each viewer the one that fits its tile and asks (confd.layers) to pause
+   *   the ones nobody watches
    */
   constructor(client, {
     destination, callerName = '', callerNumber = '', audioTrack = null, videoTrack = null, slots = 1,
-    iceServers = [], userVariables = {}, screenShare = false, receiveAudio = true, pin = '',
+    iceServers = [], userVariables = {}, screenShare = false, receiveAudio = true, pin = '', simulcast = false,
   }) {
     super();
     this.id = uuid();
     this.#client = client;
-    this.#opts = { audioTrack, videoTrack, slots: Math.max(0, slots | 0), iceServers, receiveAudio: receiveAudio || !!audioTrack };
+    this.#opts = { audioTrack, videoTrack, slots: Math.max(0, slots | 0), iceServers, receiveAudio: receiveAudio || !!audioTrack, simulcast };
     this.#dialog = {
       callID: this.id,
       destination_number: String(destination),
@@ -641,7 +656,8 @@ export class Call extends EventTarget {
       const videos = Math.max(slots, videoTrack ? 1 : 0);
       for (let i = 0; i < videos; i++) {
         if (i === 0 && videoTrack) {
-          pc.addTransceiver(videoTrack, { direction: slots > 0 ? 'sendrecv' : 'sendonly', streams });
+          const sendEncodings = this.#opts.simulcast ? SIMULCAST.map((e) => ({ ...e })) : undefined;
+          pc.addTransceiver(videoTrack, { direction: slots > 0 ? 'sendrecv' : 'sendonly', streams, sendEncodings });
         } else {
           pc.addTransceiver('video', { direction: 'recvonly' });
         }
@@ -807,6 +823,31 @@ export class Call extends EventTarget {
       }))
       .sort((a, b) => a.slot - b.slot);
     this.dispatchEvent(new CustomEvent('slots', { detail: { slots: this.slots } }));
+  }
+
+  // [layersUpdate] pauses the simulcast encodings nobody watches and
+  // resumes the ones a viewer wants (confd.layers). A browser that cannot
+  // change them keeps sending; confd just does not forward those.
+  async [layersUpdate](active) {
+    const sender = this.#pc?.getTransceivers().find((t) => t.sender.track?.kind === 'video')?.sender;
+    if (!sender || !Array.isArray(active)) {
+      return;
+    }
+    const params = sender.getParameters();
+    if (!params.encodings || params.encodings.length < 2) {
+      return;
+    }
+    let changed = false;
+    for (const e of params.encodings) {
+      const on = !e.rid || active.includes(e.rid);
+      if (e.active !== on) {
+        e.active = on;
+        changed = true;
+      }
+    }
+    if (changed) {
+      await sender.setParameters(params).catch(() => {});
+    }
   }
 
   // [socketLost] runs when the client's socket closed. An answered call

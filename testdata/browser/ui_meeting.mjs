@@ -3,7 +3,8 @@
 // way people use it. A moderator (an account) and a guest join room --room
 // through the pre-join form in two browser contexts, then:
 //
-//   tiles       each sees the other's tile playing (video frames advance)
+//   tiles       each sees the other's tile playing (video frames advance); the camera is
+//               sent as three simulcast encodings
 //   list        both participant lists show both
 //   chat        the guest's message arrives, with an unread count
 //   mute        the moderator mutes the guest from the moderator panel; the
@@ -138,7 +139,13 @@ async function body() {
   await run.step('tiles', async () => {
     const onA = await framesAdvance(A, `.tile[data-member-id="${b.memberID}"] video`);
     const onB = await framesAdvance(B, `.tile[data-member-id="${a.memberID}"] video`);
-    return { onA, onB };
+    // The camera goes out as three simulcast encodings (q, h, f).
+    const rids = await A.evaluate(() => {
+      const t = window.confd.call.pc.getTransceivers().find((x) => x.sender.track?.kind === 'video');
+      return (t?.sender.getParameters().encodings ?? []).map((e) => e.rid ?? '');
+    });
+    if (rids.join() !== 'q,h,f') throw new Error(`the camera's encodings are ${JSON.stringify(rids)}, want q,h,f`);
+    return { onA, onB, rids };
   });
 
   await run.step('list', async () => {
