@@ -513,6 +513,7 @@ type slotData struct {
 	Name     string `json:"name,omitempty"`
 	Floor    bool   `json:"floor"`
 	Pinned   bool   `json:"pinned"`
+	Banner   string `json:"banner,omitempty"`
 }
 
 // sendSlots tells the client which member fills each of its slots
@@ -520,7 +521,7 @@ type slotData struct {
 func (c *Call) sendSlots(s *Session, e room.SlotsEvent) {
 	data := slotsData{CallID: c.id, Slots: make([]slotData, len(e.Slots))}
 	for i, sv := range e.Slots {
-		data.Slots[i] = slotData{Slot: sv.Index, MID: sv.MID, MemberID: sv.MemberID, Name: sv.Name, Floor: sv.Floor, Pinned: sv.Pinned}
+		data.Slots[i] = slotData{Slot: sv.Index, MID: sv.MID, MemberID: sv.MemberID, Name: sv.Name, Floor: sv.Floor, Pinned: sv.Pinned, Banner: sv.Banner}
 	}
 	s.request(verto.MethodEvent, verto.Event{EventChannel: slotsChannel, EventType: slotsChannel, Data: data, Sessid: s.sessid})
 }

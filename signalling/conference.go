@@ -132,6 +132,7 @@ type videoStatus struct {
 // Verto's rows have no place for.
 type confdStatus struct {
 	Kind     string `json:"kind"`
+	Role     string `json:"role"`
 	Hand     bool   `json:"handRaised"`
 	ModMuted bool   `json:"muteLocked"`
 	Banner   string `json:"banner,omitempty"`
@@ -149,7 +150,7 @@ func rowStatus(r room.Row) rowStatusJSON {
 	st := rowStatusJSON{
 		Audio: audioStatus{Muted: r.Muted, Deaf: r.Deaf, OnHold: r.Held, Talking: r.Talking, Floor: r.Floor, EnergyScore: r.Energy},
 		Video: false,
-		Confd: confdStatus{Kind: kindName(r.Kind), Hand: r.Hand, ModMuted: r.ModMuted, Banner: r.Banner, Lobby: r.Waiting},
+		Confd: confdStatus{Kind: kindName(r.Kind), Role: r.Role.String(), Hand: r.Hand, ModMuted: r.ModMuted, Banner: r.Banner, Lobby: r.Waiting},
 	}
 	if r.HasVideo {
 		v := videoStatus{Visible: !r.VideoMuted, ScreenShare: r.ScreenShare, MediaFlow: "sendRecv", Muted: r.VideoMuted,
