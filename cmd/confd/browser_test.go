@@ -84,23 +84,12 @@ func TestSignalWireClientReceivesVideo(t *testing.T) {
 	}
 	defer call.Close()
 
-	cmd := exec.CommandContext(ctx, "node", "signalwire_call.mjs",
+	var res browserResult
+	runErr, stderr := runHarness(ctx, t, dir, &res, "signalwire_call.mjs",
 		"--ws", a.vertoURL(), "--login", "1000@localhost", "--passwd", "1234",
 		"--dest", "3500", "--timeout-ms", "60000", "--chromium", chromium)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "TMPDIR="+t.TempDir())
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 10 * time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	runErr := cmd.Run()
-
-	var res browserResult
-	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &res); err != nil {
-		t.Fatalf("harness output %q (run: %v): %v\nstderr:\n%s", stdout.String(), runErr, err, stderr.String())
-	}
 	if !res.OK || runErr != nil {
-		t.Fatalf("browser call failed: %s (run: %v)\nevents: %v\nstderr:\n%s", res.Error, runErr, res.Events, stderr.String())
+		t.Fatalf("browser call failed: %s (run: %v)\nevents: %v\nstderr:\n%s", res.Error, runErr, res.Events, stderr)
 	}
 	if !res.LoggedIn || res.CallState != "active" {
 		t.Errorf("loggedIn=%v callState=%q, want logged in and active", res.LoggedIn, res.CallState)
@@ -113,4 +102,23 @@ func TestSignalWireClientReceivesVideo(t *testing.T) {
 		t.Errorf("the answer gave the browser no remote stream (a=msid)")
 	}
 	t.Logf("browser received video: bytes %v, %d frames decoded, %s", res.InboundVideoBytes, res.FramesDecoded, res.VideoFrameSize)
+}
+
+// runHarness runs one of testdata/browser's Node scripts with a deadline
+// (SIGTERM on expiry, so it still prints its result and closes Chromium)
+// and decodes the one JSON line it prints into out.
+func runHarness(ctx context.Context, t *testing.T, dir string, out any, args ...string) (error, string) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, "node", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "TMPDIR="+t.TempDir())
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	runErr := cmd.Run()
+	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), out); err != nil {
+		t.Fatalf("%s output %q (run: %v): %v\nstderr:\n%s", args[0], stdout.String(), runErr, err, stderr.String())
+	}
+	return runErr, stderr.String()
 }

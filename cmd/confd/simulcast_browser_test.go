@@ -1,13 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"os"
-	"os/exec"
 	"slices"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -39,21 +34,11 @@ func TestChromiumSimulcast(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "simulcast.mjs", "--ws", a.vertoURL(), "--dest", "3500",
-		"--timeout-ms", "110000", "--chromium", chromium)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "TMPDIR="+t.TempDir())
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 10 * time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	runErr := cmd.Run()
 	var res simulcastResult
-	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &res); err != nil {
-		t.Fatalf("harness output %q (run: %v): %v\nstderr:\n%s", stdout.String(), runErr, err, stderr.String())
-	}
+	runErr, stderr := runHarness(ctx, t, dir, &res, "simulcast.mjs", "--ws", a.vertoURL(), "--dest", "3500",
+		"--timeout-ms", "110000", "--chromium", chromium)
 	if !res.OK || runErr != nil {
-		t.Fatalf("simulcast in Chromium failed: %s (run: %v)\nevents: %v\nstderr:\n%s", res.Error, runErr, res.Events, stderr.String())
+		t.Fatalf("simulcast in Chromium failed: %s (run: %v)\nevents: %v\nstderr:\n%s", res.Error, runErr, res.Events, stderr)
 	}
 	// Chromium sends f once its own estimate allows; on a machine too busy
 	// to keep time it may stay at h, which is still the slot's best.
