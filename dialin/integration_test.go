@@ -167,7 +167,7 @@ const (
 func hears(t *testing.T, who string, p *dialintest.Phone, hz float64, present bool) {
 	t.Helper()
 	pcm, _ := p.Heard()
-	level := dialintest.ToneLevel(pcm, hz)
+	level := dialintest.ToneLevelBlocks(pcm, hz)
 	t.Logf("%s hears %v Hz at %.1f dB", who, hz, level)
 	switch {
 	case present && level < presentDB:

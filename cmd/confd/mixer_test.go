@@ -96,7 +96,7 @@ const (
 func hears(t *testing.T, who string, c *vertotest.Call, hz float64, present bool) {
 	t.Helper()
 	pcm, _ := c.Heard()
-	level := vertotest.ToneLevel(pcm, hz)
+	level := vertotest.ToneLevelBlocks(pcm, hz)
 	t.Logf("%s hears %v Hz at %.1f dB", who, hz, level)
 	switch {
 	case present && level < presentDB:

@@ -233,6 +233,12 @@ func ToneLevel(pcm []int16, freq float64) float64 {
 	return mixer.ToneLevel(pcm, mixer.NarrowRate, freq)
 }
 
+// ToneLevelBlocks is ToneLevel's median over 100 ms blocks: robust to the
+// phase breaks of lost packets.
+func ToneLevelBlocks(pcm []int16, freq float64) float64 {
+	return mixer.ToneLevelBlocks(pcm, mixer.NarrowRate, freq, mixer.NarrowRate/10)
+}
+
 // DialCancel calls server, cancels as soon as it rings (RFC 3261 §9.1)
 // and returns the INVITE's final status (487 expected).
 func DialCancel(ctx context.Context, server netip.AddrPort, opts Options) (int, error) {

@@ -118,3 +118,9 @@ func (c *Call) ResetHeard() {
 func ToneLevel(pcm []int16, freq float64) float64 {
 	return mixer.ToneLevel(pcm, mixer.SampleRate, freq)
 }
+
+// ToneLevelBlocks is ToneLevel's median over 100 ms blocks: robust to the
+// phase breaks of lost packets.
+func ToneLevelBlocks(pcm []int16, freq float64) float64 {
+	return mixer.ToneLevelBlocks(pcm, mixer.SampleRate, freq, mixer.SampleRate/10)
+}
