@@ -37,19 +37,8 @@ import fs from 'node:fs';
 import readline from 'node:readline';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
+import { CHROMIUM_FLAGS } from './chromium_flags.mjs';
 
-const FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--use-fake-ui-for-media-stream',
-  '--use-fake-device-for-media-stream',
-  '--allow-loopback-in-peer-connection',
-];
 
 const USAGE = 'usage: node conference.mjs --ws URL --mod-login USER --mod-passwd PW ' +
   '--part-login USER --part-passwd PW [--dest 3500] [--mod-name NAME] [--part-name NAME] ' +
@@ -680,7 +669,7 @@ async function main() {
   server = await serve(bundlePath);
   const port = server.address().port;
 
-  const args = FLAGS.slice();
+  const args = CHROMIUM_FLAGS.slice();
   if (opts.audioFile) args.push(`--use-file-for-fake-audio-capture=${opts.audioFile}`);
   step('launch');
   browser = await chromium.launch({

@@ -17,21 +17,8 @@ import http from 'node:http';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
+import { CHROMIUM_FLAGS } from './chromium_flags.mjs';
 
-// The flags from the project's testing notes. Playwright adds --headless and its own
-// --user-data-dir (a fresh temporary profile that it deletes on close).
-const CHROMIUM_FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--use-fake-ui-for-media-stream',
-  '--use-fake-device-for-media-stream',
-  '--allow-loopback-in-peer-connection',
-];
 
 const USAGE = 'usage: node signalwire_call.mjs --ws ws://127.0.0.1:8080/verto --login USER --passwd PW ' +
   '[--dest 3500] [--timeout-ms 60000] [--chromium /usr/bin/chromium] [--screenshot PATH] ' +
@@ -397,7 +384,7 @@ async function main() {
   browser = await chromium.launch({
     executablePath: opts.chromium,
     headless: true,
-    args: CHROMIUM_FLAGS,
+    args: [...CHROMIUM_FLAGS],
     timeout: 30000,
     // Signals are handled below so that the JSON line is still printed.
     handleSIGINT: false,

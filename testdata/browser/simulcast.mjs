@@ -19,19 +19,8 @@
 import { parseArgs } from 'node:util';
 import http from 'node:http';
 import { chromium } from 'playwright-core';
+import { CHROMIUM_FLAGS } from './chromium_flags.mjs';
 
-const CHROMIUM_FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--use-fake-ui-for-media-stream',
-  '--use-fake-device-for-media-stream',
-  '--allow-loopback-in-peer-connection',
-];
 
 const result = { ok: false, smallWidth: 0, largeWidth: 0, framesDecoded: 0, widths: [], publisher: {}, layersEvents: [], events: [], error: '' };
 let printed = false;
@@ -247,7 +236,7 @@ async function main() {
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://localhost:${server.address().port}/`;
   const deadline = Date.now() + opts.timeoutMs;
-  const browser = await chromium.launch({ executablePath: opts.chromium, args: CHROMIUM_FLAGS });
+  const browser = await chromium.launch({ executablePath: opts.chromium, args: [...CHROMIUM_FLAGS] });
   try {
     const pub = await (await browser.newContext()).newPage();
     const viewer = await (await browser.newContext()).newPage();

@@ -3,22 +3,14 @@
 // timings, bounded waits and page-error collection.
 
 import { chromium } from 'playwright-core';
+import { CHROMIUM_FLAGS as BASE_FLAGS } from './chromium_flags.mjs';
 
 // The flags of the project's testing notes, plus autoplay without a
 // gesture (the meeting's sound) and the fake screen for getDisplayMedia:
 // with --use-fake-device-for-media-stream and --use-fake-ui-for-media-stream
 // headless Chromium hands getDisplayMedia a generated 1280x720 "screen".
 export const CHROMIUM_FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--use-fake-ui-for-media-stream',
-  '--use-fake-device-for-media-stream',
-  '--allow-loopback-in-peer-connection',
+  ...BASE_FLAGS,
   '--autoplay-policy=no-user-gesture-required',
   '--auto-select-desktop-capture-source=Entire screen',
 ];
