@@ -1,6 +1,7 @@
 package signalling
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -16,14 +17,7 @@ var allCommands = []string{"kick", "mute", "unmute", "tmute", "deaf", "undeaf", 
 // channel cannot subscribe to it, and every command it broadcasts there is
 // refused; nothing changes in the room.
 func TestParticipantModCommandsRefused(t *testing.T) {
-	env := startServer(t, nil)
-	ctx := testCtx(t, 30*time.Second)
-	mod := dialRaw(ctx, t, env.url, "")
-	mod.login(ctx, modLogin, modPasswd)
-	mod.invite(ctx, "3500", 0)
-	user := dialRaw(ctx, t, env.url, "")
-	user.login(ctx, userLogin, userPasswd)
-	user.invite(ctx, "3500", 0)
+	env, ctx, _, user := moderatorAndUser(t)
 	r := env.room3500(t)
 	before := fmt.Sprint(r.Members())
 	modChan := "conference-mod.3500@" + testDomain
@@ -47,14 +41,7 @@ func TestParticipantModCommandsRefused(t *testing.T) {
 // response goes to the moderator channel, the participant's row shows it,
 // and a chat message reaches both members, the sender included.
 func TestModeratorMutesOverVerto(t *testing.T) {
-	env := startServer(t, nil)
-	ctx := testCtx(t, 30*time.Second)
-	mod := dialRaw(ctx, t, env.url, "")
-	mod.login(ctx, modLogin, modPasswd)
-	mod.invite(ctx, "3500", 0)
-	user := dialRaw(ctx, t, env.url, "")
-	user.login(ctx, userLogin, userPasswd)
-	user.invite(ctx, "3500", 0)
+	env, ctx, mod, user := moderatorAndUser(t)
 	at := "3500@" + testDomain
 	mod.result(ctx, "verto.subscribe", map[string]any{"eventChannel": []string{"conference-mod." + at, "conference-liveArray." + at, "conference-chat." + at}})
 	user.result(ctx, "verto.subscribe", map[string]any{"eventChannel": []string{"conference-chat." + at}})
@@ -121,4 +108,19 @@ func TestChatHistoryForLateJoiners(t *testing.T) {
 	if err := json.Unmarshal(h.Params, &p); err != nil || len(p.Data.Messages) != 2 || p.Data.Messages[0].Message != "first" {
 		t.Fatalf("history %s", h.Params)
 	}
+}
+
+// moderatorAndUser starts a server with the moderator and the participant
+// user each in a call in 3500.
+func moderatorAndUser(t *testing.T) (*testEnv, context.Context, *wsClient, *wsClient) {
+	t.Helper()
+	env := startServer(t, nil)
+	ctx := testCtx(t, 30*time.Second)
+	mod := dialRaw(ctx, t, env.url, "")
+	mod.login(ctx, modLogin, modPasswd)
+	mod.invite(ctx, "3500", 0)
+	user := dialRaw(ctx, t, env.url, "")
+	user.login(ctx, userLogin, userPasswd)
+	user.invite(ctx, "3500", 0)
+	return env, ctx, mod, user
 }

@@ -78,13 +78,7 @@ func TestSimulcastBySlotSizeAndBandwidth(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
 	defer cancel()
 
-	c, pubCall, err := vertotest.Join(ctx, a.vertoURL(), "pub@localhost", "guest",
-		vertotest.CallOptions{Dest: "3500", Name: "pub", Slots: 1, Publish: true, Simulcast: true, SSRC: simMarker})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	t.Cleanup(pubCall.Close)
+	joinSimulcastPublisher(ctx, t, a)
 
 	small := viewer(ctx, t, a, "small", nil)
 	throttle := vertotest.NewThrottle()
@@ -174,13 +168,7 @@ func TestSimulcastPausesUnwatchedLayers(t *testing.T) {
 	a := startTestApp(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	c, pubCall, err := vertotest.Join(ctx, a.vertoURL(), "pub@localhost", "guest",
-		vertotest.CallOptions{Dest: "3500", Name: "pub", Slots: 1, Publish: true, Simulcast: true, SSRC: simMarker})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	t.Cleanup(pubCall.Close)
+	pubCall := joinSimulcastPublisher(ctx, t, a)
 	v := viewer(ctx, t, a, "viewer", nil)
 	if err := v.call.SetSlotSize(ctx, 0, 320, 180); err != nil {
 		t.Fatal(err)
@@ -208,4 +196,18 @@ func TestSimulcastPausesUnwatchedLayers(t *testing.T) {
 		t.Error(err)
 	}
 	t.Logf("confd.layers events %v, slot sources %v", pubCall.LayersEvents(), s.Sources())
+}
+
+// joinSimulcastPublisher puts a pion member in 3500 that publishes the
+// three synthetic layers q, h and f.
+func joinSimulcastPublisher(ctx context.Context, t *testing.T, a *app) *vertotest.Call {
+	t.Helper()
+	c, call, err := vertotest.Join(ctx, a.vertoURL(), "pub@localhost", "guest",
+		vertotest.CallOptions{Dest: "3500", Name: "pub", Slots: 1, Publish: true, Simulcast: true, SSRC: simMarker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	t.Cleanup(call.Close)
+	return call
 }
