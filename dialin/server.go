@@ -39,6 +39,9 @@ type Server struct {
 
 	callWG  sync.WaitGroup // call goroutines
 	serveWG sync.WaitGroup // transport servers
+
+	callsTotal uint64 // calls taken since start; guarded by mu
+	badEnded   uint64 // RTP packets dropped by calls that ended; guarded by mu
 }
 
 // New makes a server for rooms; Start binds its listeners.
@@ -280,6 +283,7 @@ func (s *Server) register(c *call) bool {
 		return false
 	}
 	s.calls[c.dlg.ID] = c
+	s.callsTotal++
 	s.callWG.Add(1) // under mu, so never after Shutdown began waiting
 	return true
 }
@@ -289,6 +293,9 @@ func (s *Server) unregister(c *call) {
 	defer s.mu.Unlock()
 	if s.calls[c.dlg.ID] == c {
 		delete(s.calls, c.dlg.ID)
+		if c.port != nil {
+			s.badEnded += c.port.bad.Load()
+		}
 		s.callWG.Done()
 	}
 }

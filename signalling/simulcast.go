@@ -326,14 +326,8 @@ func (c *Call) stats() statsResult {
 		st := dt.Stats()
 		w, h := dt.RenderSize()
 		res.Slots[i] = slotStats{Slot: i, Width: w, Height: h, Layer: st.Current.Spatial, Temporal: st.Current.Temporal,
-			TargetLayer: st.Target.Spatial, TargetTemporal: st.Target.Temporal, Packets: st.Packets, Switches: st.Switches}
-		if src := dt.Source(); src != nil && st.Current.Spatial >= 0 {
-			for _, l := range src.Layers() {
-				if l.Index == st.Current.Spatial {
-					res.Slots[i].RID = l.RID
-				}
-			}
-		}
+			TargetLayer: st.Target.Spatial, TargetTemporal: st.Target.Temporal, RID: forwardedRID(dt, st.Current.Spatial),
+			Packets: st.Packets, Switches: st.Switches}
 	}
 	return res
 }

@@ -72,6 +72,10 @@ func (a *app) handler() http.Handler {
 	})
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	r.Get("/config.json", a.clientConfig)
+	if !a.cfg.Metrics.Disabled {
+		allow, _ := a.cfg.Metrics.allowed() // checked when the config was loaded
+		r.Get("/metrics", a.metricsHandler(allow))
+	}
 	r.Handle("/verto", a.verto)
 	r.Mount("/", frontend.New(frontend.Options{EmbedOrigins: a.cfg.Web.EmbedOrigins}))
 	return r

@@ -28,6 +28,7 @@ type Config struct {
 	Rooms    []RoomConfig  `yaml:"rooms"`
 	SIP      SIPConfig     `yaml:"sip"`
 	Web      WebConfig     `yaml:"web"`
+	Metrics  MetricsConfig `yaml:"metrics"`
 	Shutdown time.Duration `yaml:"shutdown_timeout"`
 }
 
@@ -176,6 +177,9 @@ func (c *Config) validate() error {
 		if err := checkOrigin(o); err != nil {
 			return fmt.Errorf("web.embed_origins: %w", err)
 		}
+	}
+	if _, err := c.Metrics.allowed(); err != nil {
+		return err
 	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		return errors.New("tls: cert and key go together")

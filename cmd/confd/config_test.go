@@ -65,6 +65,7 @@ func TestConfigErrors(t *testing.T) {
 		"cert without key":     "tls:\n  cert: a.pem\n",
 		"not yaml":             "rooms: [",
 		"wrong type for a key": "verto:\n  message_rate: fast\n",
+		"bad metrics network":  "metrics:\n  allow: [10.0.0.0/40]\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "c.yaml")

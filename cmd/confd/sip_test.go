@@ -108,6 +108,7 @@ func TestPhoneAndBrowserHearEachOther(t *testing.T) {
 			phoneHears(t, "phone", phone, 880, true)
 			phoneHears(t, "phone", phone, 440, false)
 			checkPhoneRow(t, a)
+			checkPhoneMetrics(t, a)
 		})
 	}
 }
@@ -130,6 +131,29 @@ func checkPhoneRow(t *testing.T, a *app) {
 	})
 	if !found {
 		t.Error("no phone row in the participant list")
+	}
+}
+
+// checkPhoneMetrics: /metrics counts the phone among the room's members
+// and the SIP calls, with the mixer running.
+func checkPhoneMetrics(t *testing.T, a *app) {
+	t.Helper()
+	got, err := scrapeMetrics(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]float64{
+		`confd_room_members{room="3500",kind="phone"}`:   1,
+		`confd_room_members{room="3500",kind="browser"}`: 1,
+		`confd_sip_calls`:       1,
+		`confd_sip_calls_total`: 1,
+	} {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
+	}
+	if got[`confd_mixer_encodes_total{room="3500"}`] == 0 {
+		t.Error("the mixer's encodes are not counted")
 	}
 }
 
