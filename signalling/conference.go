@@ -198,7 +198,8 @@ func oldStatus(r room.Row) string {
 }
 
 // sendPvtData tells the member's connection the conference's channels
-// (verto-spec §9.2), directly by sessid. Moderators alone get modChannel;
+// (verto-spec §9.2), directly by sessid. Moderators alone get modChannel
+// and the lock state;
 // a screen share leg is marked so that clients do not reset their view.
 func (c *Call) sendPvtData(s *Session, action string) {
 	conf := s.srv.conferenceOf(c.room)
@@ -208,7 +209,9 @@ func (c *Call) sendPvtData(s *Session, action string) {
 		ChatChannel: conf.chat, InfoChannel: conf.info,
 	}
 	if c.part.Role() == room.RoleModerator {
-		p.ModChannel = conf.mod
+		// A moderator joining a locked room learns it here: lock and
+		// unlock are announced only as they happen.
+		p.ModChannel, p.Confd = conf.mod, &verto.PvtConfd{Locked: c.room.Locked()}
 	}
 	if c.part.Info.Kind == room.KindScreen {
 		p.ScreenShare, p.VideoOnly = true, true

@@ -58,14 +58,19 @@ func TestTokenAndPINJoins(t *testing.T) {
 		c.failure(ctx, "login", map[string]any{})
 		return c
 	}
+	// A moderator may join a locked room, and its pvtData says it is locked.
+	r3500, _ := env.rooms.Lookup("3500")
+	r3500.SetLocked(true)
 	mod := tokenLogin()
 	mod.result(ctx, "login", map[string]any{"login": "token", "passwd": SignToken(Grant{Room: "3500", Name: "Mo", Role: room.RoleModerator}, secret, time.Now().Add(time.Hour))})
 	mod.request(ctx, "verto.clientReady")
 	call := mod.invite(ctx, "3500", 0)
 	pvt := mod.expect(ctx, "pvtData", func(f *rpc) bool { return strings.Contains(string(f.Params), "channelPvtData") })
-	if !strings.Contains(string(pvt.Params), `"role":"moderator"`) || !strings.Contains(string(pvt.Params), `"modChannel"`) {
-		t.Fatalf("a moderator token's pvtData: %s", pvt.Params)
+	if !strings.Contains(string(pvt.Params), `"role":"moderator"`) || !strings.Contains(string(pvt.Params), `"modChannel"`) ||
+		!strings.Contains(string(pvt.Params), `"confd":{"locked":true}`) {
+		t.Fatalf("a moderator token's pvtData in a locked room: %s", pvt.Params)
 	}
+	r3500.SetLocked(false)
 	_ = call
 
 	for name, tok := range map[string]string{

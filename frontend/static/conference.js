@@ -72,7 +72,8 @@ function sameMessage(a, b) {
  * {action: boot|add|modify|del|clear, member, previous}), "chat" (detail:
  * a message {from, fromDisplay, message, type, history}), "response"
  * (detail: a moderator-channel response {command, response, error}),
- * "locked" (detail.locked, learned from lock/unlock responses).
+ * "locked" (detail.locked, from a moderator's pvtData with detail.joined,
+ * then from lock/unlock responses).
  */
 export class Conference extends EventTarget {
   #client;
@@ -244,6 +245,10 @@ export class Conference extends EventTarget {
       this.#chat = [];
     }
     this.dispatchEvent(new CustomEvent('join', { detail: d }));
+    if (typeof d.confd?.locked === 'boolean') {
+      this.#locked = d.confd.locked;
+      this.dispatchEvent(new CustomEvent('locked', { detail: { locked: this.#locked, joined: true } }));
+    }
     this.#subscribe();
   }
 

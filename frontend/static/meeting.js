@@ -187,7 +187,7 @@ export class Meeting extends EventTarget {
     conf.addEventListener('members', (ev) => this.#onMembers(ev.detail));
     conf.addEventListener('chat', (ev) => this.#onChat(ev.detail));
     conf.addEventListener('response', (ev) => this.#onModResponse(ev.detail));
-    conf.addEventListener('locked', (ev) => this.#onLocked(ev.detail.locked));
+    conf.addEventListener('locked', (ev) => this.#onLocked(ev.detail.locked, ev.detail.joined));
     conf.addEventListener('error', (ev) => this.#toast(ev.detail.message, 'warn'));
     call.addEventListener('state', () => this.#onCallState());
     call.addEventListener('slots', (ev) => {
@@ -672,9 +672,12 @@ export class Meeting extends EventTarget {
     }
   }
 
-  #onLocked(locked) {
+  // #onLocked shows the lock; joining an open room is not news.
+  #onLocked(locked, joined) {
     this.#ui.lockBadge.hidden = !locked;
-    this.#toast(locked ? 'The room is locked: only moderators can join.' : 'The room is open again.');
+    if (locked || !joined) {
+      this.#toast(locked ? 'The room is locked: only moderators can join.' : 'The room is open again.');
+    }
     this.#queueRender();
   }
 

@@ -139,6 +139,14 @@ type PvtData struct {
 	SecondScreen       bool   `json:"secondScreen,omitempty"`
 	ScreenShare        bool   `json:"screenShare,omitempty"`
 	VideoOnly          bool   `json:"videoOnly,omitempty"`
+	// Confd is confd's extension for moderators: the room's state that
+	// later comes only as mod-channel responses.
+	Confd *PvtConfd `json:"confd,omitempty"`
+}
+
+// PvtConfd is the room's state a moderator's pvtData carries.
+type PvtConfd struct {
+	Locked bool `json:"locked"`
 }
 
 func nonNilMap(m map[string]any) map[string]any {

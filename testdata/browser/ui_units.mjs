@@ -224,6 +224,17 @@ test('moderator commands go to the mod channel; refusals reject; lock responses 
   assert.equal(conf.locked, false);
 });
 
+test("a moderator joining a locked room learns it from its pvtData", async () => {
+  const client = new FakeClient();
+  const conf = new Conference(client, CALL);
+  const locks = [];
+  conf.addEventListener('locked', (ev) => locks.push(ev.detail));
+  assert.equal(conf.locked, null);
+  client.event(pvt('conference-liveArray-join', { confd: { locked: true } }));
+  assert.deepEqual(locks, [{ locked: true, joined: true }]);
+  assert.equal(conf.locked, true);
+});
+
 // ---------------------------------------------------------------------------
 // selfstate.js
 
