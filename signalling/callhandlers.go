@@ -329,8 +329,10 @@ func (s *Session) sendAttaches(calls []*Call, offers []string, errs []error) {
 
 // offer builds a fresh PeerConnection for a reattached call and returns its
 // complete offer: audio, and as many video slots as the call had (the
-// first also receives the camera).
+// first also receives the camera, as the same simulcast rids when the
+// camera had them).
 func (c *Call) offer() (string, error) {
+	rids := c.cameraRIDs()
 	pc, err := c.newPC()
 	if err != nil {
 		return "", err
@@ -348,7 +350,10 @@ func (c *Call) offer() (string, error) {
 	}
 	sdp, err := c.complete(pc, desc)
 	c.slotMIDs(pc)
-	return sdp, err
+	if err != nil {
+		return "", err
+	}
+	return withRecvSimulcast(sdp, rids)
 }
 
 const methodPin = "confd.pin"

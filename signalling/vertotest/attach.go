@@ -51,10 +51,14 @@ func (c *Call) answerAttach(offer string) error {
 	c.streams = map[string]*Stream{}
 	c.mu.Unlock()
 	pc.OnTrack(c.onTrack)
+	offer, rids, err := simulcastAttach(offer)
+	if err != nil {
+		return err
+	}
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		return err
 	}
-	if err := c.attachCamera(pc); err != nil {
+	if err := c.attachCamera(pc, rids); err != nil {
 		return err
 	}
 	answer, err := pc.CreateAnswer(nil)
@@ -82,9 +86,12 @@ func (c *Call) answerAttach(offer string) error {
 }
 
 // attachCamera sends the call's camera, if it has one, on the new
-// PeerConnection (on the offer's first video section).
-func (c *Call) attachCamera(pc *webrtc.PeerConnection) error {
+// PeerConnection (on the offer's first video section); a simulcast camera
+// sends the encodings the offer asked for (rids).
+func (c *Call) attachCamera(pc *webrtc.PeerConnection, rids []string) error {
 	switch {
+	case c.sim != nil:
+		return c.attachSimulcastCamera(pc, rids)
 	case c.ivf != nil:
 		sender, err := pc.AddTrack(c.ivf.track)
 		if err != nil {
