@@ -263,7 +263,8 @@ func (d *DownTrack) translateLocked(p *Packet) (Translation, bool) {
 		d.munger.DropFrame(p)
 		return Translation{}, false
 	case Switch:
-		d.munger.Switch(p.Source, p, p.Arrival)
+		from, to := d.senderReportsLocked(p)
+		d.munger.SwitchAligned(p.Source, p, p.Arrival, from, to)
 		d.switches++
 		d.storeWantLocked()
 		d.src.setDemand(d, d.sel.Wanted())
@@ -278,6 +279,19 @@ func (d *DownTrack) translateLocked(p *Packet) (Translation, bool) {
 		d.bytes += uint64(len(p.Payload))
 	}
 	return t, ok
+}
+
+// senderReportsLocked are the sender reports that let the Munger carry
+// p's timestamps onto the timeline of the layer forwarded until now: that
+// layer's and p's, when both are layers of p's source. A switch from
+// another source gets none. Only switches call it: it takes the layers'
+// locks.
+func (d *DownTrack) senderReportsLocked(p *Packet) (from, to SenderReport) {
+	src, layer := d.munger.Current()
+	if src == nil || src != p.Source {
+		return SenderReport{}, SenderReport{}
+	}
+	return src.senderReport(layer), src.senderReport(p.Layer)
 }
 
 // write fills out.Header and sends. Header extensions are not forwarded: their

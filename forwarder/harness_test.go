@@ -30,6 +30,7 @@ type input struct {
 	marker  bool
 	desc    vp8.Descriptor
 	payload []byte
+	at      int64 // when it was fed, on the test clock
 }
 
 // testNet is a set of publishers fed in lockstep from one clock. It indexes
@@ -146,7 +147,7 @@ func (n *testNet) register(src *Receiver, layer int, raw []byte) {
 	if err := pkt.Unmarshal(raw); err != nil {
 		n.t.Fatalf("test packet: %v", err)
 	}
-	in := input{src: src, layer: layer, seq: pkt.SequenceNumber, ts: pkt.Timestamp, marker: pkt.Marker, payload: pkt.Payload}
+	in := input{src: src, layer: layer, seq: pkt.SequenceNumber, ts: pkt.Timestamp, marker: pkt.Marker, payload: pkt.Payload, at: n.now}
 	if err := in.desc.Unmarshal(pkt.Payload); err != nil {
 		n.t.Fatalf("test packet: %v", err)
 	}
@@ -387,6 +388,63 @@ type testSim struct {
 	off     [3]bool // layers the publisher does not send (paused)
 	forced  [3]int  // key frames made on request, per layer
 	demand  bool    // run the Receiver's layer pausing after every frame
+	// largestFirst feeds each frame's layers largest first (browsers
+	// send a capture's encodings in no set order).
+	largestFirst bool
+	// tsShift is added to each layer's RTP timestamps, on top of the
+	// source's own origin.
+	tsShift [3]uint32
+	// reports, when set, makes the publisher send each layer's sender
+	// report (RFC 3550 §6.4.1) once every reportEvery frames; the layers
+	// report at different frames and between frames.
+	reports *simClock
+	// jitter, when set, delays each frame's packets by what it returns
+	// (less than a frame interval), as a network does: arrival times then
+	// no longer follow the capture clock.
+	jitter func() int64
+}
+
+// simClock is the capture clock of a testSim's frames: frame k of every
+// layer is captured k frame intervals after the first, at tick k*3000 of
+// 90 kHz, which is wall-clock (NTP) time ntpAt(k*3000).
+type simClock struct {
+	ntpBase uint64 // NTP time of the first frame (RFC 3550 §4)
+	// skip holds the layers that send no reports; skew moves a layer's
+	// reported NTP times by that many ticks (a broken report).
+	skip [3]bool
+	skew [3]int64
+}
+
+// reportEvery is how many frames apart a testSim layer sends its sender
+// reports: one per second at 30 fps, as browsers do.
+const reportEvery = 30
+
+// ticksPerFrame is the RTP timestamp step of the synthetic sources, 30 fps.
+const ticksPerFrame = 90000 / 30
+
+// ntpAt is the NTP time of capture tick c.
+func (c *simClock) ntpAt(tick int64) uint64 {
+	return c.ntpBase + uint64((tick<<32+videoClockRate/2)/videoClockRate)
+}
+
+// tsBase is the RTP timestamp of layer i at capture tick 0.
+func (p *testSim) tsBase(i int) uint32 {
+	return p.src.Layers[i].Config().FirstTS + p.tsShift[i]
+}
+
+// capture is the capture tick of an input packet of p.
+func (p *testSim) capture(in input) int64 {
+	return int64(in.ts - p.tsBase(in.layer))
+}
+
+// report sends layer i's sender report if one is due before its frame k,
+// stamped at an instant between frames k-1 and k.
+func (p *testSim) report(i, k int) {
+	if p.reports == nil || p.reports.skip[i] || (k+10*i)%reportEvery != 0 {
+		return
+	}
+	tick := int64(k)*ticksPerFrame - 1000 - 337*int64(i)
+	p.r.SenderReport(p.src.Layers[i].Config().SSRC, p.reports.ntpAt(tick+p.reports.skew[i]), p.tsBase(i)+uint32(tick))
 }
 
 // simulcast makes a publisher; cfg.Lose, when set, is wrapped so that the
@@ -414,7 +472,17 @@ func (n *testNet) simulcast(cfg forwardertest.SimulcastConfig, kfDelay int) *tes
 // frame feeds one frame of every layer the publisher sends, smallest
 // first.
 func (p *testSim) frame() {
-	for i, l := range p.src.Layers {
+	if p.jitter != nil {
+		d := p.jitter()
+		p.net.now += d
+		defer func() { p.net.now -= d }()
+	}
+	for j := range p.src.Layers {
+		i := j
+		if p.largestFirst {
+			i = len(p.src.Layers) - 1 - j
+		}
+		l := p.src.Layers[i]
 		// A request while a key frame is already coming is answered by
 		// it, as encoders do.
 		if takeLayerKeyframeRequest(p.r, i) && p.kfIn[i] < 0 {
@@ -427,11 +495,13 @@ func (p *testSim) frame() {
 		if p.kfIn[i] >= 0 {
 			p.kfIn[i]--
 		}
+		p.report(i, l.Frames())
 		pkts := l.NextFrame()
 		if p.off[i] {
 			continue
 		}
 		for _, raw := range pkts {
+			binary.BigEndian.PutUint32(raw[4:], binary.BigEndian.Uint32(raw[4:])+p.tsShift[i])
 			p.net.register(p.r, i, raw)
 			p.r.handleLayer(p.r.layer(i), raw, p.net.now)
 			p.net.now += int64(time.Microsecond)

@@ -50,9 +50,14 @@ type layer struct {
 	width, height                      atomic.Int32
 	lastArrival                        atomic.Int64
 
-	mu          sync.Mutex // guards the rate snapshots and lastRate
+	// mu guards the rate snapshots, lastRate and sr. Rates are measured
+	// by the control plane; sr is written by the layer's RTCP reader
+	// (about once a second) and read only when a slot switches layer, so
+	// a packet that is merely forwarded never takes it.
+	mu          sync.Mutex
 	older, last rateSnapshot
 	lastRate    [MaxTemporalLayers]int
+	sr          SenderReport // the latest sender report for ssrc
 }
 
 // rateSnapshot is a layer's cumulative per-TID counters at one instant.
@@ -122,6 +127,20 @@ func (l *layer) account(raw []byte, now int64) {
 		l.width.Store(int32(w))
 		l.height.Store(int32(h))
 	}
+}
+
+// setSenderReport records the layer's latest sender report.
+func (l *layer) setSenderReport(sr SenderReport) {
+	l.mu.Lock()
+	l.sr = sr
+	l.mu.Unlock()
+}
+
+// senderReport is the layer's latest sender report (zero: none yet).
+func (l *layer) senderReport() SenderReport {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.sr
 }
 
 // snapshot reads the cumulative counters.

@@ -60,11 +60,33 @@ func extend(seq uint16, ref int64) int64 {
 }
 
 // Switch starts a new segment at p, the first packet of a key frame from
-// src. The output continues at last+1 for sequence number, picture ID and
-// TL0PICIDX; the timestamp advances by the wall time elapsed since the last
-// forwarded packet (at least one tick), which keeps playout pacing right
-// without relying on the two sources' clocks being related.
+// src, knowing nothing of the sources' clocks: it is SwitchAligned without
+// sender reports, so the timestamp follows the elapsed-time rule.
 func (m *Munger) Switch(src *Receiver, p *Packet, now int64) {
+	m.SwitchAligned(src, p, now, SenderReport{}, SenderReport{})
+}
+
+// SwitchAligned starts a new segment at p, the first packet of a key frame
+// from src. The output continues at last+1 for sequence number, picture ID
+// and TL0PICIDX. The timestamp continues in one of two ways:
+//
+//   - Between two layers of one Receiver (one publisher, one capture
+//     clock), when from (the latest sender report of the current
+//     segment's layer, see Current) and to (that of p's layer) are both
+//     usable: p's timestamp is carried onto the old layer's timeline
+//     through the two reports (RFC 3550 §6.4.1: each pairs an RTP
+//     timestamp with the publisher's NTP time) and keeps the old
+//     segment's offset, so the output is exactly what one continuous
+//     stream of the publisher's frames would carry. This holds only if
+//     the result is strictly after the last output timestamp (a key frame
+//     of the very instant already forwarded would repeat it) and at most
+//     senderReportMaxLead beyond what the elapsed-time rule gives.
+//   - Otherwise (another publisher, a report missing or stale, or the
+//     check above failing) the elapsed-time rule: the timestamp advances
+//     by the wall time elapsed since the last forwarded packet (at least
+//     one tick), which keeps playout pacing right without relying on the
+//     two sources' clocks being related.
+func (m *Munger) SwitchAligned(src *Receiver, p *Packet, now int64, from, to SenderReport) {
 	in := p.Header
 	first := int64(in.SequenceNumber) // the new source's numbering starts here
 	if !m.started {
@@ -74,19 +96,43 @@ func (m *Munger) Switch(src *Receiver, p *Packet, now int64) {
 		m.highestIn = first - 1
 		return
 	}
-	m.pushHistory()
 	elapsed := uint32(max((now-m.last.at)*videoClockRate/1e9, 1))
+	ts := m.last.ts + elapsed - in.Timestamp
+	if aligned, ok := m.alignedTS(src, in.Timestamp, elapsed, now, from, to); ok {
+		ts = aligned
+	}
+	m.pushHistory()
 	m.cur = segment{
 		src:      src,
 		layer:    p.Layer,
 		firstIn:  first,
 		firstOut: m.last.seq + 1,
 		seq:      uint16(m.last.seq+1) - in.SequenceNumber,
-		ts:       m.last.ts + elapsed - in.Timestamp,
+		ts:       ts,
 		pid:      (m.last.pid + 1 - p.VP8.PictureID) & pictureIDMask,
 		tl0:      m.last.tl0 + 1 - p.VP8.TL0PICIDX,
 	}
 	m.highestIn = first - 1
+}
+
+// alignedTS is the timestamp offset of a new segment of src whose first
+// packet carries timestamp ts, placed through the sender reports from and
+// to (see SwitchAligned); false when they may not be used. elapsed is the
+// elapsed-time rule's advance in ticks.
+func (m *Munger) alignedTS(src *Receiver, ts, elapsed uint32, now int64, from, to SenderReport) (uint32, bool) {
+	if src != m.cur.src || !from.usable(now) || !to.usable(now) {
+		return 0, false
+	}
+	off, ok := layerTSOffset(from, to)
+	if !ok {
+		return 0, false
+	}
+	off += m.cur.ts
+	lead := int64(int32(ts + off - m.last.ts))
+	if lead <= 0 || lead > int64(elapsed)+senderReportMaxLeadTicks {
+		return 0, false
+	}
+	return off, true
 }
 
 // Translate maps a packet of the current segment. It returns false for a
@@ -192,6 +238,11 @@ func (m *Munger) Reverse(out uint16) (segment, uint16, bool) {
 
 // Source is the Receiver of the current segment (nil before the first).
 func (m *Munger) Source() *Receiver { return m.cur.src }
+
+// Current is the Receiver and the simulcast layer of the current segment
+// (nil, 0 before the first): whose sender report SwitchAligned takes as
+// from.
+func (m *Munger) Current() (*Receiver, int) { return m.cur.src, m.cur.layer }
 
 func (s *segment) apply(p *Packet) Translation {
 	t := Translation{

@@ -517,3 +517,172 @@ func TestMungerLongSegment(t *testing.T) {
 		t.Error("Reverse of a number not sent yet succeeded")
 	}
 }
+
+// TestMungerSwitchAligned checks the timestamp of a switch given the
+// sender reports of the layer left and the layer switched to. Layer 0 of
+// source a sent timestamps 1000 (at 0 ms) and 4000 (at 33 ms); a's
+// report pairs timestamp 1000 with NTP time ntp0. Layer 2 of a reads the
+// same capture instant as 1000 + bBase - 1000 = bBase; its report is taken
+// half a second later. Its key frame arrives at 40 ms: by the elapsed
+// time its timestamp becomes 4000 + 7 ms = 4630.
+func TestMungerSwitchAligned(t *testing.T) {
+	a, b, c := new(Receiver), new(Receiver), new(Receiver)
+	const (
+		ms      = time.Millisecond
+		t0      = int64(1e12)
+		ntp0    = uint64(4096) << 32
+		half    = uint64(1) << 31 // 0.5 s of NTP
+		bBase   = uint32(500_000_000)
+		elapsed = uint32(4630)
+	)
+	fromA := SenderReport{NTP: ntp0, RTP: 1000, Arrival: t0}
+	toB := SenderReport{NTP: ntp0 + half, RTP: bBase + 45000, Arrival: t0}
+	with := func(r SenderReport, f func(*SenderReport)) SenderReport { f(&r); return r }
+	wrap := uint32(0xffff_ff00)  // a timestamp origin just before 2^32
+	era := uint64(1<<64 - 1<<30) // 0.25 s before the NTP era rolls over
+	tests := []struct {
+		intent   string
+		src      *Receiver     // the key frame's source (a when nil)
+		layer    int           // the key frame's layer (2 when 0)
+		ts       uint32        // the key frame's timestamp
+		at       time.Duration // its arrival (40 ms when 0)
+		from, to SenderReport
+		viaC     bool // a's segment began with a switch from c, 100 ms earlier
+		want     uint32
+	}{
+		{
+			intent: "Two reports of one source place the key frame on the old layer's timeline.",
+			ts:     bBase + 6000, from: fromA, to: toB, want: 7000,
+		},
+		{
+			intent: "The old segment's offset carries over: a's layer was itself switched to by the elapsed time (from c).",
+			ts:     bBase + 6000, from: fromA, to: toB, viaC: true, want: 7000 + 8010,
+		},
+		{
+			intent: "Without a report of the layer left, the elapsed time.",
+			ts:     bBase + 6000, to: toB, want: elapsed,
+		},
+		{
+			intent: "Without a report of the layer switched to, the elapsed time.",
+			ts:     bBase + 6000, from: fromA, want: elapsed,
+		},
+		{
+			intent: "A report with NTP time 0 (a sender without a wall clock) counts as none, even next to one that would fit.",
+			ts:     bBase + 6000, from: with(fromA, func(r *SenderReport) { r.NTP = 0 }), to: with(toB, func(r *SenderReport) { r.NTP = half }), want: elapsed,
+		},
+		{
+			intent: "A report received 10 s before the switch is stale.",
+			ts:     bBase + 6000, from: fromA, to: with(toB, func(r *SenderReport) { r.Arrival = t0 + int64(40*ms) - int64(10*time.Second) }), want: elapsed,
+		},
+		{
+			intent: "A report received just under 10 s before the switch is fresh.",
+			ts:     bBase + 6000, from: with(fromA, func(r *SenderReport) { r.Arrival = t0 + int64(40*ms) - int64(10*time.Second) + 1 }), to: toB, want: 7000,
+		},
+		{
+			intent: "A report stamped after the key frame arrived (its reader read the clock later) is fresh.",
+			ts:     bBase + 6000, from: fromA, to: with(toB, func(r *SenderReport) { r.Arrival = t0 + int64(41*ms) }), want: 7000,
+		},
+		{
+			intent: "A switch to another source ignores reports, whatever they say.",
+			src:    b, ts: bBase + 6000, from: fromA, to: toB, want: elapsed,
+		},
+		{
+			intent: "A key frame of the instant last forwarded would repeat the last timestamp: the elapsed time.",
+			ts:     bBase + 3000, from: fromA, to: toB, want: elapsed,
+		},
+		{
+			intent: "A key frame placed before the last timestamp: the elapsed time.",
+			ts:     bBase + 2000, from: fromA, to: toB, want: elapsed,
+		},
+		{
+			intent: "Placed one tick past the last timestamp is forward enough.",
+			ts:     bBase + 3001, from: fromA, to: toB, want: 4001,
+		},
+		{
+			intent: "Placed 2 s beyond the elapsed time is still taken.",
+			ts:     bBase - 1000 + elapsed + 180000, from: fromA, to: toB, want: elapsed + 180000,
+		},
+		{
+			intent: "Placed more than 2 s beyond the elapsed time: the elapsed time.",
+			ts:     bBase - 1000 + elapsed + 180001, from: fromA, to: toB, want: elapsed,
+		},
+		{
+			intent: "The NTP era rolls over between the two reports.",
+			ts:     bBase + 6000,
+			from:   with(fromA, func(r *SenderReport) { r.NTP = era }),
+			to:     with(toB, func(r *SenderReport) { r.NTP = era + half }),
+			want:   7000,
+		},
+		{
+			intent: "The new layer's timestamps wrap 2^32 between its report and its key frame.",
+			ts:     wrap + 6000,
+			from:   fromA,
+			to:     with(toB, func(r *SenderReport) { r.RTP = wrap + 45000 }),
+			want:   7000,
+		},
+		{
+			intent: "Reports more than a minute apart are broken: the elapsed time.",
+			ts:     bBase + 6000,
+			from:   fromA,
+			to:     with(toB, func(r *SenderReport) { r.NTP, r.RTP = ntp0+61<<32, bBase+61*90000 }),
+			want:   elapsed,
+		},
+		{
+			intent: "The same layer resumed after a pause continues on its own clock, not by the elapsed time (which would give 469030).",
+			layer:  -1, ts: 1000 + 5*90000, at: 5200 * ms, from: fromA, to: fromA, want: 1000 + 5*90000,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.intent, func(t *testing.T) {
+			var m Munger
+			start := t0
+			if tt.viaC {
+				start = t0 - int64(100*ms)
+			}
+			m.Switch(c, mungerPacket(n4(1, 10, 1, 1)), start)
+			if _, ok := m.Translate(mungerPacket(n4(1, 10, 1, 1)), start); !ok {
+				t.Fatal("first packet refused")
+			}
+			if !tt.viaC {
+				m = Munger{}
+			}
+			p := mungerPacket(n4(100, 1000, 5, 3))
+			m.Switch(a, p, t0)
+			for i, at := range []int64{t0, t0 + int64(33*ms)} {
+				if _, ok := m.Translate(mungerPacket(n4(100+uint16(i), 1000+3000*uint32(i), 5+uint16(i), 3+uint8(i))), at); !ok {
+					t.Fatal("a's packet refused")
+				}
+			}
+			src, layer, at := tt.src, tt.layer, tt.at
+			if src == nil {
+				src = a
+			}
+			switch layer {
+			case 0:
+				layer = 2
+			case -1:
+				layer = 0
+			}
+			if at == 0 {
+				at = 40 * ms
+			}
+			q := mungerPacket(n4(9000, tt.ts, 700, 70))
+			q.Layer = layer
+			m.SwitchAligned(src, q, t0+int64(at), tt.from, tt.to)
+			got, ok := m.Translate(q, t0+int64(at))
+			if !ok {
+				t.Fatal("key frame refused")
+			}
+			wantSeq := uint16(102)
+			if tt.viaC {
+				wantSeq = 4 // c's packet was 1, a's 2 and 3
+			}
+			if got.TS != tt.want || got.Seq != wantSeq {
+				t.Errorf("key frame: ts %d seq %d, want ts %d seq %d", got.TS, got.Seq, tt.want, wantSeq)
+			}
+			if s, l := m.Current(); s != src || l != layer {
+				t.Errorf("Current = %p, %d; want %p, %d", s, l, src, layer)
+			}
+		})
+	}
+}

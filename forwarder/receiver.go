@@ -438,6 +438,33 @@ func (r *Receiver) LayerPacket(layer int, seq uint16, dst []byte) (int, bool) {
 	return l.cache.Get(seq, dst)
 }
 
+// SenderReport records an RTCP sender report (RFC 3550 §6.4.1) the
+// publisher sent for the layer whose SSRC is ssrc: ntp is its 64-bit NTP
+// timestamp, rtpTS the layer's RTP timestamp at that instant. A slot that
+// switches between two layers of this Receiver uses their latest reports
+// to keep its timestamps exactly on the publisher's capture clock
+// (Munger.SwitchAligned). Reports for an SSRC no layer has are ignored.
+// It may be called from any goroutine; reports come about once a second
+// per layer.
+func (r *Receiver) SenderReport(ssrc uint32, ntp uint64, rtpTS uint32) {
+	now := r.clock()
+	for i := range r.layers {
+		if l := r.layers[i].Load(); l != nil && l.ssrc == ssrc {
+			l.setSenderReport(SenderReport{NTP: ntp, RTP: rtpTS, Arrival: now})
+			return
+		}
+	}
+}
+
+// senderReport is the latest sender report of layer (zero: none, or no
+// such layer).
+func (r *Receiver) senderReport(layer int) SenderReport {
+	if l := r.layer(layer); l != nil {
+		return l.senderReport()
+	}
+	return SenderReport{}
+}
+
 // Stats returns the Receiver's counters.
 func (r *Receiver) Stats() ReceiverStats {
 	s := ReceiverStats{KeyframeRequests: r.kfSent.Load()}

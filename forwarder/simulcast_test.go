@@ -2,6 +2,7 @@ package forwarder
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"testing/synctest"
@@ -232,4 +233,278 @@ func TestLayerKeyframeThrottle(t *testing.T) {
 		}
 		<-r.Done()
 	})
+}
+
+// reportingSim is a three-layer publisher whose layers' RTP timestamps
+// start at unrelated points (two random, one that wraps 2^32 fifty frames
+// in) on one capture clock, and which sends each layer's sender report
+// once a second; the NTP era rolls over two seconds in. Its frames reach
+// confd up to 20 ms late, so arrival times do not follow the capture
+// clock.
+func reportingSim(n *testNet) *testSim {
+	sim := newSim(n, nil)
+	rng := rand.New(rand.NewPCG(0x5e4d, 0x7e2))
+	sim.jitter = func() int64 { return rng.Int64N(int64(20 * time.Millisecond)) }
+	sim.tsShift = [3]uint32{rng.Uint32(), 0, rng.Uint32()}
+	sim.tsShift[1] = -sim.src.Layers[1].Config().FirstTS - 50*ticksPerFrame
+	sim.reports = &simClock{ntpBase: 1<<64 - 2<<32}
+	return sim
+}
+
+// layerSwitch is one change of layer in a traced stream: the last packet
+// forwarded before it and the first after.
+type layerSwitch struct{ prev, cur *traced }
+
+func layerSwitches(stream []traced) []layerSwitch {
+	var sw []layerSwitch
+	for i := 1; i < len(stream); i++ {
+		if stream[i].in.layer != stream[i-1].in.layer {
+			sw = append(sw, layerSwitch{&stream[i-1], &stream[i]})
+		}
+	}
+	return sw
+}
+
+// alignedTS is the timestamp a switch gives when it follows the capture
+// clock: the last one sent plus the capture time between the two frames.
+func (p *testSim) alignedTS(s layerSwitch) uint32 {
+	return s.prev.out.hdr.Timestamp + uint32(p.capture(s.cur.in)-p.capture(s.prev.in))
+}
+
+// elapsedTS is the timestamp a switch gives by the elapsed-time rule: the
+// last one sent plus the time between the two packets' arrivals, at least
+// one tick.
+func elapsedTS(s layerSwitch) uint32 {
+	return s.prev.out.hdr.Timestamp + uint32(max((s.cur.in.at-s.prev.in.at)*videoClockRate/1e9, 1))
+}
+
+// switchQFH runs a slot on sim from q to f to h, feeding each frame's
+// layers largest first while it moves to f when order[0] is set and
+// while it moves to h when order[1] is; idle runs before the first
+// switch. It returns the slot's stream, checked.
+func switchQFH(t *testing.T, n *testNet, sim *testSim, order [2]bool, idle func()) []traced {
+	t.Helper()
+	n.run(3, sim)
+	dt, rec := slotOn(t, sim.r, 7, 320, 180)
+	n.run(20, sim)
+	if idle != nil {
+		idle()
+	}
+	sim.largestFirst = order[0]
+	dt.SetRenderSize(1280, 720)
+	n.run(20, sim)
+	sim.largestFirst = order[1]
+	dt.SetRenderSize(640, 360)
+	n.run(20, sim)
+	stream := n.checkStream(t, "slot", rec.sent(), 7)
+	if got := layers(stream); !slices.Equal(got, []int{0, 2, 1}) {
+		t.Fatalf("layers %v, want [0 2 1]", got)
+	}
+	return stream
+}
+
+// TestSimulcastSwitchFollowsSenderReports: a slot moving q -> f -> h on a
+// publisher that reports every layer's clock carries, on every frame,
+// exactly the timestamp one continuous stream of that publisher would:
+// the frame's capture time at 90 kHz plus one fixed offset, although the
+// layers' timestamps start at unrelated points (one wraps) and the NTP
+// era rolls over. The elapsed-time rule would have given other values.
+func TestSimulcastSwitchFollowsSenderReports(t *testing.T) {
+	n := newTestNet(t)
+	sim := reportingSim(n)
+	// Each new layer's key frame arrives before the frame of the same
+	// instant of the layer it replaces.
+	stream := switchQFH(t, n, sim, [2]bool{true, false}, nil)
+	first := &stream[0]
+	for i := range stream {
+		c := &stream[i]
+		if want := first.out.hdr.Timestamp + uint32(sim.capture(c.in)-sim.capture(first.in)); c.out.hdr.Timestamp != want {
+			t.Fatalf("packet %d (layer %d, capture tick %d): timestamp %d, want %d",
+				i, c.in.layer, sim.capture(c.in), c.out.hdr.Timestamp, want)
+		}
+	}
+	sw := layerSwitches(stream)
+	if len(sw) != 2 {
+		t.Fatalf("%d switches, want 2", len(sw))
+	}
+	for i, s := range sw {
+		if elapsedTS(s) == sim.alignedTS(s) {
+			t.Errorf("switch %d: the elapsed-time rule gives the same timestamp; the test proves nothing", i)
+		}
+	}
+}
+
+// TestSimulcastSwitchFallsBackToElapsed: a switch follows the sender
+// reports only when both layers have a fresh one and the result moves
+// the output forward by a plausible amount; otherwise it advances the
+// timestamp by the elapsed time.
+func TestSimulcastSwitchFallsBackToElapsed(t *testing.T) {
+	tests := []struct {
+		intent string
+		// order is switchQFH's feeding order; setup changes the
+		// publisher before it starts; idle is run before the first switch.
+		order   [2]bool
+		setup   func(sim *testSim)
+		idle    func(n *testNet, sim *testSim)
+		aligned [2]bool // q -> f, f -> h
+	}{
+		{
+			intent:  "Without sender reports every switch follows the elapsed time.",
+			order:   [2]bool{true, false},
+			setup:   func(sim *testSim) { sim.reports = nil },
+			aligned: [2]bool{false, false},
+		},
+		{
+			intent:  "A layer that never reported (h) takes the elapsed time; the switch between two reporting layers still follows the reports.",
+			order:   [2]bool{true, false},
+			setup:   func(sim *testSim) { sim.reports.skip[1] = true },
+			aligned: [2]bool{true, false},
+		},
+		{
+			intent: "Reports received more than 10 s before a switch are stale.",
+			order:  [2]bool{true, false},
+			idle: func(n *testNet, sim *testSim) {
+				sim.reports = nil
+				n.run(310, sim)
+			},
+			aligned: [2]bool{false, false},
+		},
+		{
+			intent: "Reports received 9 s before a switch still count.",
+			order:  [2]bool{true, false},
+			idle: func(n *testNet, sim *testSim) {
+				sim.reports = nil
+				n.run(240, sim)
+			},
+			aligned: [2]bool{true, true},
+		},
+		{
+			intent: "A key frame of the instant whose frame was just forwarded would repeat its timestamp: it takes the elapsed time.",
+			// Smallest first: q's frame goes out, then f's key frame of
+			// the same capture; h's key frame still comes before f's.
+			order:   [2]bool{false, false},
+			aligned: [2]bool{false, true},
+		},
+		{
+			intent: "A report 5 s off puts the new layer too far ahead, then the next one behind the last timestamp: both take the elapsed time.",
+			order:  [2]bool{true, false},
+			setup: func(sim *testSim) {
+				sim.reports.skew[2] = 5 * videoClockRate
+			},
+			aligned: [2]bool{false, false},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.intent, func(t *testing.T) {
+			n := newTestNet(t)
+			sim := reportingSim(n)
+			if tt.setup != nil {
+				tt.setup(sim)
+			}
+			var idle func()
+			if tt.idle != nil {
+				idle = func() { tt.idle(n, sim) }
+			}
+			sw := layerSwitches(switchQFH(t, n, sim, tt.order, idle))
+			if len(sw) != 2 {
+				t.Fatalf("%d switches, want 2", len(sw))
+			}
+			for i, s := range sw {
+				aligned, elapsed := sim.alignedTS(s), elapsedTS(s)
+				if aligned == elapsed {
+					t.Fatalf("switch %d: both rules give %d; the test proves nothing", i, aligned)
+				}
+				want, rule := elapsed, "elapsed time"
+				if tt.aligned[i] {
+					want, rule = aligned, "sender reports"
+				}
+				if got := s.cur.out.hdr.Timestamp; got != want {
+					t.Errorf("switch %d (layer %d -> %d): timestamp %d, want %d by the %s (aligned %d, elapsed %d)",
+						i, s.prev.in.layer, s.cur.in.layer, got, want, rule, aligned, elapsed)
+				}
+			}
+		})
+	}
+}
+
+// TestSenderReportByLayer: a Receiver files each sender report under the
+// layer with its SSRC, stamped with its clock, and ignores other SSRCs.
+func TestSenderReportByLayer(t *testing.T) {
+	r := unstartedReceiver(ReceiverConfig{SSRC: simSSRCs[0], Kind: KindVideo}, simSSRCs[1], simSSRCs[2])
+	now := int64(42 * time.Second)
+	r.clock = func() int64 { return now }
+	r.SenderReport(simSSRCs[2], 0xaa<<32, 1234)
+	now += int64(time.Second)
+	r.SenderReport(simSSRCs[0], 0xbb<<32, 5678)
+	r.SenderReport(0x99, 0xcc<<32, 9)
+	want := []SenderReport{
+		{NTP: 0xbb << 32, RTP: 5678, Arrival: 43 * int64(time.Second)},
+		{},
+		{NTP: 0xaa << 32, RTP: 1234, Arrival: 42 * int64(time.Second)},
+		{},
+	}
+	for i, w := range want {
+		if got := r.senderReport(i); got != w {
+			t.Errorf("layer %d: %+v, want %+v", i, got, w)
+		}
+	}
+}
+
+// TestReportedSwitchDoesNotAllocate: slots switching between layers of a
+// publisher that reports its clocks allocate nothing per packet, sender
+// reports arriving meanwhile included.
+func TestReportedSwitchDoesNotAllocate(t *testing.T) {
+	const slots, warmup, runs = 30, 300, 1000
+	src := forwardertest.NewSimulcast(forwardertest.SimulcastConfig{SSRCs: simSSRCs, TemporalLayers: true, KeyframeInterval: 10})
+	var pkts [][]byte
+	var layerOf []int
+	for len(pkts) < 2*(warmup+runs)+30 {
+		for i, f := range src.NextFrame() {
+			for _, p := range f {
+				pkts = append(pkts, p)
+				layerOf = append(layerOf, i)
+			}
+		}
+	}
+	r := unstartedReceiver(ReceiverConfig{SSRC: simSSRCs[0], Kind: KindVideo}, simSSRCs[1], simSSRCs[2])
+	now := int64(time.Hour)
+	r.clock = func() int64 { return now }
+	clock := simClock{ntpBase: 3900000000 << 32}
+	report := func() {
+		for i, l := range src.Layers {
+			r.SenderReport(simSSRCs[i], clock.ntpAt(0), l.Config().FirstTS)
+		}
+	}
+	report()
+	sizes := [3][2]int{{320, 180}, {640, 360}, {1280, 720}}
+	dts := make([]*DownTrack, slots)
+	for j := range dts {
+		dts[j] = NewDownTrack("v", "s")
+		bindNop(t, dts[j], uint32(j+1))
+		dts[j].SetRenderSize(sizes[j%3][0], sizes[j%3][1])
+		dts[j].SetSource(r)
+	}
+	i := 0
+	step := func() {
+		if i%100 == 0 {
+			report()
+		}
+		r.handleLayer(r.layer(layerOf[i]), pkts[i], now)
+		i++
+		now += int64(time.Millisecond)
+	}
+	for range warmup {
+		step()
+	}
+	for j, dt := range dts {
+		dt.SetRenderSize(sizes[(j+1)%3][0], sizes[(j+1)%3][1])
+	}
+	if got := testing.AllocsPerRun(runs, step); got != 0 {
+		t.Errorf("%v allocations per packet, want 0", got)
+	}
+	for j, dt := range dts {
+		if st := dt.Stats(); st.Switches < 2 || st.Current.Spatial != (j+1)%3 {
+			t.Fatalf("slot %d did not switch: %+v", j, st)
+		}
+	}
 }
