@@ -46,29 +46,11 @@ func TestReattachSimulcast(t *testing.T) {
 	old := cameraOf(t, env.srv, pub.call.ID)
 	waitUntil(ctx, t, "pub's camera has three layers", func() bool { return ridsOf(old) == "q h f" })
 
-	_ = pub.client.Close()
-	_, attach, ready := reconnect(ctx, t, env, pub, "pw")
-	var a struct{ SDP string }
-	if err := json.Unmarshal(attach.Params, &a); err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range []string{"a=rid:q recv", "a=rid:h recv", "a=rid:f recv", "a=simulcast:recv q;h;f"} {
-		if !strings.Contains(a.SDP, line+"\r\n") {
-			t.Errorf("the attach offer lacks %q:\n%s", line, a.SDP)
-		}
-	}
-	from := len(stream.Packets())
-	checkAttach(ctx, t, pub, attach, ready)
-
-	waitUntil(ctx, t, "pub's new camera has three layers", func() bool {
-		cam := cameraOf(t, env.srv, pub.call.ID)
-		return cam != nil && cam != old && ridsOf(cam) == "q h f"
-	})
-	waitUntil(ctx, t, "the large slot shows f again", func() bool {
-		return slices.Contains(stream.SourcesSince(from), simBase+2) && stream.CurrentSource() == simBase+2
-	})
-	if _, err := stream.Check(); err != nil {
-		t.Errorf("the viewer's slot across the reattach: %v", err)
+	// The second round reattaches a call whose last PeerConnection was
+	// the first reattach's: its rids come from the client's attach answer.
+	for round := 1; round <= 2; round++ {
+		old = reattachSimulcast(ctx, t, env, pub, stream, old)
+		t.Logf("round %d: reattached with layers %s", round, ridsOf(old))
 	}
 	if err := pub.call.Hangup(ctx); err != nil {
 		t.Fatalf("hangup after reattach: %v", err)
@@ -114,6 +96,40 @@ func TestReattachOfferSimulcastLines(t *testing.T) {
 	if got, err := withRecvSimulcast(offer, nil); err != nil || got != offer {
 		t.Errorf("offer without simulcast changed (%v):\n%s", err, got)
 	}
+}
+
+// reattachSimulcast drops pub's socket and reattaches its call; the
+// attach offer asks for the camera's rids, pub publishes a new camera with
+// three layers (returned), and the viewer's large slot (stream) shows f
+// again, still one stream.
+func reattachSimulcast(ctx context.Context, t *testing.T, env *testEnv, pub *vmember, stream *vertotest.Stream, old *forwarder.Receiver) *forwarder.Receiver {
+	t.Helper()
+	_ = pub.client.Close()
+	_, attach, ready := reconnect(ctx, t, env, pub, "pw")
+	var a struct{ SDP string }
+	if err := json.Unmarshal(attach.Params, &a); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{"a=rid:q recv", "a=rid:h recv", "a=rid:f recv", "a=simulcast:recv q;h;f"} {
+		if !strings.Contains(a.SDP, line+"\r\n") {
+			t.Errorf("the attach offer lacks %q:\n%s", line, a.SDP)
+		}
+	}
+	from := len(stream.Packets())
+	checkAttach(ctx, t, pub, attach, ready)
+
+	var cam *forwarder.Receiver
+	waitUntil(ctx, t, "pub's new camera has three layers", func() bool {
+		cam = cameraOf(t, env.srv, pub.call.ID)
+		return cam != nil && cam != old && ridsOf(cam) == "q h f"
+	})
+	waitUntil(ctx, t, "the large slot shows f again", func() bool {
+		return slices.Contains(stream.SourcesSince(from), simBase+2) && stream.CurrentSource() == simBase+2
+	})
+	if _, err := stream.Check(); err != nil {
+		t.Errorf("the viewer's slot across the reattach: %v", err)
+	}
+	return cam
 }
 
 // joinViewer joins 3500 as a guest receiving on one slot and publishing
