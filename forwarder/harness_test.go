@@ -438,9 +438,10 @@ func (p *testSim) capture(in input) int64 {
 }
 
 // report sends layer i's sender report if one is due before its frame k,
-// stamped at an instant between frames k-1 and k.
+// stamped at an instant between frames k-1 and k. The layers report
+// first at frames 1, 8 and 15.
 func (p *testSim) report(i, k int) {
-	if p.reports == nil || p.reports.skip[i] || (k+10*i)%reportEvery != 0 {
+	if p.reports == nil || p.reports.skip[i] || k%reportEvery != 1+7*i {
 		return
 	}
 	tick := int64(k)*ticksPerFrame - 1000 - 337*int64(i)

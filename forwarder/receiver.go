@@ -443,16 +443,21 @@ func (r *Receiver) LayerPacket(layer int, seq uint16, dst []byte) (int, bool) {
 // timestamp, rtpTS the layer's RTP timestamp at that instant. A slot that
 // switches between two layers of this Receiver uses their latest reports
 // to keep its timestamps exactly on the publisher's capture clock
-// (Munger.SwitchAligned). Reports for an SSRC no layer has are ignored.
-// It may be called from any goroutine; reports come about once a second
-// per layer.
+// (Munger.SwitchAligned). Reports for an SSRC no layer has are ignored,
+// and so are those of a layer that sent no packet in the last
+// senderReportMaxSilence. It may be called from any goroutine; reports
+// come about once a second per layer.
 func (r *Receiver) SenderReport(ssrc uint32, ntp uint64, rtpTS uint32) {
 	now := r.clock()
 	for i := range r.layers {
-		if l := r.layers[i].Load(); l != nil && l.ssrc == ssrc {
-			l.setSenderReport(SenderReport{NTP: ntp, RTP: rtpTS, Arrival: now})
-			return
+		l := r.layers[i].Load()
+		if l == nil || l.ssrc != ssrc {
+			continue
 		}
+		if last := l.lastArrival.Load(); last != 0 && now-last <= int64(senderReportMaxSilence) {
+			l.setSenderReport(SenderReport{NTP: ntp, RTP: rtpTS, Arrival: now})
+		}
+		return
 	}
 }
 

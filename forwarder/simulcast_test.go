@@ -428,14 +428,22 @@ func TestSimulcastSwitchFallsBackToElapsed(t *testing.T) {
 }
 
 // TestSenderReportByLayer: a Receiver files each sender report under the
-// layer with its SSRC, stamped with its clock, and ignores other SSRCs.
+// layer with its SSRC, stamped with its clock; it ignores other SSRCs and
+// the reports of a layer that has sent nothing for over a second (or
+// nothing at all).
 func TestSenderReportByLayer(t *testing.T) {
+	src := forwardertest.NewSimulcast(forwardertest.SimulcastConfig{SSRCs: simSSRCs})
 	r := unstartedReceiver(ReceiverConfig{SSRC: simSSRCs[0], Kind: KindVideo}, simSSRCs[1], simSSRCs[2])
 	now := int64(42 * time.Second)
 	r.clock = func() int64 { return now }
+	frames := src.NextFrame()
+	r.handleLayer(r.layer(2), frames[2][0], now-int64(500*time.Millisecond))
+	r.handleLayer(r.layer(0), frames[0][0], now+int64(500*time.Millisecond))
 	r.SenderReport(simSSRCs[2], 0xaa<<32, 1234)
+	r.SenderReport(simSSRCs[1], 0xa1<<32, 1)
 	now += int64(time.Second)
 	r.SenderReport(simSSRCs[0], 0xbb<<32, 5678)
+	r.SenderReport(simSSRCs[2], 0xab<<32, 4321) // 1.5 s after its last packet
 	r.SenderReport(0x99, 0xcc<<32, 9)
 	want := []SenderReport{
 		{NTP: 0xbb << 32, RTP: 5678, Arrival: 43 * int64(time.Second)},

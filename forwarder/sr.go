@@ -8,6 +8,13 @@ import "time"
 // layer that stalled or to a clock confd no longer trusts.
 const senderReportMaxAge = 10 * time.Second
 
+// senderReportMaxSilence is how long a layer may have sent no packet and
+// its sender report still be kept. A report of a silent layer (paused,
+// stalled, or not started) carries an RTP timestamp extrapolated across
+// the silence, which need not match the timestamps the layer resumes
+// with.
+const senderReportMaxSilence = time.Second
+
 // senderReportMaxLead bounds how far beyond the elapsed-time rule a
 // timestamp placed by sender reports may land at a switch. The two agree
 // to within the publisher's send jitter and confd's queueing; a larger
