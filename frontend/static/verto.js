@@ -32,6 +32,27 @@ const SIMULCAST = Object.freeze([
   { rid: 'f', maxBitrate: 1_500_000 },
 ]);
 
+/**
+ * shapeSimulcast gives the encodings of a sender made from confd's offer
+ * (a reattach that asks for rids q, h, f) the sizes and bitrate caps of
+ * SIMULCAST; the browser's defaults leave the bitrates uncapped. A browser
+ * that refuses keeps its defaults.
+ */
+async function shapeSimulcast(sender) {
+  const params = sender.getParameters();
+  if (!params.encodings || params.encodings.length < 2) {
+    return;
+  }
+  for (const e of params.encodings) {
+    const want = SIMULCAST.find((s) => s.rid === e.rid);
+    if (want) {
+      e.maxBitrate = want.maxBitrate;
+      e.scaleResolutionDownBy = want.scaleResolutionDownBy ?? 1;
+    }
+  }
+  await sender.setParameters(params).catch(() => {});
+}
+
 /** Q.850 cause codes the client sends with verto.bye. */
 export const CAUSES = Object.freeze({
   NORMAL_CLEARING: 16,
@@ -924,6 +945,9 @@ export class Call extends EventTarget {
           await t.sender.replaceTrack(track);
           t.sender.setStreams?.(...streams);
           t.direction = 'sendrecv';
+          if (kind === 'video' && this.#opts.simulcast) {
+            await shapeSimulcast(t.sender);
+          }
         } else {
           t.direction = 'recvonly';
         }

@@ -240,7 +240,17 @@ async function body() {
     const bSeesA = await framesAdvance(B, `.tile[data-member-id="${a.memberID}"] video`);
     await waitFor(A, "Bob's tile after the reconnect", (id) => !!document.querySelector(`.tile[data-member-id="${id}"]:not([hidden])`), b.memberID);
     const aSeesB = await framesAdvance(A, `.tile[data-member-id="${b.memberID}"] video`);
-    return { bannerText, before, after, newInvites: tap.invites - invites, bSeesA, aSeesB };
+    // The attach offer asked for the camera's simulcast again, and the
+    // encodings keep their sizes and bitrate caps.
+    const encodings = await B.evaluate(() => {
+      const t = window.confd.call.pc.getTransceivers().find((x) => x.sender.track?.kind === 'video');
+      return (t?.sender.getParameters().encodings ?? []).map((e) => ({ rid: e.rid, maxBitrate: e.maxBitrate, scale: e.scaleResolutionDownBy }));
+    });
+    const f = encodings.find((e) => e.rid === 'f');
+    if (encodings.length !== 3 || !f || f.maxBitrate !== 1_500_000 || encodings.find((e) => e.rid === 'q')?.scale !== 4) {
+      throw new Error(`after the reattach the camera's encodings are ${JSON.stringify(encodings)}`);
+    }
+    return { bannerText, before, after, newInvites: tap.invites - invites, bSeesA, aSeesB, encodings };
   });
 
   await run.step('moderate', async () => {
