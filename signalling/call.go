@@ -477,6 +477,7 @@ func (c *Call) onTrack(pc *webrtc.PeerConnection, track *webrtc.TrackRemote, rr 
 	}
 	recv := forwarder.NewReceiver(forwarder.ReceiverConfig{SSRC: uint32(track.SSRC()), Kind: forwarder.KindVideo, Log: c.log}, pc)
 	recv.Start(track)
+	c.goMedia(func() { readSenderReports(rr, "", recv) })
 	c.publish(recv)
 }
 

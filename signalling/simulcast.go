@@ -204,6 +204,7 @@ func (c *Call) onSimulcastTrack(pc *webrtc.PeerConnection, track *webrtc.TrackRe
 		c.log.Info("simulcast layer refused", zap.String("rid", track.RID()), zap.Int("layer", idx), zap.Error(err))
 		return
 	}
+	c.goMedia(func() { readSenderReports(rr, track.RID(), recv) })
 	c.log.Debug("simulcast layer", zap.String("rid", track.RID()), zap.Int("layer", idx), zap.Uint32("ssrc", uint32(track.SSRC())))
 	if !exists {
 		c.publish(recv)
