@@ -28,6 +28,10 @@
 //	DownTrack.ServeRTCP    1 per RTPSender          RTCP buffer, NACK scratch                    Read error (sender closed)
 //	Allocator.Run          1 per subscriber         layer choice of its slots                    its stop channel
 //
+// The caller reads each published layer's RTCP and passes its sender
+// reports to Receiver.SenderReport (signalling does it on one goroutine
+// per layer); a layer switch uses them to place the new layer's timestamps.
+//
 // The packet path allocates nothing, takes only the DownTrack's small mutex
 // (never across a write) and logs nothing; errors on it are counted.
 //
