@@ -30,18 +30,19 @@ import (
 // PeerConnection is closed by now (the socket dropped), but it keeps its
 // remote description, and startDownlink recorded it in c.sim.pc; it must
 // be read before the reattach's newPC replaces it.
+//
+// A PeerConnection with no remote description (its client lost the socket
+// again before answering an attach) says nothing: the rids last seen stand.
 func (c *Call) cameraRIDs() []string {
 	c.sim.mu.Lock()
-	pc := c.sim.pc
-	c.sim.mu.Unlock()
-	if pc == nil {
-		return nil
+	defer c.sim.mu.Unlock()
+	if c.sim.pc == nil {
+		return c.sim.rids
 	}
-	rd := pc.RemoteDescription()
-	if rd == nil {
-		return nil
+	if rd := c.sim.pc.RemoteDescription(); rd != nil {
+		c.sim.rids = sendRIDs(rd.SDP)
 	}
-	return sendRIDs(rd.SDP)
+	return c.sim.rids
 }
 
 // sendRIDs are the rids of the first video section in which the SDP's

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/webrtc/v4"
+
 	"github.com/confd/confd/forwarder"
 	"github.com/confd/confd/signalling/vertotest"
 )
@@ -95,6 +97,50 @@ func TestReattachOfferSimulcastLines(t *testing.T) {
 	}
 	if got, err := withRecvSimulcast(offer, nil); err != nil || got != offer {
 		t.Errorf("offer without simulcast changed (%v):\n%s", err, got)
+	}
+}
+
+// TestCameraRIDsOutliveAnUnansweredAttach: a PeerConnection whose attach
+// offer was never answered has no remote description; the next offer
+// still asks for the rids the client last answered with.
+func TestCameraRIDsOutliveAnUnansweredAttach(t *testing.T) {
+	answered, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer answered.Close()
+	offerer, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer offerer.Close()
+	if _, err := offerer.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{
+		Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+		t.Fatal(err)
+	}
+	offer, err := offerer.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The client's camera section with three send rids, as a browser's.
+	offer.SDP = strings.Replace(offer.SDP, "a=sendonly\r\n",
+		"a=sendonly\r\na=rid:q send\r\na=rid:h send\r\na=rid:f send\r\na=simulcast:send q;h;f\r\n", 1)
+	if err := answered.SetRemoteDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	var c Call
+	c.sim.pc = answered
+	if got := strings.Join(c.cameraRIDs(), " "); got != "q h f" {
+		t.Fatalf("rids of the answered PeerConnection: %q", got)
+	}
+	unanswered, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unanswered.Close()
+	c.sim.pc = unanswered
+	if got := strings.Join(c.cameraRIDs(), " "); got != "q h f" {
+		t.Errorf("rids after an unanswered attach: %q, want q h f", got)
 	}
 }
 

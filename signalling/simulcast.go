@@ -165,6 +165,9 @@ type simulcastState struct {
 	// byReceiver holds the forwarder.Receiver of each simulcast
 	// transceiver: pion fires OnTrack once per rid, the first one makes it.
 	byReceiver map[*webrtc.RTPReceiver]*forwarder.Receiver
+	// rids are the camera's simulcast rids as last answered, for the
+	// offer of a reattach (cameraRIDs).
+	rids []string
 }
 
 // ridOrder ranks the rids browsers and SFUs use, smallest layer first.
