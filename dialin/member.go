@@ -66,15 +66,13 @@ func (c *call) joinInfo(role room.Role) room.JoinInfo {
 }
 
 // enterRoom starts the in-room phase: the mix, and the lone caller told
-// so.
+// so. The others hear the room's join tone as the caller enters the mix.
 func (c *call) enterRoom() {
 	c.phase = phaseInRoom
 	c.joinMix()
 	if len(c.room.Members()) == 1 {
 		c.say(nil, "alone")
-		return
 	}
-	c.srv.tones.play(c.room, c.srv.tones.tones.join)
 }
 
 // joinMix connects the port to the room's mixer, once media is agreed.
@@ -106,7 +104,7 @@ func (c *call) leaveMix() {
 }
 
 // leaveRoom takes the caller out of its room (the endpoint's half of
-// room.Member.Close).
+// room.Member.Close); the room plays its leave tone.
 func (c *call) leaveRoom() {
 	if c.part == nil {
 		return
@@ -114,9 +112,6 @@ func (c *call) leaveRoom() {
 	c.leaveMix()
 	c.room.Leave(c.part)
 	c.part = nil
-	if len(c.room.Members()) > 0 {
-		c.srv.tones.play(c.room, c.srv.tones.tones.leave)
-	}
 }
 
 // move joins the other room first and leaves the old one only then, so a
@@ -134,6 +129,5 @@ func (c *call) move(to *room.Room) {
 	c.room, c.part = to, p
 	c.log = c.log.With(zap.String("moved_to", to.Number()))
 	c.joinMix()
-	c.srv.tones.play(to, c.srv.tones.tones.join)
 	c.log.Info("moved", zap.Int("member", p.ID))
 }

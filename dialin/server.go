@@ -25,7 +25,6 @@ type Server struct {
 	sip     *sipgo.Server
 	client  *sipgo.Client
 	prompts *prompts
-	tones   *tonePlayer
 	guard   *guard
 	ports   portRange
 
@@ -62,7 +61,7 @@ func New(cfg Config, rooms *room.Rooms, log *zap.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, rooms: rooms, ua: ua, prompts: ps, tones: newTonePlayer(), calls: map[string]*call{}, sipgoLog: gate,
+	s := &Server{cfg: cfg, log: log, rooms: rooms, ua: ua, prompts: ps, calls: map[string]*call{}, sipgoLog: gate,
 		contacts: map[string]*sipgo.DialogUA{}, addrs: map[string]netip.AddrPort{}}
 	s.guard = newGuard(&s.cfg)
 	if s.sip, err = sipgo.NewServer(ua, sipgo.WithServerLogger(sl)); err != nil {
@@ -259,7 +258,6 @@ func (s *Server) Shutdown(ctx context.Context) {
 	case <-ctx.Done():
 		s.log.Warn("sip calls still ending at shutdown")
 	}
-	s.tones.close()
 	s.closeTransports()
 }
 

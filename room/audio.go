@@ -9,7 +9,8 @@ import (
 // JoinAudio connects a member to the room's mixer: its input (if it sends
 // audio) is mixed for the others, and its writer receives the mix without
 // its own voice. The endpoint pushes received packets into the returned
-// member.
+// member. The first time a member is in the mix (and not in the lobby),
+// the room plays its join tone.
 func (r *Room) JoinAudio(p *Participant, opts mixer.MemberOptions) (*mixer.Member, error) {
 	am, err := r.mix.Add(p.ID, opts) // builds codecs: not under the room lock
 	if err != nil {
@@ -30,6 +31,7 @@ func (r *Room) JoinAudio(p *Participant, opts mixer.MemberOptions) (*mixer.Membe
 	am.SetDeaf(p.deaf)
 	am.SetGain(p.gain)
 	am.SetVolume(p.volume)
+	r.enterLocked(p)
 	return am, nil
 }
 

@@ -358,12 +358,14 @@ func cmdTransfer(r *Room, _ *Participant, c Command) (string, error) {
 	return fmt.Sprintf("+OK Call transferred to %s\n", to.Number()), nil
 }
 
-// cmdAdmit lets a member wait in the lobby no longer.
+// cmdAdmit lets a member wait in the lobby no longer; the room hears its
+// join tone now if it is in the mix already.
 var cmdAdmit = onTarget(func(r *Room, p *Participant, _ Command) (string, error) {
 	p.waiting = false
 	if p.audio != nil {
 		p.audio.SetHold(p.held)
 	}
+	r.enterLocked(p)
 	r.reassignLocked()
 	r.changedLocked()
 	return fmt.Sprintf("+OK admitted %d\n", p.ID), nil

@@ -16,7 +16,8 @@ type Room struct {
 	cfg Config
 	log *zap.Logger
 
-	mix *mixer.Mixer
+	mix   *mixer.Mixer
+	tones *tonePlayer // join and leave tones; started under mu
 
 	mu          sync.Mutex
 	closed      bool
@@ -58,6 +59,7 @@ type Participant struct {
 
 	videoMuted  bool // a moderator (or the member) stopped its video being forwarded
 	waiting     bool // in the lobby: until admitted, not mixed and not forwarded either way
+	entered     bool // counted in the mix (its join tone decided); until it leaves
 	reservation string
 	banner      string
 	lastRow     *Row // the row the observer last saw
@@ -70,8 +72,8 @@ type slot struct {
 	pinned int          // member ID the viewer pinned here, 0 for none
 }
 
-func newRoom(cfg Config, log *zap.Logger) *Room {
-	r := &Room{cfg: cfg, log: log}
+func newRoom(cfg Config, log *zap.Logger, sounds *tones) *Room {
+	r := &Room{cfg: cfg, log: log, tones: newTonePlayer(sounds)}
 	r.mix = mixer.New(mixer.Config{Speakers: cfg.Speakers, Events: mixEvents{r}, Log: log.Named("mixer")})
 	r.mix.Start()
 	return r
@@ -134,6 +136,7 @@ func (r *Room) Leave(p *Participant) {
 		r.floor = nil
 	}
 	r.members = slices.DeleteFunc(r.members, func(o *Participant) bool { return o == p })
+	r.exitLocked(p) // the leave tone, for those still here
 	r.publishers = slices.DeleteFunc(r.publishers, func(o *Participant) bool { return o == p })
 	p.camera = nil
 	for i := range p.slots {
@@ -258,8 +261,9 @@ func (r *Room) Members() []MemberView {
 }
 
 // Close ends every member's call with ReasonShutdown; no one can join
-// after. The mixer stops once its members are told: it is closed outside
-// the room's lock, because its goroutine reports to the room under it.
+// after. Once the members are told, the tones stop and the mixer closes,
+// each waited for outside the room's lock (the mixer's goroutine reports
+// to the room under it).
 func (r *Room) Close() {
 	r.mu.Lock()
 	r.closed = true
@@ -270,6 +274,7 @@ func (r *Room) Close() {
 		r.obs.RoomClosed(r)
 	}
 	r.mu.Unlock()
+	r.tones.close()
 	r.mix.Close()
 }
 

@@ -25,6 +25,9 @@ type Config struct {
 	// Lobby makes members who are not moderators wait, neither seen nor
 	// heard and seeing and hearing nothing, until a moderator admits them.
 	Lobby bool
+	// Tones says when members entering and leaving the mix are marked by a
+	// join or leave tone ("": TonesPhones).
+	Tones TonePolicy
 }
 
 // DefaultMaxMembers is the member limit of a room whose config sets none.
@@ -32,10 +35,11 @@ const DefaultMaxMembers = 100
 
 // Rooms is the registry of configured rooms.
 type Rooms struct {
-	log   *zap.Logger
-	mu    sync.RWMutex
-	byKey map[string]*Room
-	list  []*Room
+	log    *zap.Logger
+	sounds *tones // the join and leave tones, shared by every room
+	mu     sync.RWMutex
+	byKey  map[string]*Room
+	list   []*Room
 }
 
 // New makes the registry; numbers and names must be unique.
@@ -43,7 +47,7 @@ func New(cfgs []Config, log *zap.Logger) (*Rooms, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	rs := &Rooms{log: log, byKey: map[string]*Room{}}
+	rs := &Rooms{log: log, sounds: makeTones(), byKey: map[string]*Room{}}
 	for _, c := range cfgs {
 		if err := rs.add(c); err != nil {
 			return nil, err
@@ -56,10 +60,13 @@ func (rs *Rooms) add(c Config) error {
 	if c.Number == "" {
 		return fmt.Errorf("room %q: number is required", c.Name)
 	}
+	if !c.Tones.Valid() {
+		return fmt.Errorf("room %q: tones must be phones, always or never, not %q", c.Number, c.Tones)
+	}
 	if c.MaxMembers <= 0 {
 		c.MaxMembers = DefaultMaxMembers
 	}
-	r := newRoom(c, rs.log.With(zap.String("room", c.Number)))
+	r := newRoom(c, rs.log.With(zap.String("room", c.Number)), rs.sounds)
 	r.rooms = rs
 	for _, k := range []string{c.Number, strings.ToLower(c.Name)} {
 		if k == "" {
@@ -95,7 +102,8 @@ func (rs *Rooms) All() []*Room {
 }
 
 // Close closes every room: each member is told to end its call with
-// ReasonShutdown and no one can join any more.
+// ReasonShutdown and no one can join any more; each room's tones and mixer
+// have stopped when it returns.
 func (rs *Rooms) Close() {
 	for _, r := range rs.All() {
 		r.Close()
