@@ -113,6 +113,7 @@ type RoomConfig struct {
 	RequireToken bool   `yaml:"require_token"`
 	Present      string `yaml:"present"`
 	Lobby        bool   `yaml:"lobby"`
+	Tones        string `yaml:"tones"` // phones (default), always or never
 }
 
 // loadConfig reads path (none: every default). Unknown keys are errors, so
@@ -169,6 +170,9 @@ func (c *Config) validate() error {
 		if r.Present != "" && r.Present != "everyone" && r.Present != "moderators" {
 			return fmt.Errorf("room %q: present must be everyone or moderators", r.Number)
 		}
+		if !room.TonePolicy(r.Tones).Valid() {
+			return fmt.Errorf("room %q: tones must be phones, always or never", r.Number)
+		}
 		if r.RequireToken && c.Verto.TokenSecret == "" {
 			return fmt.Errorf("room %q requires tokens but verto.token_secret is not set", r.Number)
 		}
@@ -193,7 +197,7 @@ func (c *Config) roomConfigs() []room.Config {
 		out[i] = room.Config{
 			Number: r.Number, Name: r.Name, PIN: r.PIN, ModeratorPIN: r.ModeratorPIN, MaxMembers: r.MaxMembers,
 			Speakers: r.Speakers, RequireToken: r.RequireToken, PresentModerators: r.Present == "moderators",
-			Lobby: r.Lobby,
+			Lobby: r.Lobby, Tones: room.TonePolicy(r.Tones),
 		}
 	}
 	return out

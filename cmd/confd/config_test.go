@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"path/filepath"
 	"testing"
+
+	"github.com/confd/confd/room"
 )
 
 func TestDefaultsNeedNoFile(t *testing.T) {
@@ -31,7 +33,7 @@ verto:
 users:
   - {login: "1000", password: "secret", name: Alice, role: moderator}
 rooms:
-  - {number: "4000", name: Board, pin: "1234", max_members: 5}
+  - {number: "4000", name: Board, pin: "1234", max_members: 5, tones: always}
 webrtc:
   public_ips: [203.0.113.7]
   udp_port_min: 20000
@@ -49,7 +51,7 @@ webrtc:
 	if vc.Domain != "example.org" || vc.AttachWindow.Seconds() != 30 || len(vc.Users) != 1 || vc.Users[0].Role.String() != "moderator" {
 		t.Errorf("verto config = %+v", vc)
 	}
-	if rc := c.roomConfigs(); len(rc) != 1 || rc[0].Number != "4000" || rc[0].MaxMembers != 5 {
+	if rc := c.roomConfigs(); len(rc) != 1 || rc[0].Number != "4000" || rc[0].MaxMembers != 5 || rc[0].Tones != room.TonesAlways {
 		t.Errorf("rooms = %+v", rc)
 	}
 	if mc := c.mediaConfig(); len(mc.PublicIPs) != 1 || mc.UDPPortMin != 20000 || !mc.IncludeLoopback {
@@ -66,6 +68,7 @@ func TestConfigErrors(t *testing.T) {
 		"not yaml":             "rooms: [",
 		"wrong type for a key": "verto:\n  message_rate: fast\n",
 		"bad metrics network":  "metrics:\n  allow: [10.0.0.0/40]\n",
+		"unknown tones":        "rooms:\n  - {number: \"3500\", tones: sometimes}\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "c.yaml")
