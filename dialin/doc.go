@@ -31,8 +31,6 @@
 //	mediaPort.readRTP      1 per call            call     the receive buffer, DTMF decoder state;   socket closed
 //	                                                      pushes into the mixer input
 //	mediaPort.readRTCP     1 per call            call     the RTCP receive buffer                   socket closed
-//	tonePlayer.feed        1 per join/leave tone Server   a short-lived mixer input (below-zero     its last frame, Shutdown
-//	                       (≈0.5 s each)                  ID) fed at 20 ms
 //	sipgo transports       1 per listener        Server   the listening sockets                     Shutdown
 //
 // sipgo calls a handler on its own goroutine and terminates the

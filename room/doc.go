@@ -7,6 +7,8 @@
 // Concurrency: each Room has one mutex guarding its members and slots. Member
 // methods (Notify, Close) are called with it held and must not block; the
 // forwarder calls made under it (DownTrack.SetSource) take only their own
-// small locks and never write to the network. The package starts no
-// goroutines.
+// small locks and never write to the network. Its only goroutines are the
+// join and leave tones: one per tone, about half a second each, feeding a
+// mixer input; the Room owns them, and Close stops and waits for them
+// before closing the mixer.
 package room
