@@ -15,6 +15,7 @@ type simulcastResult struct {
 	FramesDecoded int                       `json:"framesDecoded"`
 	Widths        []int                     `json:"widths"`
 	Publisher     map[string]map[string]any `json:"publisher"`
+	PublisherBWE  int                       `json:"publisherEstimate"`
 	LayersEvents  []string                  `json:"layersEvents"`
 	Events        []string                  `json:"events"`
 	Error         string                    `json:"error"`
@@ -23,10 +24,16 @@ type simulcastResult struct {
 // TestChromiumSimulcast: headless Chromium publishes its fake 1280x720
 // camera as three VP8 simulcast encodings; another Chromium page watches
 // it in one slot. With the slot declared 320x180 the viewer decodes the
-// small layer; declared 1280x720, the large one: getStats shows frames
-// decoded and the frame width following the slot size. While the slot is
-// small, confd tells the publisher (confd.layers) to stop h and f, and
-// asks for f again when the slot grows.
+// small layer (320 wide); declared 1280x720, the large one (1280 wide):
+// getStats shows frames decoded and the frame width following the slot
+// size. While the slot is small, confd tells the publisher (confd.layers)
+// to stop h and f, and asks for f again when the slot grows.
+//
+// The publisher turns h and f on once confd reports receiving q (see
+// simulcast.mjs): Chromium's bandwidth probe at the very start of a call
+// fails under -race, where confd reads a new stream's first packets late,
+// and its estimate then takes half a minute to allow f; confd would pause
+// f, never having received it, before that.
 func TestChromiumSimulcast(t *testing.T) {
 	dir, chromium := browserHarness(t)
 	a := startTestApp(t, func(c *Config) {
@@ -40,17 +47,12 @@ func TestChromiumSimulcast(t *testing.T) {
 	if !res.OK || runErr != nil {
 		t.Fatalf("simulcast in Chromium failed: %s (run: %v)\nevents: %v\nstderr:\n%s", res.Error, runErr, res.Events, stderr)
 	}
-	// Chromium sends f once its own estimate allows; on a machine too busy
-	// to keep time it may stay at h, which is still the slot's best.
-	if res.SmallWidth > 400 || res.LargeWidth < 640 || res.FramesDecoded == 0 {
+	if res.SmallWidth > 400 || res.LargeWidth < 1280 || res.FramesDecoded == 0 {
 		t.Errorf("widths small %d, large %d, %d frames decoded", res.SmallWidth, res.LargeWidth, res.FramesDecoded)
 	}
 	if n := len(res.LayersEvents); n < 2 || !slices.Contains(res.LayersEvents, "q") || res.LayersEvents[n-1] == "q" {
 		t.Errorf("confd.layers events %v, want q alone while the slot was small, then a larger layer back", res.LayersEvents)
 	}
-	if res.LargeWidth < 960 {
-		t.Logf("Chromium never sent f; the slot showed h")
-	}
-	t.Logf("viewer widths %v, %d frames decoded; publisher encodings %v; confd.layers %v",
-		res.Widths, res.FramesDecoded, res.Publisher, res.LayersEvents)
+	t.Logf("viewer widths %v, %d frames decoded; publisher encodings %v, its estimate %d bit/s; confd.layers %v",
+		res.Widths, res.FramesDecoded, res.Publisher, res.PublisherBWE, res.LayersEvents)
 }

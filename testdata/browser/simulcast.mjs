@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // simulcast.mjs: two Chromium pages against confd. The publisher sends its fake 1280x720
-// camera as three VP8 simulcast encodings (rids q, h, f at scaleResolutionDownBy 4, 2, 1) and
-// obeys confd.layers; the viewer receives one slot, tells confd its size (confd.slotSize),
+// camera as three VP8 simulcast encodings (rids q, h, f at scaleResolutionDownBy 4, 2, 1),
+// h and f from the moment confd reports receiving q, and obeys confd.layers; the viewer receives one slot, tells confd its size (confd.slotSize),
 // first small (320x180), then large (1280x720), and reads getStats for the frame width it
 // decodes. In between, with nobody watching h and f, confd tells the publisher to send q
-// alone (confd.layers) and later to resume f. Both pages speak a minimal Verto over a raw
+// alone (confd.layers) and later to resume f, which the viewer must then decode (1280 wide).
+// Both pages speak a minimal Verto over a raw
 // WebSocket and a raw RTCPeerConnection.
 //
 //   node simulcast.mjs --ws ws://127.0.0.1:8080/verto [--dest 3500] [--timeout-ms 90000]
@@ -12,7 +13,8 @@
 //
 // stdout gets exactly one JSON line:
 //   {"ok":bool,"smallWidth":n,"largeWidth":n,"framesDecoded":n,"widths":[…],
-//    "publisher":{"q":{…},"h":{…},"f":{…}},"layersEvents":[…],"events":[…],"error":"…"}
+//    "publisher":{"q":{…},"h":{…},"f":{…}},"publisherEstimate":bps,"layersEvents":[…],
+//    "events":[…],"error":"…"}
 // The exit status is 0 when ok is true, 1 otherwise, 2 for bad flags. Everything else goes
 // to stderr.
 
@@ -22,7 +24,10 @@ import { chromium } from 'playwright-core';
 import { CHROMIUM_FLAGS } from './chromium_flags.mjs';
 
 
-const result = { ok: false, smallWidth: 0, largeWidth: 0, framesDecoded: 0, widths: [], publisher: {}, layersEvents: [], events: [], error: '' };
+const result = {
+  ok: false, smallWidth: 0, largeWidth: 0, framesDecoded: 0, widths: [], publisher: {}, publisherEstimate: 0,
+  layersEvents: [], events: [], error: '',
+};
 let printed = false;
 const t0 = Date.now();
 
@@ -126,6 +131,16 @@ function pageScript() {
 
   const RIDS = ['q', 'h', 'f'];
 
+  // The publisher starts with q alone and turns h and f on once confd reports (RTCP receiver
+  // reports) that it receives q. Chromium probes its bandwidth when the call starts and again
+  // whenever its encodings want more; under -race confd reads the first packets of a new
+  // stream late, and pion's transport-wide feedback stamps their arrival when they are read,
+  // so the probe made at the very start is judged on bunched arrivals and fails: Chromium's
+  // estimate then creeps up from about 200 kbit/s by 8 % a second, f needs about 1.3 Mbit/s,
+  // and confd pauses h and f (3 s unwatched) before f ever sent a packet. A layer confd never
+  // received is not named in confd.layers, so the publisher stops it for good. Turning the
+  // large encodings on once the media path runs makes Chromium probe then, when the feedback
+  // is sound: its estimate reaches several Mbit/s within a second and f starts at once.
   window.publish = async (o) => {
     const st = { layersEvents: [], error: '' };
     window.pubState = st;
@@ -136,23 +151,53 @@ function pageScript() {
       direction: 'sendonly',
       sendEncodings: [
         { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150000 },
-        { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500000 },
-        { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1500000 },
+        { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500000, active: false },
+        { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1500000, active: false },
       ],
     });
+    // The encodings to send: q until confd hears it, then all, then what confd.layers names.
+    let wanted = ['q'];
+    let changes = Promise.resolve();
+    const apply = (extra) => {
+      changes = changes.then(async () => {
+        const p = tr.sender.getParameters();
+        p.encodings.forEach((e) => { e.active = wanted.includes(e.rid); });
+        Object.assign(p, extra);
+        await tr.sender.setParameters(p);
+      }).catch((e) => { st.error = `setParameters: ${e.message}`; });
+      return changes;
+    };
     // confd.layers names the encodings anyone watches; the others stop encoding.
-    const onEvent = async (channel, data) => {
+    const onEvent = (channel, data) => {
       if (channel !== 'confd.layers') return;
       st.layersEvents.push(data.active.join(','));
-      const p = tr.sender.getParameters();
-      p.encodings.forEach((e) => { e.active = data.active.includes(e.rid); });
-      await tr.sender.setParameters(p).catch((e) => { st.error = `setParameters: ${e.message}`; });
+      wanted = data.active;
+      apply({});
     };
     await call(o, 'chromepub', pc, onEvent);
-    const p = tr.sender.getParameters();
-    p.degradationPreference = 'maintain-resolution'; // a busy test machine must not shrink f
-    await tr.sender.setParameters(p).catch(() => {});
+    while (!(await heard(pc, 'q'))) await new Promise((r) => setTimeout(r, 100));
+    if (!st.layersEvents.length) wanted = RIDS;
+    await apply({ degradationPreference: 'maintain-resolution' }); // a busy test machine must not shrink f
     return true;
+  };
+
+  // heard reports whether the receiver has sent a report block about encoding rid.
+  async function heard(pc, rid) {
+    const stats = await pc.getStats();
+    let found = false;
+    stats.forEach((s) => {
+      if (s.type === 'remote-inbound-rtp' && stats.get(s.localId)?.rid === rid) found = true;
+    });
+    return found;
+  }
+
+  // publisherEstimate is Chromium's send-side estimate of its uplink, bits per second.
+  window.publisherEstimate = async () => {
+    let bps = 0;
+    (await window.pubPC.getStats()).forEach((s) => {
+      if (s.type === 'candidate-pair' && s.availableOutgoingBitrate) bps = s.availableOutgoingBitrate;
+    });
+    return bps;
   };
 
   // publisherLayers reads the outbound simulcast encodings.
@@ -246,7 +291,7 @@ async function main() {
       await p.goto(url);
     }
     await pub.evaluate((o) => window.publish(o), opts);
-    note('publisher answered');
+    note('publisher answered; confd receives q, h and f are on');
     await viewer.evaluate((o) => window.view(o), opts);
     note('viewer answered');
 
@@ -255,13 +300,14 @@ async function main() {
     // Nobody watches h and f now: confd tells the publisher, which stops encoding them.
     await waitEvent(pub, deadline, 'q');
     const paused = await pub.evaluate(() => window.publisherLayers());
-    note(`publisher told to send q alone; encodings ${JSON.stringify(paused)}`);
+    const estimate = await pub.evaluate(() => window.publisherEstimate());
+    note(`publisher told to send q alone; encodings ${JSON.stringify(paused)}; its estimate ${estimate} bit/s`);
     await viewer.evaluate(() => window.slotSize(1280, 720));
-    // Chrome enables its largest encoding once its own estimate allows it (on a machine too
-    // busy to keep time it may never: then h is the largest confd has); confd switches at
-    // the next key frame.
-    result.largeWidth = await waitWidth(viewer, deadline, (w) => w >= 640, 'a larger picture in a 1280x720 slot');
+    // confd asks for f again; Chromium restarts it and probes for the bandwidth it needs, and
+    // confd switches the slot at f's first key frame.
+    result.largeWidth = await waitWidth(viewer, deadline, (w) => w >= 1280, 'f (1280 wide) in a 1280x720 slot');
     result.publisher = await pub.evaluate(() => window.publisherLayers());
+    result.publisherEstimate = await pub.evaluate(() => window.publisherEstimate());
     result.layersEvents = await pub.evaluate(() => window.pubState.layersEvents);
     const pubErr = await pub.evaluate(() => window.pubState.error);
     if (pubErr) throw new Error(pubErr);
