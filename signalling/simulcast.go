@@ -187,6 +187,39 @@ func layerIndex(rid string, rr *webrtc.RTPReceiver) int {
 	return forwarder.MaxLayers - 1
 }
 
+// offeredRIDs are the rids the publisher offered on rr's transceiver,
+// smallest layer first.
+func offeredRIDs(rr *webrtc.RTPReceiver) []string {
+	var rids []string
+	for _, t := range rr.Tracks() {
+		if t.RID() != "" {
+			rids = append(rids, t.RID())
+		}
+	}
+	slices.SortStableFunc(rids, func(a, b string) int { return layerIndex(a, rr) - layerIndex(b, rr) })
+	return rids
+}
+
+// withUnreceived adds to the rids the Receiver wants sent (active) those
+// offered that it never received a packet of: confd cannot judge an
+// encoding it has not seen, and a publisher told to leave one out (a
+// browser whose own estimate had not yet allowed the large encoding when
+// confd paused the middle one) would never start it, so no slot could ever
+// choose it. The result keeps the offered order.
+func withUnreceived(active, offered []string, received []forwarder.LayerInfo) []string {
+	if len(offered) == 0 {
+		return active
+	}
+	out := make([]string, 0, len(offered))
+	for _, rid := range offered {
+		seen := slices.ContainsFunc(received, func(l forwarder.LayerInfo) bool { return l.RID == rid && l.Packets > 0 })
+		if slices.Contains(active, rid) || !seen {
+			out = append(out, rid)
+		}
+	}
+	return out
+}
+
 // onSimulcastTrack adds one rid of a simulcast publisher (RFC 8853) as a
 // layer of the transceiver's Receiver; the first rid makes the Receiver,
 // publishes it, and runs until it ends.
@@ -195,7 +228,7 @@ func (c *Call) onSimulcastTrack(pc *webrtc.PeerConnection, track *webrtc.TrackRe
 	recv, exists := c.sim.byReceiver[rr]
 	if !exists {
 		recv = forwarder.NewReceiver(forwarder.ReceiverConfig{Kind: forwarder.KindVideo, Log: c.log}, pc)
-		recv.OnActiveLayers(c.sendLayers)
+		recv.OnActiveLayers(func(active []string) { c.sendLayers(withUnreceived(active, offeredRIDs(rr), recv.Layers())) })
 		if c.sim.byReceiver == nil {
 			c.sim.byReceiver = map[*webrtc.RTPReceiver]*forwarder.Receiver{}
 		}
