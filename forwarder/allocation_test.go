@@ -206,3 +206,22 @@ func TestAllocatorSteps(t *testing.T) {
 		}
 	}
 }
+
+// TestAllocatorFloorBelowBudget: with an estimate that does not pay even
+// for the floor slot's cheapest rung, the slot stays on it, and staying
+// there is no new step down: UpHold runs out and a probe can start.
+func TestAllocatorFloorBelowBudget(t *testing.T) {
+	a := NewAllocator(AllocatorConfig{Reserve: 64_000})
+	floor := demandOf{rungs: ladder(threeLayers(), 1280, 720), floor: true}
+	sec := int64(time.Second)
+	cur := a.decide(0, 1_000_000, []demandOf{floor}, []int{8})
+	if cur[0] >= 8 || a.lastDown != 0 {
+		t.Fatalf("rung %d, last down %d: want a step down at 0", cur[0], a.lastDown)
+	}
+	for i := int64(1); i <= 10; i++ {
+		cur = a.decide(i*sec/2, 80_000, []demandOf{floor}, cur)
+	}
+	if cur[0] != 0 || a.lastDown != sec/2 {
+		t.Fatalf("rung %d, last down %v: want the cheapest rung, reached at 0.5 s", cur[0], time.Duration(a.lastDown))
+	}
+}

@@ -234,7 +234,7 @@ func (a *Allocator) Step(now int64) {
 	for i, s := range in {
 		order[i] = slots[s.index]
 	}
-	pads := a.probeLocked(now, est, sending, demands, next, order)
+	pads := a.probeLocked(now, est, sending, sent, demands, next, order)
 	for i, s := range in {
 		prev := a.cur[s.index]
 		a.cur[s.index] = Paused
@@ -279,11 +279,16 @@ func (a *Allocator) decide(now int64, estimate int, slots []demandOf, cur []int)
 	}
 	if allocTotal(slots, next) > budget {
 		// Step down fast: the estimate fell (loss or rising delay), so
-		// every slot takes at most what a fresh allocation gives it.
+		// every slot takes at most what a fresh allocation gives it. Only
+		// a slot that actually went down restarts UpHold: a floor slot
+		// already on its cheapest rung, over a budget that does not pay
+		// even for that, must not hold every probe off for good.
 		for i := range next {
-			next[i] = min(next[i], ideal[i])
+			if ideal[i] < next[i] {
+				next[i] = ideal[i]
+				a.lastDown = now
+			}
 		}
-		a.lastDown = now
 		return next
 	}
 	if now-a.lastDown < int64(a.cfg.UpHold) {
