@@ -97,21 +97,21 @@ func TestSimulcastBySlotSizeAndBandwidth(t *testing.T) {
 	waitSteady(ctx, t, large, 2, 2*time.Second)
 
 	// Well below what f needs (about 1.3 Mbit/s, less when this machine
-	// is too busy for the publisher to keep 30 frames a second): the
-	// estimate falls, the slot steps down.
+	// is too busy for the publisher to keep 30 frames a second): the loss
+	// shows within a few hundred milliseconds, confd measures what the
+	// link carried and the slot steps down at the next key frame (about
+	// a second). Stepping up waits UpHold (4 s) and a probe or two (5 to
+	// 16 s). The deadlines bound a failure with room for a machine too
+	// busy to keep time, they measure nothing; the times taken are logged.
 	throttle.SetRate(350_000)
-	down := waitLayerIn(ctx, t, large, largeS, 0, 1, "throttled to 350 kbit/s")
+	down := waitLayerIn(within(ctx, t, 10*time.Second), t, large, largeS, 0, 1, "throttled to 350 kbit/s")
 	dropped := throttle.Dropped()
 	t.Logf("stepped down to %d %v after the throttle (%d packets dropped)", largeS.CurrentSource(), down, dropped)
 	if dropped == 0 {
 		t.Errorf("the slot stepped down before the throttle dropped anything")
 	}
-	// A few seconds; more only on a machine too busy to keep time.
-	if down > 10*time.Second {
-		t.Errorf("stepping down took %v", down)
-	}
 	throttle.SetRate(0)
-	up := waitLayer(ctx, t, large, largeS, 2, "limit lifted")
+	up := waitLayer(within(ctx, t, 60*time.Second), t, large, largeS, 2, "limit lifted")
 	t.Logf("back to f %v after the limit lifted", up)
 
 	for _, m := range []*member{small, large} {
@@ -134,6 +134,14 @@ func TestSimulcastBySlotSizeAndBandwidth(t *testing.T) {
 	if got := fmt.Sprint(smallS.SourcesSince(smallFrom)); got != fmt.Sprint([]uint32{simMarker}) {
 		t.Errorf("small slot sources %s once it showed q, want only q", got)
 	}
+}
+
+// within is ctx bounded to d from now.
+func within(ctx context.Context, t *testing.T, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, d)
+	t.Cleanup(cancel)
+	return ctx
 }
 
 // waitSteady waits until m's slot 0 has forwarded layer, and targeted it,
