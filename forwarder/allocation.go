@@ -163,10 +163,14 @@ func ladder(layers []LayerInfo, width, height int) []rung {
 	return out
 }
 
-// layerBitrate is the bitrate of l up to TID t: measured, else the last
-// measured, else nominal for its size.
+// layerBitrate is the bitrate of l up to TID t: its cost (the rate over
+// costWindow, which a key frame barely moves), else the last cost
+// measured, else nominal for its size. The one-second Bitrate is not
+// used: it swings with every key frame entering and leaving its window,
+// and over its first fraction of a second it is a frame or two over
+// nothing.
 func layerBitrate(l *LayerInfo, t int) int {
-	if b := l.Bitrate[t]; b > 0 {
+	if b := l.Cost[t]; b > 0 {
 		return b
 	}
 	if b := l.LastBitrate[t]; b > 0 {

@@ -14,6 +14,7 @@ func threeLayers() []LayerInfo {
 		return LayerInfo{
 			Index: i, Width: w, Height: h, Active: true, Available: true, TIDs: 3, Packets: 100,
 			Bitrate: [MaxTemporalLayers]int{full / 2, full * 7 / 10, full, full},
+			Cost:    [MaxTemporalLayers]int{full / 2, full * 7 / 10, full, full},
 		}
 	}
 	return []LayerInfo{mk(0, 320, 180, 150_000), mk(1, 640, 360, 500_000), mk(2, 1280, 720, 1_500_000)}
@@ -114,7 +115,7 @@ func TestLadder(t *testing.T) {
 		t.Errorf("h unavailable: %s, want %s", got, want)
 	}
 	paused := threeLayers()
-	paused[2].Bitrate = [MaxTemporalLayers]int{}
+	paused[2].Bitrate, paused[2].Cost = [MaxTemporalLayers]int{}, [MaxTemporalLayers]int{}
 	paused[2].TIDs = 1
 	if got, want := rungsString(ladder(paused, 1280, 720)), "0.0:75 0.1:105 0.2:150 1.0:250 1.1:350 1.2:500 2.3:1935 "; got != want {
 		t.Errorf("f unmeasured: %s, want %s", got, want)

@@ -26,6 +26,22 @@ const MaxTemporalLayers = 4
 // enough that a layer the publisher paused shows as idle quickly.
 const rateWindow = time.Second
 
+// costWindow is the span a layer's cost, what the Allocator budgets for
+// it, is averaged over. A key frame is several delta frames' worth of
+// bytes (browsers' VP8: five to ten), so in a one-second window it lifts
+// the rate by a fifth or more for as long as it stays inside, then lets it
+// fall back: an Allocator judging by that would take the lift for a
+// narrower link and step down. Over four seconds one key frame moves the
+// average by under a tenth, and encoders that send key frames every few
+// seconds keep one or two inside at all times. Congestion does not wait
+// for the cost to catch up: the estimate measures what the slots actually
+// send, so a layer that got more expensive shows there first.
+const costWindow = 4 * time.Second
+
+// costSnapshots holds costWindow of snapshots taken every half rateWindow,
+// and the newest.
+const costSnapshots = int(costWindow/(rateWindow/2)) + 1
+
 // idleAfter is how long a layer may send nothing before it counts as
 // stopped: twenty frames even at 10 fps, so neither a loss burst nor a
 // publisher's hiccup moves its viewers to another layer.
@@ -50,12 +66,13 @@ type layer struct {
 	width, height                      atomic.Int32
 	lastArrival                        atomic.Int64
 
-	// mu guards the rate snapshots, lastRate and sr. Rates are measured
-	// by the control plane; sr is written by the layer's RTCP reader
-	// (about once a second) and read only when a slot switches layer, so
-	// a packet that is merely forwarded never takes it.
+	// mu guards the rate snapshots, cost, lastRate and sr. Rates are
+	// measured by the control plane; sr is written by the layer's RTCP
+	// reader (about once a second) and read only when a slot switches
+	// layer, so a packet that is merely forwarded never takes it.
 	mu          sync.Mutex
 	older, last rateSnapshot
+	cost        costHistory
 	lastRate    [MaxTemporalLayers]int
 	sr          SenderReport // the latest sender report for ssrc
 }
@@ -87,7 +104,11 @@ type LayerInfo struct {
 	// FPS[t] likewise in frames per second.
 	Bitrate [MaxTemporalLayers]int
 	FPS     [MaxTemporalLayers]float64
-	// LastBitrate is Bitrate when it was last measured non-zero: what the
+	// Cost[t] is Bitrate averaged over costWindow, since the layer last
+	// resumed: what the Allocator budgets for it. 0 until the layer has
+	// sent for half a rateWindow.
+	Cost [MaxTemporalLayers]int
+	// LastBitrate is Cost when it was last measured non-zero: what the
 	// layer costs when a paused layer resumes.
 	LastBitrate [MaxTemporalLayers]int
 	// TIDs is the number of temporal layers seen (1 without TIDs).
@@ -155,20 +176,26 @@ func (l *layer) snapshot(now int64) rateSnapshot {
 
 // info measures the layer at now. Rates are taken against a snapshot
 // between half a window and a window and a half old, so every caller sees
-// a rate over about one window however often it asks.
+// a rate over about one window however often it asks; the cost likewise
+// over about costWindow.
 func (l *layer) info(now int64) LayerInfo {
 	// The snapshot is taken under the lock so that snapshots are in time
 	// order whoever measures: a late one becoming the base would make
-	// the counters run backwards.
+	// the counters run backwards. The last arrival is read first: a
+	// packet counted after it lengthens the cost's bytes, not its span,
+	// which errs on the dear side.
 	l.mu.Lock()
+	arrived := l.lastArrival.Load()
 	cur := l.snapshot(now)
 	if now < l.last.at {
 		cur.at = l.last.at
 	}
 	if l.last.at == 0 {
 		l.older, l.last = cur, cur
+		l.cost.push(cur, arrived)
 	} else if now-l.last.at >= int64(rateWindow/2) {
 		l.older, l.last = l.last, cur
+		l.cost.push(cur, arrived)
 	}
 	base := l.older
 	in := LayerInfo{
@@ -178,8 +205,9 @@ func (l *layer) info(now int64) LayerInfo {
 		Packets: l.packets.Load(), Bytes: l.bytes.Load(), Keyframes: l.keyframes.Load(), Dropped: l.dropped.Load(),
 	}
 	in.fillRates(cur, base)
-	if in.Bitrate[MaxTemporalLayers-1] > 0 {
-		l.lastRate = in.Bitrate
+	in.Cost = l.cost.rate(cur, arrived)
+	if in.Cost[MaxTemporalLayers-1] > 0 {
+		l.lastRate = in.Cost
 	}
 	in.LastBitrate = l.lastRate
 	l.mu.Unlock()
@@ -203,4 +231,63 @@ func (in *LayerInfo) fillRates(cur, base rateSnapshot) {
 		in.FPS[t] = frames / span
 	}
 	in.TIDs = max(in.TIDs, 1)
+}
+
+// costHistory is a ring of a layer's snapshots over costWindow, taken
+// while it sends: the bases its cost is measured from.
+type costHistory struct {
+	snaps   [costSnapshots]rateSnapshot
+	n, next int // snapshots held; where the next one goes
+}
+
+// push records s, taken at an instant the layer had last sent at
+// lastArrival. A layer silent for idleAfter empties the history: it
+// paused or its publisher stalled, and what it sent before says little of
+// what it sends when it resumes (an encoder that restarts begins with a
+// key frame and climbs). s itself is not kept then; the first snapshot
+// after the layer resumes is the next base, so the silence is never
+// averaged in. A shorter silence (a slow screen share, a loss burst) stays
+// in the history.
+func (h *costHistory) push(s rateSnapshot, lastArrival int64) {
+	if s.at-lastArrival >= int64(idleAfter) {
+		h.n = 0
+		return
+	}
+	h.snaps[h.next] = s
+	h.next = (h.next + 1) % costSnapshots
+	h.n = min(h.n+1, costSnapshots)
+}
+
+// rate is the cost: the cumulative-by-TID bitrate from the oldest
+// snapshot within costWindow (and half a rateWindow: snapshots are that
+// far apart) to cur. The span ends at the last packet, not at cur: a
+// layer that stopped a moment ago is not averaged down by its silence
+// before push notices it. A span under half a rateWindow (the layer just
+// started or resumed) gives no cost: the Allocator's fallbacks are better
+// than a rate over a frame or two.
+func (h *costHistory) rate(cur rateSnapshot, lastArrival int64) [MaxTemporalLayers]int {
+	var out [MaxTemporalLayers]int
+	if h.n == 0 {
+		return out
+	}
+	oldest := (h.next - h.n + costSnapshots) % costSnapshots
+	base := h.snaps[(h.next-1+costSnapshots)%costSnapshots]
+	for i := range h.n {
+		s := h.snaps[(oldest+i)%costSnapshots]
+		if cur.at-s.at <= int64(costWindow+rateWindow/2) {
+			base = s
+			break
+		}
+	}
+	end := min(cur.at, lastArrival)
+	if end-base.at < int64(rateWindow/2) {
+		return out
+	}
+	span := float64(end-base.at) / float64(time.Second)
+	var bits float64
+	for t := range MaxTemporalLayers {
+		bits += float64(cur.bytes[t]-base.bytes[t]) * 8
+		out[t] = int(bits / span)
+	}
+	return out
 }
