@@ -66,8 +66,9 @@ func (c AllocatorConfig) withDefaults() AllocatorConfig {
 
 // Allocator divides one subscriber's downlink estimate among its slots
 // (its DownTracks) and sets each slot's layer. It steps down at once when
-// the slots no longer fit the estimate, and steps up only after UpHold
-// and with Headroom to spare.
+// the slots no longer fit because the estimate fell, a moment later when
+// their measured cost outgrew it by more than costMargin, and steps up
+// only after UpHold and with Headroom to spare.
 type Allocator struct {
 	cfg  AllocatorConfig
 	kick chan struct{}
@@ -79,9 +80,46 @@ type Allocator struct {
 	remb     int     // the subscriber's REMB, bits per second; 0: none
 	cur      []Layer // the last choice per slot
 	lastDown int64   // when the last step down for bandwidth happened
-	sent     sendMeter
-	probe    prober
+	// fitEst is the estimate at the last allocation the slots fitted (0:
+	// none, or no limit since). over is true while their cost exceeds the
+	// budget beyond costMargin, as it has since overSince.
+	fitEst    int
+	over      bool
+	overSince int64
+	sent      sendMeter
+	probe     prober
 }
+
+// A step down for bandwidth must have a cause the feedback shows, not one
+// the cost measurement made up. The estimate comes from what the
+// subscriber's feedback says of the packets actually sent (loss, rising
+// delay, confd's congestion measurement); a layer's cost is a measurement
+// too, and for all its smoothing (costWindow) it still moves by a few
+// percent as frames of different sizes come and go. So:
+//   - when the slots no longer fit because the estimate fell (by more than
+//     estimateSlack since they last fitted), they step down in that
+//     allocation, as they always did;
+//   - while the estimate holds, a cost over the budget by less than
+//     costMargin is left alone: if that is too much for the link, its
+//     loss or delay lowers the estimate, and that acts at once;
+//   - a cost beyond the margin steps them down when a second allocation,
+//     at least costPersist later, still sees it, as a cost that grew for
+//     real (the publisher's encoder climbed) does.
+const (
+	// costMargin is a key frame of a browser's VP8 encoder in a
+	// costWindow (five to ten delta frames' worth among 120), with room to
+	// spare; it is under the Headroom a step up leaves.
+	costMargin = 0.1
+	// estimateSlack is under every fall that signals congestion: GCC's
+	// delay controller takes the estimate to 85 % of the rate received,
+	// its loss controller down by at least 5 %, confd's congestion
+	// measurement to what the path carried. GCC's increase is capped by
+	// 1.5 times the rate received and wobbles with it by a percent or two.
+	estimateSlack = 0.03
+	// costPersist is the interval a cost measurement is renewed at: a
+	// second allocation this much later looks at a new one.
+	costPersist = rateWindow / 2
+)
 
 // NewAllocator makes an Allocator; Run drives it.
 func NewAllocator(cfg AllocatorConfig) *Allocator {
@@ -210,31 +248,52 @@ func (a *Allocator) Step(now int64) {
 		in[i] = slotInput{index: i, d: dt.demand()}
 	}
 	slices.SortStableFunc(in, func(x, y slotInput) int { return cmp.Compare(prio[x.index], prio[y.index]) })
-	demands := make([]demandOf, len(in))
-	for i := range in {
-		demands[i] = in[i].d
-	}
-	if len(demands) > 0 {
-		demands[0].floor = true
-	}
 	a.mu.Lock()
 	if len(a.cur) != len(slots) {
 		a.mu.Unlock()
 		return // SetSlots ran meanwhile; it kicked another round
 	}
-	sending := a.sent.rate(now, sent)
-	a.observeLocked(now, cong, sending)
-	est := a.effectiveLocked()
+	pads := a.stepLocked(now, cong, sent, in, slots)
+	chosen := slices.Clone(a.cur)
+	a.mu.Unlock()
+	for i, dt := range slots {
+		dt.setLimit(chosen[i])
+	}
+	for _, p := range pads {
+		p.slot.SetPadding(p.bps)
+	}
+}
+
+// stepLocked is one allocation of slots, whose demands in gives in
+// priority order, given the feedback and the bytes the slots have sent.
+// It sets a.cur and returns the padding changes to make once a.mu is
+// released.
+func (a *Allocator) stepLocked(now int64, cong Congestion, sent int64, in []slotInput, slots []*DownTrack) []padOrder {
+	demands := make([]demandOf, len(in))
+	order := make([]*DownTrack, len(in))
 	cur := make([]int, len(in))
 	for i, s := range in {
+		demands[i] = s.d
+		order[i] = slots[s.index]
 		cur[i] = rungIndex(s.d.rungs, a.cur[s.index])
 	}
-	next := a.decide(now, est, demands, cur)
-	order := make([]*DownTrack, len(in))
-	for i, s := range in {
-		order[i] = slots[s.index]
+	if len(demands) > 0 {
+		demands[0].floor = true
 	}
-	pads := a.probeLocked(now, est, sending, sent, demands, next, order)
+	sending := a.sent.rate(now, sent)
+	a.observeLocked(now, cong, sending)
+	// A probe that is over is judged before deciding, so that the rate it
+	// verified is stepped up to now rather than one Interval later.
+	var pads []padOrder
+	ended := a.probe.slot != nil && now >= a.probe.until
+	if ended {
+		pads = a.endProbeLocked(now, sent)
+	}
+	est := a.effectiveLocked()
+	next := a.decide(now, est, demands, cur)
+	if !ended {
+		pads = a.probeLocked(now, est, sending, sent, demands, next, order)
+	}
 	for i, s := range in {
 		prev := a.cur[s.index]
 		a.cur[s.index] = Paused
@@ -247,14 +306,7 @@ func (a *Allocator) Step(now int64) {
 				zap.Int("bitrate", rate(s.d, next[i])))
 		}
 	}
-	chosen := slices.Clone(a.cur)
-	a.mu.Unlock()
-	for i, dt := range slots {
-		dt.setLimit(chosen[i])
-	}
-	for _, p := range pads {
-		p.slot.SetPadding(p.bps)
-	}
+	return pads
 }
 
 // decide picks each slot's rung (slots in priority order, cur the rungs
@@ -262,6 +314,7 @@ func (a *Allocator) Step(now int64) {
 func (a *Allocator) decide(now int64, estimate int, slots []demandOf, cur []int) []int {
 	next := make([]int, len(slots))
 	if estimate <= 0 {
+		a.fitEst, a.over = 0, false // the next estimate is a fall from no limit
 		for i, s := range slots {
 			next[i] = len(s.rungs) - 1
 		}
@@ -269,20 +322,28 @@ func (a *Allocator) decide(now int64, estimate int, slots []demandOf, cur []int)
 	}
 	budget := estimate - a.cfg.Reserve
 	ideal := allocate(budget, slots)
+	added := false
 	for i, s := range slots {
 		switch {
 		case cur[i] < 0:
 			next[i] = ideal[i] // a new slot starts with what fits now
+			added = added || ideal[i] >= 0
 		default:
 			next[i] = min(cur[i], len(s.rungs)-1) // a smaller slot steps down at once
 		}
 	}
-	if allocTotal(slots, next) > budget {
-		// Step down fast: the estimate fell (loss or rising delay), so
-		// every slot takes at most what a fresh allocation gives it. Only
-		// a slot that actually went down restarts UpHold: a floor slot
-		// already on its cheapest rung, over a budget that does not pay
-		// even for that, must not hold every probe off for good.
+	if total := allocTotal(slots, next); total > budget {
+		// A slot that starts took its share of a fresh allocation, which
+		// counts on the others taking theirs: they do at once.
+		if !added && !a.overBudgetLocked(now, estimate, total, budget) {
+			return next // measurement noise: neither down nor up
+		}
+		// Step down fast: every slot takes at most what a fresh
+		// allocation gives it. Only a slot that actually went down
+		// restarts UpHold: a floor slot already on its cheapest rung,
+		// over a budget that does not pay even for that, must not hold
+		// every probe off for good.
+		a.fitEst, a.over = estimate, false // the slots are fitted to it now
 		for i := range next {
 			if ideal[i] < next[i] {
 				next[i] = ideal[i]
@@ -291,11 +352,29 @@ func (a *Allocator) decide(now int64, estimate int, slots []demandOf, cur []int)
 		}
 		return next
 	}
+	a.fitEst, a.over = estimate, false
 	if now-a.lastDown < int64(a.cfg.UpHold) {
 		return next
 	}
 	a.stepUp(slots, next, float64(budget)/a.cfg.Headroom)
 	return next
+}
+
+// overBudgetLocked reports whether slots that cost total, over budget
+// from estimate, must step down now (see costMargin).
+func (a *Allocator) overBudgetLocked(now int64, estimate, total, budget int) bool {
+	if a.fitEst == 0 || float64(estimate) < float64(a.fitEst)*(1-estimateSlack) {
+		return true // the estimate fell, or appeared where there was none
+	}
+	if float64(total) <= float64(budget)*(1+costMargin) {
+		a.over = false
+		return false
+	}
+	if !a.over {
+		a.over, a.overSince = true, now
+		return false
+	}
+	return now-a.overSince >= int64(costPersist)
 }
 
 // stepUp raises slots, in priority order, to the best rung that keeps the

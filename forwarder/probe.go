@@ -228,7 +228,10 @@ func (a *Allocator) probeLocked(now int64, est, sending int, sent int64, slots [
 	if est == 0 || want <= allocTotal(slots, next) || now < p.next || now-a.lastDown < int64(a.cfg.UpHold) {
 		return nil
 	}
-	target := min(int(float64(want)*a.cfg.Headroom)+a.cfg.Reserve, probeMultiple*max(est, sending))
+	// The probe asks costMargin more than the step needs: the step up it
+	// verifies is judged on the cost measured when it ends, which may have
+	// moved by that much since it began without anything having changed.
+	target := min(int(float64(want)*a.cfg.Headroom*(1+costMargin))+a.cfg.Reserve, probeMultiple*max(est, sending))
 	if target <= est {
 		return nil // no need: the estimate already pays for the step
 	}
@@ -244,10 +247,10 @@ func (a *Allocator) probeLocked(now int64, est, sending int, sent int64, slots [
 }
 
 // endProbeLocked judges the probe that just ended by what the slots sent
-// meanwhile, media and padding. Padding goes out after forwarded frames,
-// so a slot on a low frame rate may not reach the target: what it did
-// send without congestion is still carried, and the next probe starts
-// from there.
+// meanwhile, media and padding. Padding goes out between frames, in
+// bursts of at most maxPadBurst, so a slot whose publisher sends few
+// packets may not reach the target: what it did send without congestion
+// is still carried, and the next probe starts from there.
 func (a *Allocator) endProbeLocked(now int64, sent int64) []padOrder {
 	p := &a.probe
 	stop := []padOrder{{slot: p.slot}}

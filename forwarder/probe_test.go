@@ -60,12 +60,13 @@ func TestAllocatorProbe(t *testing.T) {
 	}
 
 	// The next probe, from 900 kbit/s, asks for the whole 1.5 Mbit/s with
-	// headroom and reserve but carries only 1.2 Mbit/s.
+	// headroom, the cost's margin and reserve but carries only 1.2
+	// Mbit/s.
 	now += 3 * sec
 	start := bytesAt(880_000, 2*time.Second)
 	f.probe(now, 850_000, start, 6)
-	if a.probe.target != 1_850_000 {
-		t.Fatalf("second probe %+v, want 1.85 Mbit/s", a.probe)
+	if a.probe.target != 2_030_000 {
+		t.Fatalf("second probe %+v, want 2.03 Mbit/s", a.probe)
 	}
 	f.probe(now+2*sec, 1_200_000, start+bytesAt(1_200_000, 2*time.Second), 6)
 	if a.probe.slot != nil || a.probe.verified != 1_200_000 || a.effectiveLocked() != 1_200_000 || a.probe.next > now+2*sec {
