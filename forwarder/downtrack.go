@@ -225,10 +225,9 @@ func (d *DownTrack) WriteRTP(p *Packet, out *Scratch) {
 		return
 	}
 	t, pad, ok := d.translate(p)
-	if !ok {
-		return
+	if ok {
+		d.write(b, p, out, t)
 	}
-	d.write(b, p, out, t)
 	if pad.n > 0 {
 		d.writePadding(b, out, pad)
 	}
@@ -241,10 +240,10 @@ func (d *DownTrack) translate(p *Packet) (Translation, padding, bool) {
 		return Translation{}, padding{}, false
 	}
 	t, ok := d.translateLocked(p)
-	if !ok || !p.Header.Marker {
-		return t, padding{}, ok
+	if ok {
+		d.pad.sentLocked(t.Seq, p.Header.Marker)
 	}
-	return t, d.padLocked(p.Arrival), true
+	return t, d.padLocked(p.Arrival), ok
 }
 
 func (d *DownTrack) translateLocked(p *Packet) (Translation, bool) {

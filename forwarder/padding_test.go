@@ -122,3 +122,69 @@ func TestDownTrackPadding(t *testing.T) {
 		t.Errorf("a NACK for media %d did not resend it", mediaSeq)
 	}
 }
+
+// TestDownTrackPaddingLowFrameRate: a slot forwarding the base temporal
+// layer of a 30 fps layer, 7.5 frames a second, pads at the rate asked
+// over a probe's time (one frame's padding burst could not: maxPadBurst
+// packets per frame is 480 kbit/s at that frame rate). The padding owed
+// accrues with time and goes out after any packet of its layer the slot
+// handles, the frames it leaves out included, while its output stands
+// between two frames: never inside a frame, never more than maxPadBurst
+// in one burst.
+func TestDownTrackPaddingLowFrameRate(t *testing.T) {
+	n := newTestNet(t)
+	sim := newSim(n, nil)
+	n.run(3, sim)
+	dt, rec := slotOn(t, sim.r, 9, 640, 360)
+	dt.setLimit(Layer{Spatial: 1, Temporal: 0})
+	n.run(20, sim)
+	if st := dt.Stats(); st.Current != (Layer{Spatial: 1, Temporal: 0}) {
+		t.Fatalf("the slot forwards %+v, want h at TID 0", st.Current)
+	}
+	const bps = 1_500_000
+	probeTime := AllocatorConfig{}.withDefaults().ProbeTime
+	from := len(rec.sent())
+	start := n.now
+	dt.SetPadding(bps)
+	// Frame by frame: each frame's packets, and the padding after them,
+	// go out within padBurstSpan.
+	for range int(int64(probeTime) / frameInterval) {
+		before := dt.Stats().PaddingBytes
+		n.run(1, sim)
+		if burst := (dt.Stats().PaddingBytes - before) / padPacketBytes; burst > maxPadBurst {
+			t.Fatalf("%d padding packets in one frame's time, want at most %d", burst, maxPadBurst)
+		}
+	}
+	span := time.Duration(n.now - start)
+	dt.SetPadding(0)
+	n.run(5, sim)
+
+	all := rec.sent()
+	padBytes, frames := 0, 0
+	for i := from; i < len(all); i++ {
+		p, prev := all[i], all[i-1]
+		if p.hdr.SequenceNumber != prev.hdr.SequenceNumber+1 {
+			t.Fatalf("packet %d: seq %d after %d", i, p.hdr.SequenceNumber, prev.hdr.SequenceNumber)
+		}
+		if !p.hdr.Padding {
+			n.trace(t, "media", i, p, 9)
+			if p.hdr.Marker {
+				frames++
+			}
+			continue
+		}
+		if !(prev.hdr.Marker || prev.hdr.Padding) || p.hdr.Timestamp != prev.hdr.Timestamp || len(p.payload) != 0 {
+			t.Fatalf("packet %d: padding %+v after %+v: inside a frame", i, p.hdr, prev.hdr)
+		}
+		padBytes += padPacketBytes
+	}
+	if fps := float64(frames) / span.Seconds(); fps < 6.5 || fps > 9 {
+		t.Fatalf("%.1f frames a second forwarded, want 7.5", fps)
+	}
+	if got := float64(padBytes*8) / span.Seconds(); got < 0.9*bps || got > 1.05*bps {
+		t.Errorf("padding at %.0f bit/s over %v, want about %d", got, span, bps)
+	}
+	if st := dt.Stats(); st.PaddingBytes != uint64(padBytes) {
+		t.Errorf("PaddingBytes %d, want %d", st.PaddingBytes, padBytes)
+	}
+}
