@@ -129,9 +129,13 @@ func (d *DownTrack) padLocked(now int64) padding {
 
 // writePadding sends the padding packets reserved, from the caller's
 // scratch header, with no payload: pion appends PaddingSize bytes
-// whose last one is their count.
+// whose last one is their count. Every field is set: the scratch belongs
+// to the reader goroutine, and when the padding follows a packet this
+// slot left out, what the header holds is another slot's packet.
 func (d *DownTrack) writePadding(b *binding, out *Scratch, pad padding) {
 	h := &out.Header
+	h.Version, h.PayloadType, h.SSRC = 2, b.pt, b.ssrc
+	h.Extension, h.CSRC, h.Extensions, h.ExtensionProfile = false, nil, nil, 0
 	h.Padding, h.PaddingSize, h.Marker = true, padPayload, false
 	h.Timestamp = pad.ts
 	for i := range pad.n {

@@ -137,7 +137,13 @@ func TestDownTrackPaddingLowFrameRate(t *testing.T) {
 	n.run(3, sim)
 	dt, rec := slotOn(t, sim.r, 9, 640, 360)
 	dt.setLimit(Layer{Spatial: 1, Temporal: 0})
+	// Another subscriber's slot on the same layer, at its full frame
+	// rate: the layer's reader writes its packets from the same scratch.
+	other, _ := slotOn(t, sim.r, 10, 640, 360)
 	n.run(20, sim)
+	if st := other.Stats(); st.Current.Spatial != 1 || st.Packets == 0 {
+		t.Fatalf("the other slot: %+v", st)
+	}
 	if st := dt.Stats(); st.Current != (Layer{Spatial: 1, Temporal: 0}) {
 		t.Fatalf("the slot forwards %+v, want h at TID 0", st.Current)
 	}
@@ -175,6 +181,10 @@ func TestDownTrackPaddingLowFrameRate(t *testing.T) {
 		}
 		if !(prev.hdr.Marker || prev.hdr.Padding) || p.hdr.Timestamp != prev.hdr.Timestamp || len(p.payload) != 0 {
 			t.Fatalf("packet %d: padding %+v after %+v: inside a frame", i, p.hdr, prev.hdr)
+		}
+		if h := p.hdr; h.SSRC != 9 || h.PayloadType != negotiatedPT || h.Version != 2 || h.Marker || h.Extension ||
+			len(h.CSRC) != 0 || h.PaddingSize != padPayload {
+			t.Fatalf("packet %d: padding header %+v", i, h)
 		}
 		padBytes += padPacketBytes
 	}
