@@ -74,14 +74,16 @@ func NewPeerConnection() (*webrtc.PeerConnection, error) {
 }
 
 // newPeerConnection makes a loopback-only pion PeerConnection whose
-// received RTP goes through throttle, when set.
+// received RTP goes through throttle, when set, and whose TWCC feedback
+// tells when packets reached its socket (see arrivals).
 func newPeerConnection(throttle *Throttle) (*webrtc.PeerConnection, error) {
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		return nil, err
 	}
+	a := newArrivals()
 	reg := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(me, reg); err != nil {
+	if err := configureInterceptors(me, reg, a); err != nil {
 		return nil, err
 	}
 	se := webrtc.SettingEngine{}
@@ -89,13 +91,11 @@ func newPeerConnection(throttle *Throttle) (*webrtc.PeerConnection, error) {
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	if throttle != nil {
-		n, err := newThrottledNet(throttle)
-		if err != nil {
-			return nil, err
-		}
-		se.SetNet(n)
+	n, err := newClientNet(throttle, a)
+	if err != nil {
+		return nil, err
 	}
+	se.SetNet(n)
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
 	return api.NewPeerConnection(webrtc.Configuration{})
 }

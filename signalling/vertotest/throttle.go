@@ -46,8 +46,12 @@ func (t *Throttle) Dropped() int {
 	return t.dropped
 }
 
-// admit takes n bytes from the bucket, false when they do not fit.
+// admit takes n bytes from the bucket, false when they do not fit. A
+// nil Throttle admits everything.
 func (t *Throttle) admit(n int) bool {
+	if t == nil {
+		return true
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.rate == 0 {
@@ -70,39 +74,48 @@ func isRTP(b []byte) bool {
 	return len(b) > 0 && b[0] >= 128 && b[0] <= 191
 }
 
-// throttledNet is the host's network with every UDP socket's reads
-// throttled.
-type throttledNet struct {
+// clientNet is the host's network as the client's PeerConnection uses it:
+// every UDP socket's reads go through its Throttle, when it has one, and
+// what they admit is recorded for TWCC feedback.
+type clientNet struct {
 	*stdnet.Net
-	t *Throttle
+	t *Throttle // nil: no limit
+	a *arrivals
 }
 
-func newThrottledNet(t *Throttle) (*throttledNet, error) {
+func newClientNet(t *Throttle, a *arrivals) (*clientNet, error) {
 	n, err := stdnet.NewNet()
 	if err != nil {
 		return nil, err
 	}
-	return &throttledNet{Net: n, t: t}, nil
+	return &clientNet{Net: n, t: t, a: a}, nil
 }
 
-func (n *throttledNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
+func (n *clientNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
 	c, err := n.Net.ListenUDP(network, laddr)
 	if err != nil {
 		return nil, err
 	}
-	return &throttledConn{UDPConn: c, t: n.t}, nil
+	return &clientConn{UDPConn: c, t: n.t, a: n.a}, nil
 }
 
-// throttledConn drops the RTP its Throttle does not admit.
-type throttledConn struct {
+// clientConn drops the RTP its Throttle does not admit and records the
+// arrival of the rest.
+type clientConn struct {
 	transport.UDPConn
 	t *Throttle
+	a *arrivals
 }
 
-func (c *throttledConn) ReadFrom(b []byte) (int, net.Addr, error) {
+func (c *clientConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	for {
 		n, addr, err := c.UDPConn.ReadFrom(b)
-		if err != nil || !isRTP(b[:n]) || c.t.admit(n) {
+		if err != nil || !isRTP(b[:n]) {
+			return n, addr, err
+		}
+		now := time.Now()
+		if c.t.admit(n) {
+			c.a.record(b[:n], now)
 			return n, addr, err
 		}
 	}
