@@ -285,7 +285,7 @@ func (a *Allocator) stepLocked(now int64, cong Congestion, sent int64, in []slot
 	// A probe that is over is judged before deciding, so that the rate it
 	// verified is stepped up to now rather than one Interval later.
 	var pads []padOrder
-	ended := a.probe.slot != nil && now >= a.probe.until
+	ended := a.probeOverLocked(now)
 	if ended {
 		pads = a.endProbeLocked(now, sent)
 	}
@@ -353,11 +353,24 @@ func (a *Allocator) decide(now int64, estimate int, slots []demandOf, cur []int)
 		return next
 	}
 	a.fitEst, a.over = estimate, false
-	if now-a.lastDown < int64(a.cfg.UpHold) {
+	if a.holdingLocked(now) {
 		return next
 	}
 	a.stepUp(slots, next, float64(budget)/a.cfg.Headroom)
 	return next
+}
+
+// An allocation counts as on time for what falls due up to
+// Interval/tickSlack after it (UpHold ending, a probe's ProbeTime).
+// Allocations follow a ticker, each a few milliseconds after its tick: a
+// wait that began in one ends a few milliseconds after the tick the wait's
+// length later, and would otherwise last another Interval.
+const tickSlack = 10
+
+// holdingLocked reports whether UpHold since the last step down is still
+// running at now.
+func (a *Allocator) holdingLocked(now int64) bool {
+	return now-a.lastDown < int64(a.cfg.UpHold-a.cfg.Interval/tickSlack)
 }
 
 // overBudgetLocked reports whether slots that cost total, over budget

@@ -18,9 +18,10 @@ type allocWorld struct {
 	sent  int64   // bytes the slot has sent
 	noise float64 // the measured costs' factor at the next allocation
 	loss  float64 // what the feedback reports at the next allocation
-	// downs and ups are when the slot's layer went down and up; probes
-	// when a probe started.
+	// downs and ups are the ticks at which the slot's layer went down and
+	// up; probes those at which a probe started.
 	downs, ups, probes []int64
+	ticks              int
 }
 
 func newAllocWorld(t *testing.T, bwe int) *allocWorld {
@@ -41,9 +42,12 @@ func (w *allocWorld) step() Layer {
 		}
 	}
 	d := demandOf{rungs: ladder(layers, 1280, 720)}
+	// Allocations run on a ticker, each a little after its tick.
+	w.ticks++
+	late := int64(w.ticks*3%7) * int64(time.Millisecond)
 	w.a.mu.Lock()
 	prev, probing := w.a.cur[0], w.a.probe.slot != nil
-	pads := w.a.stepLocked(w.now, Congestion{Loss: w.loss}, w.sent, []slotInput{{d: d}}, []*DownTrack{w.dt})
+	pads := w.a.stepLocked(w.now+late, Congestion{Loss: w.loss}, w.sent, []slotInput{{d: d}}, []*DownTrack{w.dt})
 	cur := w.a.cur[0]
 	if !probing && w.a.probe.slot != nil {
 		w.probes = append(w.probes, w.now)
@@ -78,7 +82,8 @@ var costNoise = []float64{1.00, 1.04, 0.98, 1.06, 1.02, 0.97, 1.05, 1.01, 0.99, 
 // congestion (persistent loss) steps it down at the allocation that
 // measures it; it steps back up UpHold later and after one probe, the
 // cost still wobbling over the budget meanwhile, in the allocation where
-// the probe ends.
+// the probe ends (at the tick it is due, however late the allocation that
+// started it ran).
 func TestAllocatorCostNoise(t *testing.T) {
 	w := newAllocWorld(t, 1_600_000) // budget 1.55 Mbit/s; f costs 1.5
 	top := TopLayer
@@ -105,7 +110,7 @@ func TestAllocatorCostNoise(t *testing.T) {
 	if got := w.step(); got.Spatial != 2 || got.Temporal >= 2 {
 		t.Fatalf("after congestion measured: layer %+v, want f without its top temporal layer", got)
 	}
-	if len(w.downs) != 1 || w.downs[0] != down || w.a.lastDown != down {
+	if len(w.downs) != 1 || w.downs[0] != down || w.a.lastDown-down >= int64(10*time.Millisecond) {
 		t.Fatalf("steps down at %v (last %d), want one at %d", w.downs, w.a.lastDown, down)
 	}
 	w.loss = 0

@@ -209,6 +209,14 @@ func (a *Allocator) effectiveLocked() int {
 	return min(e, a.remb)
 }
 
+// probeOverLocked reports whether a probe runs and is over at now, give
+// or take tickSlack. Ending one a few milliseconds early takes nothing from
+// its verdict: what it carried is measured over the time it actually ran.
+func (a *Allocator) probeOverLocked(now int64) bool {
+	p := &a.probe
+	return p.slot != nil && now >= p.until-int64(a.cfg.Interval/tickSlack)
+}
+
 // probeLocked ends a probe that is over and starts one when the slots
 // want more than the estimate pays for (sent: the bytes the slots have
 // sent so far). It returns the padding changes to make once the lock is
@@ -216,7 +224,7 @@ func (a *Allocator) effectiveLocked() int {
 func (a *Allocator) probeLocked(now int64, est, sending int, sent int64, slots []demandOf, next []int, order []*DownTrack) []padOrder {
 	p := &a.probe
 	if p.slot != nil {
-		if now < p.until {
+		if !a.probeOverLocked(now) {
 			return nil
 		}
 		return a.endProbeLocked(now, sent)
@@ -225,7 +233,7 @@ func (a *Allocator) probeLocked(now int64, est, sending int, sent int64, slots [
 	for _, s := range slots {
 		want += rate(s, len(s.rungs)-1)
 	}
-	if est == 0 || want <= allocTotal(slots, next) || now < p.next || now-a.lastDown < int64(a.cfg.UpHold) {
+	if est == 0 || want <= allocTotal(slots, next) || now < p.next || a.holdingLocked(now) {
 		return nil
 	}
 	// The probe asks costMargin more than the step needs: the step up it
