@@ -22,8 +22,7 @@ import (
 // interceptor would, turns a busy test machine's scheduling delays into
 // delay and loss confd would take for the network's.
 
-// feedbackInterval is how often the client sends TWCC feedback, as
-// browsers do.
+// feedbackInterval is how often the client sends TWCC feedback.
 const feedbackInterval = 100 * time.Millisecond
 
 // arrivals is one PeerConnection's record of RTP arrivals at its socket.
@@ -40,10 +39,11 @@ type arrivals struct {
 }
 
 func newArrivals() *arrivals {
-	// The feedback's sender SSRC names this client's RTCP source; as a
-	// browser without a sending stream of its own does, pick one at random
-	// (never 0). The media SSRC is set by the recorder: that of the last
-	// packet recorded, a stream confd sends on this transport.
+	// The feedback's sender SSRC names this client's RTCP source: a
+	// random one, never 0, as an endpoint picks its SSRCs (RFC 3550 §8).
+	// The media SSRC is set by the recorder: that of the last packet
+	// recorded, a stream confd sends on this transport and reads the
+	// RTCP of.
 	ssrc := rand.Uint32()
 	for ssrc == 0 {
 		ssrc = rand.Uint32()
