@@ -148,8 +148,15 @@ func within(ctx context.Context, t *testing.T, d time.Duration) context.Context 
 // for d without a break.
 func waitSteady(ctx context.Context, t *testing.T, m *member, layer int, d time.Duration) {
 	t.Helper()
-	var since time.Time
+	var since, asked time.Time
 	err := vertotest.WaitFor(ctx, func() bool {
+		// One confd.stats a tenth of a second: WaitFor looks every 10 ms,
+		// and a request each time would run into the session's message
+		// rate limit (50 a second), whose refusals read as "not steady".
+		if time.Since(asked) < 100*time.Millisecond {
+			return false
+		}
+		asked = time.Now()
 		st, err := m.call.Stats(ctx)
 		if err != nil || len(st.Slots) == 0 || st.Slots[0].Layer != layer || st.Slots[0].TargetLayer != layer {
 			since = time.Time{}
