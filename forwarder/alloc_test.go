@@ -88,17 +88,12 @@ func TestForwardDoesNotAllocate(t *testing.T) {
 	}
 }
 
-// TestSimulcastForwardDoesNotAllocate checks that a three-layer Receiver
-// fanning out to 60 slots (20 per layer, half of the largest limited to
-// the base temporal layer, so frames are left out, one per layer probing
-// with padding) allocates nothing per packet after warm-up, on every
-// layer's reader path, including the packets that cross layer switches.
-func TestSimulcastForwardDoesNotAllocate(t *testing.T) {
-	const perLayer, warmup, runs = 20, 300, 1000
-	src := forwardertest.NewSimulcast(forwardertest.SimulcastConfig{SSRCs: simSSRCs, TemporalLayers: true, KeyframeInterval: 10})
-	var pkts [][]byte
-	var layerOf []int
-	for len(pkts) < 3*(warmup+runs)+30 {
+// simulcastPackets is at least n packets of the synthetic three-layer
+// source (temporal layers, a key frame every 10 frames), frame by frame,
+// with the layer of each, and the source.
+func simulcastPackets(n int) (src *forwardertest.Simulcast, pkts [][]byte, layerOf []int) {
+	src = forwardertest.NewSimulcast(forwardertest.SimulcastConfig{SSRCs: simSSRCs, TemporalLayers: true, KeyframeInterval: 10})
+	for len(pkts) < n {
 		for i, f := range src.NextFrame() {
 			for _, p := range f {
 				pkts = append(pkts, p)
@@ -106,6 +101,17 @@ func TestSimulcastForwardDoesNotAllocate(t *testing.T) {
 			}
 		}
 	}
+	return src, pkts, layerOf
+}
+
+// TestSimulcastForwardDoesNotAllocate checks that a three-layer Receiver
+// fanning out to 60 slots (20 per layer, half of the largest limited to
+// the base temporal layer, so frames are left out, one per layer probing
+// with padding) allocates nothing per packet after warm-up, on every
+// layer's reader path, including the packets that cross layer switches.
+func TestSimulcastForwardDoesNotAllocate(t *testing.T) {
+	const perLayer, warmup, runs = 20, 300, 1000
+	_, pkts, layerOf := simulcastPackets(3*(warmup+runs) + 30)
 	r := unstartedReceiver(ReceiverConfig{SSRC: simSSRCs[0], Kind: KindVideo}, simSSRCs[1], simSSRCs[2])
 	now := int64(time.Hour)
 	r.clock = func() int64 { return now }

@@ -463,17 +463,7 @@ func TestSenderReportByLayer(t *testing.T) {
 // reports arriving meanwhile included.
 func TestReportedSwitchDoesNotAllocate(t *testing.T) {
 	const slots, warmup, runs = 30, 300, 1000
-	src := forwardertest.NewSimulcast(forwardertest.SimulcastConfig{SSRCs: simSSRCs, TemporalLayers: true, KeyframeInterval: 10})
-	var pkts [][]byte
-	var layerOf []int
-	for len(pkts) < 2*(warmup+runs)+30 {
-		for i, f := range src.NextFrame() {
-			for _, p := range f {
-				pkts = append(pkts, p)
-				layerOf = append(layerOf, i)
-			}
-		}
-	}
+	src, pkts, layerOf := simulcastPackets(2*(warmup+runs) + 30)
 	r := unstartedReceiver(ReceiverConfig{SSRC: simSSRCs[0], Kind: KindVideo}, simSSRCs[1], simSSRCs[2])
 	now := int64(time.Hour)
 	r.clock = func() int64 { return now }
