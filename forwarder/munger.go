@@ -59,13 +59,6 @@ func extend(seq uint16, ref int64) int64 {
 	return ref + int64(int16(seq-uint16(ref)))
 }
 
-// Switch starts a new segment at p, the first packet of a key frame from
-// src, knowing nothing of the sources' clocks: it is SwitchAligned without
-// sender reports, so the timestamp follows the elapsed-time rule.
-func (m *Munger) Switch(src *Receiver, p *Packet, now int64) {
-	m.SwitchAligned(src, p, now, SenderReport{}, SenderReport{})
-}
-
 // SwitchAligned starts a new segment at p, the first packet of a key frame
 // from src. The output continues at last+1 for sequence number, picture ID
 // and TL0PICIDX. The timestamp continues in one of two ways:

@@ -17,6 +17,12 @@ type nums struct {
 	tl0 uint8
 }
 
+// Switch is SwitchAligned without sender reports: the timestamp follows
+// the elapsed-time rule.
+func (m *Munger) Switch(src *Receiver, p *Packet, now int64) {
+	m.SwitchAligned(src, p, now, SenderReport{}, SenderReport{})
+}
+
 func n4(seq uint16, ts uint32, pid uint16, tl0 uint8) nums { return nums{seq, ts, pid, tl0} }
 
 // mungerPacket builds the parsed packet a Receiver would hand to a sink:
