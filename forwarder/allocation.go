@@ -173,7 +173,7 @@ func layerBitrate(l *LayerInfo, t int) int {
 	if b := l.Cost[t]; b > 0 {
 		return b
 	}
-	if b := l.LastBitrate[t]; b > 0 {
+	if b := l.LastCost[t]; b > 0 {
 		return b
 	}
 	w, h := l.Width, l.Height

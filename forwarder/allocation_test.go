@@ -120,7 +120,7 @@ func TestLadder(t *testing.T) {
 	if got, want := rungsString(ladder(paused, 1280, 720)), "0.0:75 0.1:105 0.2:150 1.0:250 1.1:350 1.2:500 2.3:1935 "; got != want {
 		t.Errorf("f unmeasured: %s, want %s", got, want)
 	}
-	paused[2].LastBitrate = [MaxTemporalLayers]int{1_400_000}
+	paused[2].LastCost = [MaxTemporalLayers]int{1_400_000}
 	if got := ladder(paused, 1280, 720); got[len(got)-1].bitrate != 1_400_000 {
 		t.Errorf("f paused after being measured costs %d, want its last bitrate", got[len(got)-1].bitrate)
 	}

@@ -108,9 +108,9 @@ type LayerInfo struct {
 	// resumed: what the Allocator budgets for it. 0 until the layer has
 	// sent for half a rateWindow.
 	Cost [MaxTemporalLayers]int
-	// LastBitrate is Cost when it was last measured non-zero: what the
+	// LastCost is Cost when it was last measured non-zero: what the
 	// layer costs when a paused layer resumes.
-	LastBitrate [MaxTemporalLayers]int
+	LastCost [MaxTemporalLayers]int
 	// TIDs is the number of temporal layers seen (1 without TIDs).
 	TIDs                               int
 	Packets, Bytes, Keyframes, Dropped uint64
@@ -209,7 +209,7 @@ func (l *layer) info(now int64) LayerInfo {
 	if in.Cost[MaxTemporalLayers-1] > 0 {
 		l.lastRate = in.Cost
 	}
-	in.LastBitrate = l.lastRate
+	in.LastCost = l.lastRate
 	l.mu.Unlock()
 	return in
 }

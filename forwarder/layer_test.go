@@ -19,7 +19,7 @@ func measureTop(r *Receiver, i int) (cost, bitrate int, info LayerInfo) {
 // steady while its one-second bitrate swings with the key frames entering
 // and leaving its window and with the arrival jitter of a network. It is
 // given only once the layer has sent for half a window; a layer that
-// pauses keeps its last cost (LastBitrate) without its silence averaged
+// pauses keeps its last cost (LastCost) without its silence averaged
 // in, and once it resumes its cost is measured afresh.
 func TestLayerCost(t *testing.T) {
 	n := newTestNet(t)
@@ -50,15 +50,15 @@ func TestLayerCost(t *testing.T) {
 	steady := costs[len(costs)-1]
 
 	// Paused: the cost is not dragged down by the silence, and once the
-	// layer counts as stopped it is dropped, LastBitrate keeping it.
+	// layer counts as stopped it is dropped, LastCost keeping it.
 	sim.off[2] = true
 	n.run(every, sim)
 	if cost, _, _ := measureTop(sim.r, 2); float64(cost) < 0.97*float64(minC) {
 		t.Errorf("cost %d half a second into a pause, want at least %d", cost, minC)
 	}
 	n.run(3*every, sim)
-	if cost, _, in := measureTop(sim.r, 2); cost != 0 || float64(in.LastBitrate[MaxTemporalLayers-1]) < 0.97*float64(minC) {
-		t.Errorf("two seconds into a pause: cost %d, last %d; want none and about %d", cost, in.LastBitrate[MaxTemporalLayers-1], steady)
+	if cost, _, in := measureTop(sim.r, 2); cost != 0 || float64(in.LastCost[MaxTemporalLayers-1]) < 0.97*float64(minC) {
+		t.Errorf("two seconds into a pause: cost %d, last %d; want none and about %d", cost, in.LastCost[MaxTemporalLayers-1], steady)
 	}
 	n.run(4*every, sim)
 
