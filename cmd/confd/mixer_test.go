@@ -96,7 +96,12 @@ const (
 func hears(t *testing.T, who string, c *vertotest.Call, hz float64, present bool) {
 	t.Helper()
 	pcm, _ := c.Heard()
-	level := vertotest.ToneLevelBlocks(pcm, hz)
+	judgeTone(t, who, hz, vertotest.ToneLevelBlocks(pcm, hz), present)
+}
+
+// judgeTone checks who heard hz at level (dB) with it present or absent.
+func judgeTone(t *testing.T, who string, hz, level float64, present bool) {
+	t.Helper()
 	t.Logf("%s hears %v Hz at %.1f dB", who, hz, level)
 	switch {
 	case present && level < presentDB:

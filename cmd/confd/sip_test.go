@@ -38,14 +38,7 @@ func (a *app) sipAddr(t *testing.T, transport string) netip.AddrPort {
 func phoneHears(t *testing.T, who string, p *dialintest.Phone, hz float64, present bool) {
 	t.Helper()
 	pcm, _ := p.Heard()
-	level := dialintest.ToneLevelBlocks(pcm, hz)
-	t.Logf("%s hears %v Hz at %.1f dB", who, hz, level)
-	switch {
-	case present && level < presentDB:
-		t.Errorf("%s: %v Hz at %.1f dB, want it heard (> %.0f dB)", who, hz, level, presentDB)
-	case !present && level > absentDB:
-		t.Errorf("%s: %v Hz at %.1f dB, want it absent (< %.0f dB)", who, hz, level, absentDB)
-	}
+	judgeTone(t, who, hz, dialintest.ToneLevelBlocks(pcm, hz), present)
 }
 
 // waitPhone waits until cond holds for what p heard in the last 200 ms.
