@@ -224,7 +224,7 @@ func (c *Call) setup(offer string) {
 			c.hangup(verto.CauseIncompatibleDestination, true)
 			return
 		}
-		c.sendAnswer(s, answer)
+		c.sendAnswer(s, verto.AudioFirst(offer, answer))
 	})
 }
 
@@ -328,7 +328,7 @@ func (c *Call) addSenders(pc *webrtc.PeerConnection, audio, video int, offering 
 	c.slots, c.mids = nil, nil
 	c.mu.Unlock()
 	if audio > 0 {
-		track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", "confd")
+		track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", slotStream(0))
 		if err != nil {
 			return err
 		}
@@ -351,9 +351,21 @@ func (c *Call) addSenders(pc *webrtc.PeerConnection, audio, video int, offering 
 	return nil
 }
 
+// slotStream names the media stream (a=msid) that carries slot i. The
+// mix's audio shares slot 0's: clients that show one remote stream
+// (verto.js, @signalwire/js) attach the stream of each incoming track to
+// one element, so the audio and the large tile must be one stream there.
+// Further slots have streams of their own.
+func slotStream(i int) string {
+	if i == 0 {
+		return "confd"
+	}
+	return fmt.Sprintf("confd-slot%d", i)
+}
+
 // addSlot adds video slot i.
 func (c *Call) addSlot(pc *webrtc.PeerConnection, i int, offering bool, dir webrtc.RTPTransceiverDirection) error {
-	dt := forwarder.NewDownTrack(fmt.Sprintf("slot%d", i), "confd-slots")
+	dt := forwarder.NewDownTrack(fmt.Sprintf("slot%d", i), slotStream(i))
 	if err := c.addSender(pc, dt, offering, dir); err != nil {
 		return err
 	}

@@ -184,7 +184,7 @@ func (c *Call) updateMedia(s *Session, id []byte, offer string) (any, *verto.Err
 				s.sendError(id, modifyError(c.id, verto.ActionUpdateMedia, "MEDIA ERROR: "+err.Error()))
 				return
 			}
-			s.reply(id, verto.ModifyResult{CallID: c.id, Action: verto.ActionUpdateMedia, HoldState: verto.HoldStateActive, SDP: answer})
+			s.reply(id, verto.ModifyResult{CallID: c.id, Action: verto.ActionUpdateMedia, HoldState: verto.HoldStateActive, SDP: verto.AudioFirst(offer, answer)})
 			c.mu.Lock()
 			slots, mids := c.slots, c.mids
 			c.mu.Unlock()
@@ -273,6 +273,15 @@ func (c *Call) attached(s *Session, id []byte, err error) {
 	c.mu.Unlock()
 	c.room.SetSlots(c.part, slots, mids)
 	c.joinAudio()
+	// As FreeSWITCH does after an attach, the call's display again: the
+	// SDKs take the room's number from it (@signalwire/js dials its
+	// screen share to display_number + "-screen").
+	r, _ := c.where()
+	s.request(verto.MethodDisplay, verto.DisplayEvent{
+		CallID: c.id, DisplayName: r.Name(), DisplayNumber: r.Number(),
+		CallerIDName: c.dialog.CallerIDName, CallerIDNumber: c.dialog.CallerIDNumber,
+		CalleeIDName: r.Name(), CalleeIDNumber: r.Number(), DisplayDirection: "inbound",
+	})
 	c.log.Info("call reattached")
 }
 

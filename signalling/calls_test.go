@@ -97,6 +97,7 @@ func TestUpdateMediaAndHold(t *testing.T) {
 	c := dialRaw(ctx, t, env.url, "sessid-modify")
 	c.login(ctx, userLogin, userPasswd)
 	call := c.invite(ctx, "3500", 1)
+	checkStreamGroups(t, "answer", call.pc.RemoteDescription().SDP)
 	ev := c.expect(ctx, "one slot", func(f *rpc) bool { s, ok := slotsOf(f); return ok && s.CallID == call.id })
 	s, _ := slotsOf(ev)
 	if len(s.Slots) != 1 || s.Slots[0].Slot != 0 || s.Slots[0].MemberID != 0 || s.Slots[0].MID == "" {
@@ -150,6 +151,7 @@ func TestUpdateMediaAndHold(t *testing.T) {
 	if got.CallID != call.id || got.Action != "updateMedia" || got.HoldState != "active" || got.Sessid != "sessid-modify" || got.SDP == "" {
 		t.Fatalf("updateMedia result: %s", res)
 	}
+	checkStreamGroups(t, "updateMedia answer", got.SDP)
 	dirs := videoDirections(t, got.SDP)
 	newMID := tr.Mid()
 	if len(dirs) != 2 || dirs[newMID] != "sendonly" {
@@ -207,4 +209,36 @@ func jsonUnmarshalStrict(raw []byte, v any) error {
 	dec := json.NewDecoder(strings.NewReader(string(raw)))
 	dec.DisallowUnknownFields()
 	return dec.Decode(v)
+}
+
+// checkStreamGroups: in an SDP of confd's (an answer or an attach offer)
+// the mix's audio and the first video slot are one media stream (a=msid),
+// which clients that play "the remote stream" in one element need, and
+// every further slot has a stream of its own.
+func checkStreamGroups(t *testing.T, what, s string) {
+	t.Helper()
+	var d sdp.SessionDescription
+	if err := d.UnmarshalString(s); err != nil {
+		t.Fatal(err)
+	}
+	var audio string
+	var video []string
+	for _, m := range d.MediaDescriptions {
+		msid, _ := m.Attribute("msid")
+		stream, _, _ := strings.Cut(msid, " ")
+		switch m.MediaName.Media {
+		case "audio":
+			audio = stream
+		case "video":
+			video = append(video, stream)
+		}
+	}
+	if audio == "" || len(video) == 0 || video[0] != audio {
+		t.Errorf("%s: audio in stream %q, video slots in %q: want the audio in slot 0's stream\n%s", what, audio, video, s)
+	}
+	for i := 1; i < len(video); i++ {
+		if slices.Contains(video[:i], video[i]) {
+			t.Errorf("%s: slot %d shares stream %q with an earlier slot: %q", what, i, video[i], video)
+		}
+	}
 }

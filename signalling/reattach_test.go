@@ -133,6 +133,7 @@ func checkAttach(ctx context.Context, t *testing.T, m *vmember, attach, ready ve
 		!strings.Contains(a.SDP, "a=candidate") || a.Variables == nil || dd.D != "inbound" {
 		t.Fatalf("verto.attach params: %s", attach.Params)
 	}
+	checkStreamGroups(t, "attach offer", a.SDP)
 	jsonEq(t, "clientReady", ready.Params, fmt.Sprintf(`{"reattached_sessions":[%q]}`, m.call.ID))
 	select {
 	case <-m.call.Attached():
