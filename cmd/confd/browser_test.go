@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/confd/confd/mixer"
 	"github.com/confd/confd/signalling/vertotest"
 )
 
@@ -25,6 +27,26 @@ type browserResult struct {
 	RemoteStream      bool     `json:"remoteStream"`
 	Events            []string `json:"events"`
 	Error             string   `json:"error"`
+	// Heard is what the user heard at each step of --hear.
+	Heard map[string]heardAudio `json:"heard"`
+}
+
+// heardAudio is one --hear recording: the live tracks of the stream the
+// SDK plays, and what a WebAudio tap on it recorded.
+type heardAudio struct {
+	AudioTracks int    `json:"audioTracks"`
+	VideoTracks int    `json:"videoTracks"`
+	SampleRate  int    `json:"sampleRate"`
+	PCM         []byte `json:"pcm"` // 16-bit little-endian samples (base64 in the JSON)
+}
+
+// samples decodes the recording.
+func (h heardAudio) samples() []int16 {
+	pcm := make([]int16, len(h.PCM)/2)
+	for i := range pcm {
+		pcm[i] = int16(binary.LittleEndian.Uint16(h.PCM[2*i:]))
+	}
+	return pcm
 }
 
 // browserHarness finds Chromium and the harness's npm packages. Outside CI
@@ -54,8 +76,11 @@ func browserHarness(t *testing.T) (dir, chromium string) {
 
 // TestSignalWireClientReceivesVideo: @signalwire/js 1.5.0, a real
 // third-party Verto client, in headless Chromium with a fake camera, logs in
-// to confd, calls 3500 where a pion member publishes, is answered and
-// receives video.
+// to confd, calls 3500 where a pion member publishes and speaks, is answered
+// and receives video. And it hears the member where the SDK plays it: the
+// stream on its one remote element holds the mix's audio beside the video,
+// and the member's tone is in it, after the answer, after a verto.modify
+// updateMedia, after a reattach, and on a screen-share call's own stream.
 func TestSignalWireClientReceivesVideo(t *testing.T) {
 	dir, chromium := browserHarness(t)
 	a := startTestApp(t, func(c *Config) {
@@ -78,7 +103,8 @@ func TestSignalWireClientReceivesVideo(t *testing.T) {
 		t.Fatal(err)
 	}
 	ivf := filepath.Join("..", "..", "testdata", "media", "testsrc-320x180-15fps.ivf")
-	call, err := c.Invite(ctx, vertotest.CallOptions{Dest: "3500", Name: "pion", Slots: 1, Publish: true, IVF: ivf})
+	const toneHz = 440
+	call, err := c.Invite(ctx, vertotest.CallOptions{Dest: "3500", Name: "pion", Slots: 1, Publish: true, IVF: ivf, ToneHz: toneHz})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +113,7 @@ func TestSignalWireClientReceivesVideo(t *testing.T) {
 	var res browserResult
 	runErr, stderr := runHarness(ctx, t, dir, &res, "signalwire_call.mjs",
 		"--ws", a.vertoURL(), "--login", "1000@localhost", "--passwd", "1234",
-		"--dest", "3500", "--timeout-ms", "60000", "--chromium", chromium)
+		"--dest", "3500", "--timeout-ms", "60000", "--chromium", chromium, "--hear")
 	if !res.OK || runErr != nil {
 		t.Fatalf("browser call failed: %s (run: %v)\nevents: %v\nstderr:\n%s", res.Error, runErr, res.Events, stderr)
 	}
@@ -102,6 +128,22 @@ func TestSignalWireClientReceivesVideo(t *testing.T) {
 		t.Errorf("the answer gave the browser no remote stream (a=msid)")
 	}
 	t.Logf("browser received video: bytes %v, %d frames decoded, %s", res.InboundVideoBytes, res.FramesDecoded, res.VideoFrameSize)
+	for _, step := range []string{"answer", "updateMedia", "reattach", "screen"} {
+		h, ok := res.Heard[step]
+		switch {
+		case !ok:
+			t.Errorf("%s: nothing recorded", step)
+			continue
+		case h.AudioTracks == 0:
+			t.Errorf("%s: the stream the SDK plays has no audio track (%d video)", step, h.VideoTracks)
+			continue
+		case step != "screen" && h.VideoTracks == 0:
+			t.Errorf("%s: the remote element's stream has no video track", step)
+		case h.SampleRate != mixer.SampleRate:
+			t.Fatalf("%s: recorded at %d Hz, want %d", step, h.SampleRate, mixer.SampleRate)
+		}
+		judgeTone(t, "the SignalWire user after "+step, toneHz, vertotest.ToneLevelBlocks(h.samples(), toneHz), true)
+	}
 }
 
 // runHarness runs one of testdata/browser's Node scripts with a deadline

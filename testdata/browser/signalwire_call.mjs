@@ -4,7 +4,14 @@
 //
 //   node signalwire_call.mjs --ws ws://127.0.0.1:8080/verto --login 1000@localhost \
 //        --passwd 1234 --dest 3500 [--timeout-ms 60000] [--chromium /usr/bin/chromium] \
-//        [--screenshot out.png] [--hold-ms 0] [--verbose]
+//        [--screenshot out.png] [--hold-ms 0] [--hear] [--verbose]
+//
+// With --hear it then checks what the user hears, as the SDK plays it: the stream on the
+// SDK's remote element must hold an audio track, and a WebAudio tap on that stream records
+// two seconds of it for the caller to judge (heard.<step>.pcm). The steps: "answer", then
+// "updateMedia" (a re-offer over verto.modify on the same PeerConnection), "reattach" (the
+// websocket is cut; the SDK logs in again and answers confd's verto.attach), and "screen"
+// (call.startScreenShare(); the screen call's own remote stream).
 //
 // stdout gets exactly one JSON line:
 //   {"ok":bool,"loggedIn":bool,"callState":"…","inboundVideoBytes":[…],"framesDecoded":n,
@@ -22,7 +29,7 @@ import { CHROMIUM_FLAGS } from './chromium_flags.mjs';
 
 const USAGE = 'usage: node signalwire_call.mjs --ws ws://127.0.0.1:8080/verto --login USER --passwd PW ' +
   '[--dest 3500] [--timeout-ms 60000] [--chromium /usr/bin/chromium] [--screenshot PATH] ' +
-  '[--hold-ms 0] [--verbose]';
+  '[--hold-ms 0] [--hear] [--verbose]';
 
 // ---------------------------------------------------------------------------------------------
 // Result handling: one JSON line, printed once, whatever happens.
@@ -79,6 +86,7 @@ try {
       chromium: { type: 'string', default: '/usr/bin/chromium' },
       screenshot: { type: 'string' },
       'hold-ms': { type: 'string', default: '0' },
+      hear: { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
     },
     strict: true,
@@ -93,6 +101,7 @@ try {
     chromium: values.chromium,
     screenshot: values.screenshot || '',
     holdMs: Number(values['hold-ms']),
+    hear: values.hear,
     verbose: values.verbose,
   };
   if (!opts.ws || !/^wss?:\/\//.test(opts.ws)) throw new Error('--ws must be a ws:// or wss:// URL');
@@ -140,6 +149,55 @@ function installHarness() {
   };
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   const ENDED = ['hangup', 'destroy', 'purge'];
+
+  // What the user hears. A WebAudio tap (an AudioWorklet that passes each 128-sample block
+  // through to the page) records a stream's audio until `seconds` of it are in; the result
+  // is 16-bit PCM at 48 kHz in base64, with the stream's live track counts.
+  const TAP = 'registerProcessor("tap", class extends AudioWorkletProcessor {' +
+    ' process(inputs) { const ch = inputs[0] && inputs[0][0]; if (ch) this.port.postMessage(ch.slice(0)); return true; } });';
+  const tapURL = URL.createObjectURL(new Blob([TAP], { type: 'text/javascript' }));
+  const record = async (stream, seconds, until) => {
+    const live = (kind) => (stream ? stream.getTracks().filter((t) => t.kind === kind && t.readyState === 'live').length : 0);
+    const out = { audioTracks: live('audio'), videoTracks: live('video'), sampleRate: 0, samples: 0, pcm: '' };
+    if (out.audioTracks === 0) return out;
+    const ctx = new AudioContext({ sampleRate: 48000 });
+    try {
+      await ctx.audioWorklet.addModule(tapURL);
+      await ctx.resume();
+      const src = ctx.createMediaStreamSource(stream);
+      const tap = new AudioWorkletNode(ctx, 'tap');
+      const want = Math.round(seconds * ctx.sampleRate);
+      const pcm = new Int16Array(want);
+      let n = 0;
+      tap.port.onmessage = (e) => {
+        const block = e.data;
+        for (let i = 0; i < block.length && n < want; i++) {
+          pcm[n++] = Math.max(-32768, Math.min(32767, Math.round(block[i] * 32767)));
+        }
+      };
+      src.connect(tap);
+      await until(() => n >= want, `${seconds} s of audio from the remote stream`);
+      src.disconnect();
+      tap.port.onmessage = null;
+      out.sampleRate = ctx.sampleRate;
+      out.samples = n;
+      const bytes = new Uint8Array(pcm.buffer);
+      let bin = '';
+      for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+      out.pcm = btoa(bin);
+    } finally {
+      await ctx.close();
+    }
+    return out;
+  };
+  // inboundAudio is the audio bytes pc has received so far.
+  const inboundAudio = async (pc) => {
+    let bytes = 0;
+    (await pc.getStats()).forEach((r) => {
+      if (r.type === 'inbound-rtp' && (r.kind || r.mediaType) === 'audio') bytes += r.bytesReceived || 0;
+    });
+    return bytes;
+  };
 
   window.runHarness = async (o) => {
     const deadline = Date.now() + o.timeoutMs;
@@ -268,6 +326,54 @@ function installHarness() {
       }
       // Let the Node side take the screenshot while the call is still up.
       if (typeof window.__harnessMediaOk === 'function') await window.__harnessMediaOk(call.id);
+      if (o.hear) {
+        st.heard = {};
+        // hear records step's stream once pc has received audio since the step began.
+        const hear = async (step, pc, stream) => {
+          const from = await inboundAudio(pc);
+          while ((await inboundAudio(pc)) <= from) {
+            if (Date.now() > deadline) throw new Error(`timeout waiting for audio packets on ${step}`);
+            await sleep(100);
+          }
+          st.heard[step] = await record(stream(), 2, until);
+          log(`heard ${step}: ${st.heard[step].audioTracks} audio and ${st.heard[step].videoTracks} video tracks, ${st.heard[step].samples} samples`);
+        };
+        const remote = () => document.getElementById('remoteVideo').srcObject;
+        await hear('answer', call.peer.instance, remote);
+
+        // verto.modify updateMedia: a re-offer of the same media on the SDK's PeerConnection
+        // (1.5.0 has no method for it; the session's execute sends any Verto request).
+        const pc = call.peer.instance;
+        await pc.setLocalDescription(await pc.createOffer());
+        await until(() => pc.iceGatheringState === 'complete', 'ICE gathering for the re-offer');
+        const res = await client.execute({ request: { jsonrpc: '2.0', id: crypto.randomUUID(), method: 'verto.modify',
+          params: { sessid: client.sessionid, action: 'updateMedia', sdp: pc.localDescription.sdp, dialogParams: { callID: call.id } } } });
+        if (!res || !res.sdp) throw new Error(`updateMedia result without sdp: ${JSON.stringify(res)}`);
+        await pc.setRemoteDescription({ type: 'answer', sdp: res.sdp });
+        log('updateMedia answered');
+        await hear('updateMedia', pc, remote);
+
+        // Reattach: the socket drops; the SDK reconnects with its sessid, confd sends
+        // verto.attach, and the SDK answers it on a new Call with the same id.
+        const old = call;
+        client.connection._wsClient.close();
+        await until(() => client.calls[old.id] && client.calls[old.id] !== old && client.calls[old.id].state === 'active',
+          'the call to be reattached and active');
+        call = client.calls[old.id];
+        window.__call = call;
+        log('call reattached');
+        await hear('reattach', call.peer.instance, remote);
+
+        // Screen share: a second call to <room>-screen; the SDK keeps its remote stream on
+        // the screen call itself (no element).
+        const screen = await call.startScreenShare();
+        await until(() => screen.state === 'active' || ENDED.includes(screen.state), 'the screen-share call');
+        if (screen.state !== 'active') throw new Error(`screen-share call ended (${screen.state})`);
+        log('screen share active');
+        await until(() => screen.options.remoteStream, 'the screen call\'s remote stream');
+        await hear('screen', screen.peer.instance, () => screen.options.remoteStream);
+        screen.hangup();
+      }
       if (o.holdMs > 0) {
         log(`holding the call for ${o.holdMs}ms`);
         const holdEnd = Date.now() + o.holdMs;
@@ -311,7 +417,7 @@ const PAGE = `<!doctype html>
 <html><head><meta charset="utf-8"><title>confd signalwire harness</title>
 <style>body{margin:0;background:#222;color:#eee;font:12px sans-serif}video{width:480px;height:270px;background:#000}</style>
 </head><body>
-<video id="remoteVideo" autoplay playsinline muted></video>
+<video id="remoteVideo" autoplay playsinline></video>
 <video id="localVideo" autoplay playsinline muted></video>
 <script src="/signalwire.js"></script>
 <script>(${installHarness.toString()})();</script>
@@ -384,7 +490,9 @@ async function main() {
   browser = await chromium.launch({
     executablePath: opts.chromium,
     headless: true,
-    args: [...CHROMIUM_FLAGS],
+    // The remote element plays its sound without a click, as on a page the user clicked
+    // to call from; Chromium's fake capture answers getDisplayMedia for the screen share.
+    args: [...CHROMIUM_FLAGS, '--autoplay-policy=no-user-gesture-required', '--auto-select-desktop-capture-source=Entire screen'],
     timeout: 30000,
     // Signals are handled below so that the JSON line is still printed.
     handleSIGINT: false,
@@ -420,7 +528,7 @@ async function main() {
 
   const pageOpts = {
     ws: opts.ws, login: opts.login, passwd: opts.passwd, dest: opts.dest,
-    timeoutMs: opts.timeoutMs, holdMs: opts.holdMs, verbose: opts.verbose,
+    timeoutMs: opts.timeoutMs, holdMs: opts.holdMs, hear: opts.hear, verbose: opts.verbose,
   };
   // The page enforces timeoutMs itself; the extra margin covers --hold-ms and the hangup.
   let st;
