@@ -6,32 +6,48 @@ BROWSER   := testdata/browser
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZTIME  ?= 30s
 
-.PHONY: all deps deps-apt deps-node build run test test-go bench fuzz vet clean
+.PHONY: all deps deps-build deps-apt deps-node build run test test-go bench fuzz vet clean
 
 all: build
 
 ## deps: install what is missing (apt packages, the browser test's npm packages)
 deps: deps-apt deps-node
 
-# Debian packages the project needs: cgo's pkg-config and libopus for the
-# audio mixer (hraban/opus also links libopusfile), Chromium and Node for
-# the browser tests, sipp (package sip-tester) for the SIP test. Each is
-# installed only when what it provides is missing (a machine may have Node
-# from elsewhere, whose npm conflicts with Debian's).
-deps-apt:
+# apt-install runs the checks in $(1), each of which adds the Debian package
+# it names to $$missing when what it provides is missing, and installs those
+# (with sudo when not root). A machine may have a tool from elsewhere (Node
+# from nodesource, whose npm conflicts with Debian's), so nothing already
+# there is installed again.
+define apt-install
 	@missing=""; \
-	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
-	pkg-config --exists opus 2>/dev/null || missing="$$missing libopus-dev"; \
-	pkg-config --exists opusfile 2>/dev/null || missing="$$missing libopusfile-dev"; \
-	command -v chromium >/dev/null || missing="$$missing chromium"; \
-	command -v node >/dev/null || missing="$$missing nodejs"; \
-	command -v npm >/dev/null || missing="$$missing npm"; \
-	command -v sipp >/dev/null || missing="$$missing sip-tester"; \
+	$(1) \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+endef
+
+# What building confd needs: cgo's pkg-config and libopus for the audio
+# mixer (hraban/opus also links libopusfile). `make run` installs these.
+BUILD_CHECKS = \
+	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
+	pkg-config --exists opus 2>/dev/null || missing="$$missing libopus-dev"; \
+	pkg-config --exists opusfile 2>/dev/null || missing="$$missing libopusfile-dev";
+
+# What the tests need besides: Chromium and Node for the browser tests, sipp
+# (package sip-tester) for the SIP test.
+TEST_CHECKS = \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v node >/dev/null || missing="$$missing nodejs"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
+	command -v sipp >/dev/null || missing="$$missing sip-tester";
+
+deps-build:
+	$(call apt-install,$(BUILD_CHECKS))
+
+deps-apt:
+	$(call apt-install,$(BUILD_CHECKS) $(TEST_CHECKS))
 
 deps-node: $(BROWSER)/node_modules/.installed
 
@@ -39,8 +55,8 @@ $(BROWSER)/node_modules/.installed: $(BROWSER)/package.json $(BROWSER)/package-l
 	cd $(BROWSER) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-## build: compile confd into bin/
-build:
+## build: compile confd into bin/ (installing what the build needs first)
+build: deps-build
 	$(GO) build -o $(BIN) ./cmd/confd
 
 ## run: build and start confd with its defaults (room 3500 on https://localhost:8443 and http://localhost:8080)
