@@ -59,6 +59,65 @@ type Config struct {
 	// (180) this long first (default 0).
 	RTPTimeout time.Duration
 	Ring       time.Duration
+
+	Limits Limits
+}
+
+// Limits bound what one peer may make confd hold. Zero values take the
+// defaults noted.
+type Limits struct {
+	// MaxMessageBytes bounds a whole message (default and most 32768, what
+	// sipgo reads at once), MaxHeaderBytes its header section (default
+	// 16384) and MaxHeaders its header field lines (default 100). Larger
+	// requests get 513 Message Too Large; over TCP and TLS the connection
+	// is closed, since the message cannot be skipped.
+	MaxMessageBytes, MaxHeaderBytes, MaxHeaders int
+
+	// Over TCP and TLS: ReadTimeout bounds how long a message may take to
+	// arrive once it began (default 30 s; one byte every few seconds does
+	// not keep a connection), IdleTimeout how long a connection that
+	// carries no call may send nothing (default 2 minutes; CRLF keep-alives
+	// count), TLSHandshakeTimeout the TLS handshake (default 10 s) and
+	// WriteTimeout a write to a peer that does not read (default 10 s).
+	ReadTimeout, IdleTimeout, TLSHandshakeTimeout, WriteTimeout time.Duration
+
+	// MaxConnsPerAddress bounds the TCP and TLS connections from one IP
+	// address (default 32), MaxConns all of them (default 1024); further
+	// connections are closed as they are accepted.
+	MaxConnsPerAddress, MaxConns int
+}
+
+// maxReadable is the most sipgo reads of one message: its transports'
+// read buffer (sip.TransportBufferReadSize).
+const maxReadable = 32768
+
+func (l *Limits) defaults() {
+	if l.MaxMessageBytes <= 0 || l.MaxMessageBytes > maxReadable {
+		l.MaxMessageBytes = maxReadable
+	}
+	l.MaxHeaderBytes = positive(l.MaxHeaderBytes, 16384)
+	l.MaxHeaders = positive(l.MaxHeaders, 100)
+	l.ReadTimeout = positive(l.ReadTimeout, 30*time.Second)
+	l.IdleTimeout = positive(l.IdleTimeout, 2*time.Minute)
+	l.TLSHandshakeTimeout = positive(l.TLSHandshakeTimeout, 10*time.Second)
+	l.WriteTimeout = positive(l.WriteTimeout, 10*time.Second)
+	l.MaxConnsPerAddress = positive(l.MaxConnsPerAddress, 32)
+	l.MaxConns = positive(l.MaxConns, 1024)
+}
+
+func positive[T int | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+func (l *Limits) stream() streamLimits {
+	return streamLimits{read: l.ReadTimeout, idle: l.IdleTimeout, handshake: l.TLSHandshakeTimeout, write: l.WriteTimeout}
+}
+
+func (l *Limits) wire() wireLimits {
+	return wireLimits{maxMessage: l.MaxMessageBytes, maxHeader: l.MaxHeaderBytes, maxFields: l.MaxHeaders}
 }
 
 // User is an account that may authenticate with SIP digest.
@@ -92,4 +151,5 @@ func (c *Config) defaults() {
 	if c.RTPTimeout <= 0 {
 		c.RTPTimeout = 60 * time.Second
 	}
+	c.Limits.defaults()
 }

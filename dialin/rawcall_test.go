@@ -55,10 +55,11 @@ func rawInvite(peer *rawPeer, rtp *net.UDPConn, dest, callID string, vias int) [
 func dialRawCall(ctx context.Context, t *testing.T, peer *rawPeer, invite []byte, rtp *net.UDPConn, callID string) *rawCall {
 	t.Helper()
 	peer.send(invite)
-	res := peer.final(ctx)
-	if res == nil || res.StatusCode != 200 {
-		t.Fatalf("INVITE (%d bytes): got %v, want 200", len(invite), res)
+	raw, ok := peer.final(ctx)
+	if !ok || raw.code != 200 || raw.res == nil {
+		t.Fatalf("INVITE (%d bytes): got %q, want 200", len(invite), raw.line)
 	}
+	res := raw.res
 	c := &rawCall{t: t, peer: peer, rtp: rtp, callID: callID, ok: res, stop: make(chan struct{})}
 	c.remote = answerAddr(t, string(res.Body()))
 	c.send("ACK", 1)

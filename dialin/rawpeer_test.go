@@ -3,10 +3,10 @@ package dialin_test
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -26,10 +26,30 @@ type rawPeer struct {
 	done   chan struct{}
 
 	mu      sync.Mutex
-	got     []*sip.Response
+	got     []rawResponse
 	garbage int  // what came back and was not a SIP response
 	eof     bool // the server closed the connection
 	changed chan struct{}
+}
+
+// rawResponse is one response as it came: its status line read by hand,
+// and sipgo's reading of it (nil when sipgo cannot read it, as when it
+// echoes a malformed header of the request).
+type rawResponse struct {
+	code int
+	line string
+	text string
+	res  *sip.Response
+}
+
+// has reports whether the response carries a header field name (long form).
+func (r rawResponse) has(name string) bool {
+	for _, l := range strings.Split(r.text, "\r\n")[1:] {
+		if n, _, ok := strings.Cut(l, ":"); ok && strings.EqualFold(strings.TrimSpace(n), name) {
+			return true
+		}
+	}
+	return false
 }
 
 // dialRaw opens a peer to server over transport ("udp" or "tcp") from
@@ -90,26 +110,28 @@ func (p *rawPeer) readUDP() {
 		if err != nil {
 			return
 		}
-		m, err := sip.ParseMessage(append([]byte(nil), buf[:n]...))
-		p.record(m, err)
+		p.record(string(buf[:n]))
 	}
 }
 
 func (p *rawPeer) readTCP() {
 	defer close(p.done)
-	stream := sip.NewParser().NewSIPStream()
+	var stream []byte
 	buf := make([]byte, 65536)
 	for {
 		n, err := p.tcp.Read(buf)
-		if n > 0 {
-			perr := stream.ParseSIPStream(buf[:n], func(m sip.Message) { p.record(m, nil) })
-			if perr != nil && !errors.Is(perr, sip.ErrParseSipPartial) {
-				p.record(nil, perr)
+		stream = append(stream, buf[:n]...)
+		for {
+			msg, rest, ok := nextStreamMessage(stream)
+			if !ok {
+				break
 			}
+			p.record(msg)
+			stream = rest
 		}
 		if err != nil {
 			p.mu.Lock()
-			p.eof = errors.Is(err, io.EOF) || !errors.Is(err, net.ErrClosed)
+			p.eof = !errors.Is(err, net.ErrClosed)
 			p.mu.Unlock()
 			p.notify()
 			return
@@ -117,10 +139,41 @@ func (p *rawPeer) readTCP() {
 	}
 }
 
-func (p *rawPeer) record(m sip.Message, err error) {
+// nextStreamMessage cuts the first whole message off a TCP stream by its
+// Content-Length (0 when it has none).
+func nextStreamMessage(b []byte) (string, []byte, bool) {
+	end := strings.Index(string(b), "\r\n\r\n")
+	if end < 0 {
+		return "", b, false
+	}
+	length := 0
+	for _, l := range strings.Split(string(b[:end]), "\r\n") {
+		name, v, _ := strings.Cut(l, ":")
+		if n := strings.ToLower(strings.TrimSpace(name)); n == "content-length" || n == "l" {
+			length, _ = strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	total := end + 4 + length
+	if len(b) < total {
+		return "", b, false
+	}
+	return string(b[:total]), b[total:], true
+}
+
+func (p *rawPeer) record(text string) {
+	line, _, _ := strings.Cut(text, "\r\n")
+	f := strings.SplitN(line, " ", 3)
+	code := 0
+	if len(f) >= 2 && strings.HasPrefix(line, "SIP/") {
+		code, _ = strconv.Atoi(f[1])
+	}
+	var res *sip.Response
+	if m, err := sip.ParseMessage([]byte(text)); err == nil {
+		res, _ = m.(*sip.Response)
+	}
 	p.mu.Lock()
-	if res, ok := m.(*sip.Response); ok && err == nil {
-		p.got = append(p.got, res)
+	if code >= 100 {
+		p.got = append(p.got, rawResponse{code: code, line: line, text: text, res: res})
 	} else {
 		p.garbage++
 	}
@@ -137,17 +190,17 @@ func (p *rawPeer) notify() {
 }
 
 // responses is what came back so far.
-func (p *rawPeer) responses() []*sip.Response {
+func (p *rawPeer) responses() []rawResponse {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]*sip.Response(nil), p.got...)
+	return append([]rawResponse(nil), p.got...)
 }
 
 // until waits for cond over the responses so far, or for ctx to end.
-func (p *rawPeer) until(ctx context.Context, cond func(got []*sip.Response, eof bool) bool) bool {
+func (p *rawPeer) until(ctx context.Context, cond func(got []rawResponse, eof bool) bool) bool {
 	for {
 		p.mu.Lock()
-		got, eof, changed := append([]*sip.Response(nil), p.got...), p.eof, p.changed
+		got, eof, changed := append([]rawResponse(nil), p.got...), p.eof, p.changed
 		p.mu.Unlock()
 		if cond(got, eof) {
 			return true
@@ -160,25 +213,25 @@ func (p *rawPeer) until(ctx context.Context, cond func(got []*sip.Response, eof 
 	}
 }
 
-// final waits for the first final response and returns it (nil if none
-// came before ctx ended).
-func (p *rawPeer) final(ctx context.Context) *sip.Response {
-	var res *sip.Response
-	p.until(ctx, func(got []*sip.Response, _ bool) bool {
+// final waits for the first final response (sipgo-readable or not) and
+// returns it; ok is false if none came before ctx ended.
+func (p *rawPeer) final(ctx context.Context) (rawResponse, bool) {
+	var res rawResponse
+	ok := p.until(ctx, func(got []rawResponse, _ bool) bool {
 		for _, r := range got {
-			if r.StatusCode >= 200 {
+			if r.code >= 200 {
 				res = r
 				return true
 			}
 		}
 		return false
 	})
-	return res
+	return res, ok
 }
 
 // closed waits until the server has closed the TCP connection.
 func (p *rawPeer) closed(ctx context.Context) bool {
-	return p.until(ctx, func(_ []*sip.Response, eof bool) bool { return eof })
+	return p.until(ctx, func(_ []rawResponse, eof bool) bool { return eof })
 }
 
 // close closes the socket and waits for the reader.
@@ -213,6 +266,6 @@ func alive(ctx context.Context, t *testing.T, transport string, server netip.Add
 	p := dialRaw(t, transport, server, netip.Addr{})
 	defer p.close()
 	p.send(optionsTo(p, transport, "alive-"+transport+"-"+strconv.Itoa(n)))
-	res := p.final(ctx)
-	return res != nil && res.StatusCode == 200
+	res, ok := p.final(ctx)
+	return ok && res.code == 200
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 
 	"github.com/emiago/sipgo"
@@ -26,6 +27,8 @@ type Server struct {
 	client  *sipgo.Client
 	prompts *prompts
 	guard   *guard
+	gate    *gate
+	conns   *connCounter // TCP and TLS connections, shared
 	ports   portRange
 
 	mu       sync.Mutex
@@ -53,17 +56,26 @@ func New(cfg Config, rooms *room.Rooms, log *zap.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dialin: prompts: %w", err)
 	}
-	gate := new(logGate)
-	sl := newSlog(log.Named("sipgo"), gate)
+	logs := new(logGate)
+	sl := newSlog(log.Named("sipgo"), logs)
+	// A response that matches no transaction of confd's is a peer's
+	// retransmission or noise; sipgo would log it to the process's default
+	// logger at info level, reason phrase and all.
+	stray := func(res *sip.Response) {
+		log.Debug("sip response matches no transaction", zap.Int("status", res.StatusCode), zap.String("source", res.Source()))
+	}
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent("confd"),
-		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sl)),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sl),
+			sip.WithTransactionLayerUnhandledResponseHandler(stray)),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sl)))
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, rooms: rooms, ua: ua, prompts: ps, calls: map[string]*call{}, sipgoLog: gate,
+	s := &Server{cfg: cfg, log: log, rooms: rooms, ua: ua, prompts: ps, calls: map[string]*call{}, sipgoLog: logs,
 		contacts: map[string]*sipgo.DialogUA{}, addrs: map[string]netip.AddrPort{}}
 	s.guard = newGuard(&s.cfg)
+	s.gate = &gate{lim: s.cfg.Limits.wire(), stream: s.cfg.Limits.stream(), log: log}
+	s.conns = newConnCounter(s.cfg.Limits.MaxConnsPerAddress, s.cfg.Limits.MaxConns)
 	if s.sip, err = sipgo.NewServer(ua, sipgo.WithServerLogger(sl)); err != nil {
 		return nil, err
 	}
@@ -76,22 +88,35 @@ func New(cfg Config, rooms *room.Rooms, log *zap.Logger) (*Server, error) {
 
 // routes is the method → handler table. Every handler sends its final
 // response before it returns: sipgo terminates the transaction then.
+// The gate (gate.go) has checked each request's syntax and version by
+// then; uas adds what a user agent server checks of a request it reads.
 func (s *Server) routes() {
-	s.sip.OnInvite(sip2(s.onInvite))
+	s.sip.OnInvite(uas(s.onInvite))
 	s.sip.OnAck(s.onAck)
-	s.sip.OnBye(sip2(s.onBye))
-	s.sip.OnCancel(sip2(s.onCancel))
-	s.sip.OnOptions(sip2(s.onOptions))
-	s.sip.OnInfo(sip2(s.onInfo))
-	s.sip.OnNoRoute(s.onNoRoute)
+	s.sip.OnBye(uas(s.onBye))
+	s.sip.OnCancel(s.onCancel)
+	s.sip.OnOptions(uas(s.onOptions))
+	s.sip.OnInfo(uas(s.onInfo))
+	s.sip.OnNoRoute(uas(s.onNoRoute))
 }
 
-// sip2 answers requests of another SIP version with 505 (RFC 3261 §8.2.1)
-// before h sees them.
-func sip2(h sipgo.RequestHandler) sipgo.RequestHandler {
+// uas refuses a request that requires extensions confd does not support
+// with 420 and their names (RFC 3261 §8.2.2.3) before h sees it. ACK and
+// CANCEL are never refused so (the same section), and are not wrapped.
+func uas(h sipgo.RequestHandler) sipgo.RequestHandler {
 	return func(req *sip.Request, tx sip.ServerTransaction) {
-		if req.SipVersion != "SIP/2.0" {
-			respond(req, tx, 505, "Version Not Supported")
+		var unsupported []string
+		for _, r := range req.GetHeaders("Require") {
+			for _, tag := range strings.Split(r.Value(), ",") {
+				if tag = strings.TrimSpace(tag); tag != "" {
+					unsupported = append(unsupported, tag)
+				}
+			}
+		}
+		if len(unsupported) > 0 {
+			res := sip.NewResponseFromRequest(req, 420, "Bad Extension", nil)
+			res.AppendHeader(sip.NewHeader("Unsupported", strings.Join(unsupported, ", ")))
+			_ = tx.Respond(res)
 			return
 		}
 		h(req, tx)
@@ -125,7 +150,8 @@ func (s *Server) listenUDP(addr string) error {
 		return fmt.Errorf("sip udp: %w", err)
 	}
 	s.bound("udp", conn.LocalAddr(), conn.Close)
-	s.serve(func() error { return s.sip.ServeUDP(conn) })
+	pc := newPacketConn(conn, s.gate)
+	s.serve(func() error { return s.sip.ServeUDP(pc) })
 	return nil
 }
 
@@ -135,13 +161,26 @@ func (s *Server) listenStream(transport, addr string, tlsCfg *tls.Config) error 
 		return fmt.Errorf("sip %s: %w", transport, err)
 	}
 	s.bound(transport, l.Addr(), l.Close)
+	sl := &streamListener{Listener: l, gate: s.gate, transport: transport, tls: tlsCfg, conns: s.conns, busy: s.carriesCall}
 	if tlsCfg != nil {
-		l = tls.NewListener(l, tlsCfg)
-		s.serve(func() error { return s.sip.ServeTLS(l) })
+		s.serve(func() error { return s.sip.ServeTLS(sl) })
 		return nil
 	}
-	s.serve(func() error { return s.sip.ServeTCP(l) })
+	s.serve(func() error { return s.sip.ServeTCP(sl) })
 	return nil
+}
+
+// carriesCall reports whether a call's INVITE came from remote over
+// transport: its connection then stays however quiet it is.
+func (s *Server) carriesCall(transport string, remote netip.AddrPort) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.calls {
+		if c.src == remote && transportKey(c.dlg.InviteRequest.Transport()) == transport {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) serve(f func() error) {
