@@ -110,13 +110,13 @@ func (s *Session) handleLogin(req *request) (any, *verto.Error) {
 	// The punted session detaches its calls as it stops; take them over
 	// then (verto-spec §7.3), not before, or they would be missed and left
 	// to the attach window.
-	go func() {
+	s.spawn(func() {
 		select {
 		case <-old.gone:
 			s.post(s.reattach)
 		case <-s.ctx.Done():
 		}
-	}()
+	})
 	return nil, nil
 }
 
@@ -192,8 +192,8 @@ func (s *Session) handleInfo(req *request) (any, *verto.Error) {
 	}
 	switch {
 	case p.DTMF != "":
-		if c := s.calls[p.CallID()]; c != nil && c.part != nil && !c.browserDTMF(p.DTMF) {
-			c.room.DTMF(c.part, p.DTMF)
+		if c := s.calls[p.CallID()]; c != nil && c.part() != nil && !c.browserDTMF(p.DTMF) {
+			c.room().DTMF(c.part(), p.DTMF)
 		}
 		return verto.MessageResult{Message: verto.MsgSent}, nil
 	case p.Msg != nil:

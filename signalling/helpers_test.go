@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/confd/confd/peer"
 	"github.com/confd/confd/room"
 	"github.com/confd/confd/signalling/vertotest"
 )
@@ -55,7 +56,7 @@ func startServerRooms(t *testing.T, rcfg []room.Config, mutate func(*Config)) *t
 	if err != nil {
 		t.Fatal(err)
 	}
-	media, err := NewMedia(MediaConfig{LoopbackOnly: true})
+	media, err := peer.NewMedia(peer.MediaConfig{LoopbackOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/confd/confd/dialin"
 	"github.com/confd/confd/frontend"
+	"github.com/confd/confd/peer"
 	"github.com/confd/confd/room"
 	"github.com/confd/confd/signalling"
 )
@@ -25,7 +26,7 @@ type app struct {
 	cfg   Config
 	log   *zap.Logger
 	rooms *room.Rooms
-	media *signalling.Media
+	media *peer.Media
 	verto *signalling.Server
 	sip   *dialin.Server // nil when no SIP listener is configured
 
@@ -39,7 +40,7 @@ func newApp(cfg Config, log *zap.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	media, err := signalling.NewMedia(cfg.mediaConfig())
+	media, err := peer.NewMedia(cfg.mediaConfig())
 	if err != nil {
 		return nil, err
 	}

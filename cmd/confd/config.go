@@ -11,6 +11,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/confd/confd/peer"
 	"github.com/confd/confd/room"
 	"github.com/confd/confd/signalling"
 )
@@ -225,9 +226,9 @@ func (c *Config) vertoConfig() signalling.Config {
 	return sc
 }
 
-func (c *Config) mediaConfig() signalling.MediaConfig {
+func (c *Config) mediaConfig() peer.MediaConfig {
 	w := c.WebRTC
-	return signalling.MediaConfig{
+	return peer.MediaConfig{
 		UDPPortMin: w.UDPPortMin, UDPPortMax: w.UDPPortMax, UDPMux: w.UDPMux, ICETCP: w.ICETCP,
 		PublicIPs: w.PublicIPs, IncludeLoopback: w.IncludeLoopback == nil || *w.IncludeLoopback,
 		LoopbackOnly: w.LoopbackOnly,

@@ -1,4 +1,4 @@
-package signalling
+package peer
 
 import (
 	"fmt"
@@ -15,7 +15,8 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// MediaConfig is how browsers' media reaches confd.
+// MediaConfig is how browsers' media reaches confd: the ports and
+// addresses every PeerConnection gathers on.
 type MediaConfig struct {
 	// UDPPortMin and UDPPortMax bound the ports ICE gathers on (0: any).
 	UDPPortMin, UDPPortMax uint16
@@ -37,7 +38,9 @@ const (
 	payloadTypeOpus = 111
 )
 
-// Media builds PeerConnections for browser calls.
+// Media builds the PeerConnections of every peer: one pion API, with the
+// codecs, interceptors and network settings they share, and the shared UDP
+// and TCP muxes when configured.
 type Media struct {
 	api    *webrtc.API
 	closer []func() error
@@ -161,12 +164,6 @@ func (m *Media) muxes(se *webrtc.SettingEngine, cfg MediaConfig) error {
 		m.closer = append(m.closer, mux.Close)
 	}
 	return nil
-}
-
-// NewPeerConnection makes a PeerConnection for one call.
-func (m *Media) NewPeerConnection() (*webrtc.PeerConnection, error) {
-	pc, _, err := m.newPeerConnection()
-	return pc, err
 }
 
 // newPeerConnection makes a PeerConnection and returns its send-side

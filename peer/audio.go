@@ -1,4 +1,4 @@
-package signalling
+package peer
 
 import (
 	"crypto/rand"
@@ -16,7 +16,7 @@ import (
 // audioOut packetizes the mixer's Opus frames for one browser (RFC 7587):
 // one 20 ms frame per packet, sequence +1, timestamp +960. pion's track
 // fills in the negotiated SSRC and payload type. It runs on the mixer
-// goroutine.
+// goroutine; each join of the mix gets its own.
 type audioOut struct {
 	track *webrtc.TrackLocalStaticRTP
 	pkt   rtp.Packet
@@ -40,28 +40,22 @@ func (o *audioOut) WriteFrame(payload []byte) error {
 	return o.track.WriteRTP(&o.pkt)
 }
 
-// joinAudio puts the call into the room's mix: what it sends is mixed for
-// the others, and its audio track carries everyone else.
-func (c *Call) joinAudio() {
-	c.mu.Lock()
-	track := c.audioTrack
-	c.mu.Unlock()
-	if track == nil {
-		return
-	}
-	am, err := c.room.JoinAudio(c.part, mixer.MemberOptions{
+// joinAudio puts the peer into m's mix: what its microphone sends is
+// mixed for the others, and track carries everyone else.
+func (p *Peer) joinAudio(m Membership, track *webrtc.TrackLocalStaticRTP) {
+	am, err := m.Room.JoinAudio(m.Part, mixer.MemberOptions{
 		In: mixer.CodecOpus, HasInput: true, Out: mixer.CodecOpus, Writer: newAudioOut(track),
 	})
 	if err != nil {
-		c.log.Info("cannot join the mix", zap.Error(err))
+		p.log.Info("cannot join the mix", zap.Error(err))
 		return
 	}
-	c.audioIn.Store(am)
+	p.audioIn.Store(am)
 }
 
 // readAudio hands the browser's Opus packets to its mixer input. It reads
 // into one buffer and allocates nothing per packet.
-func (c *Call) readAudio(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+func (p *Peer) readAudio(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	levelID := audioLevelID(recv)
 	buf := make([]byte, forwarder.MaxPacketSize)
 	var h rtp.Header
@@ -71,7 +65,7 @@ func (c *Call) readAudio(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 			return
 		}
 		payload, ok := rtpPayload(&h, buf[:n])
-		am := c.audioIn.Load()
+		am := p.audioIn.Load()
 		if !ok || am == nil {
 			continue
 		}
