@@ -11,6 +11,7 @@ import (
 
 	"github.com/confd/confd/forwarder"
 	"github.com/confd/confd/mixer"
+	"github.com/confd/confd/rtpparse"
 )
 
 // audioOut packetizes the mixer's Opus frames for one browser (RFC 7587):
@@ -64,29 +65,19 @@ func (p *Peer) readAudio(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		if err != nil {
 			return
 		}
-		payload, ok := rtpPayload(&h, buf[:n])
-		am := p.audioIn.Load()
-		if !ok || am == nil {
-			continue
-		}
-		am.Push(h.SequenceNumber, h.Timestamp, payload, audioLevel(&h, levelID), mixer.Now())
+		p.audioPacket(buf[:n], &h, levelID)
 	}
 }
 
-// rtpPayload parses raw into h and returns its payload without padding.
-func rtpPayload(h *rtp.Header, raw []byte) ([]byte, bool) {
-	hl, err := h.Unmarshal(raw)
-	if err != nil {
-		return nil, false
+// audioPacket hands one of the microphone's RTP packets to the mix input,
+// if the peer is in the mix; garbage and padding alone are dropped.
+func (p *Peer) audioPacket(raw []byte, h *rtp.Header, levelID uint8) {
+	payload, err := rtpparse.Parse(raw, h)
+	am := p.audioIn.Load()
+	if err != nil || len(payload) == 0 || am == nil {
+		return
 	}
-	end := len(raw)
-	if h.Padding {
-		end -= int(raw[end-1])
-	}
-	if end <= hl {
-		return nil, false // padding only, or garbage
-	}
-	return raw[hl:end], true
+	am.Push(h.SequenceNumber, h.Timestamp, payload, audioLevel(h, levelID), mixer.Now())
 }
 
 // audioLevelID is the negotiated ID of the RFC 6464 audio level extension,
