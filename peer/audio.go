@@ -3,6 +3,7 @@ package peer
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"sync/atomic"
 
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
@@ -14,38 +15,58 @@ import (
 	"github.com/confd/confd/rtpparse"
 )
 
+// mixTrack is the audio track the mix goes out on, with its packets'
+// numbering. Every join of a mix writes through an audioOut of its own
+// (two mixers may both write for a tick during a move), and they share
+// these numbers, so the stream stays one: a move that restarted them at
+// random would, half the time, jump back, and the browser's SRTP replay
+// check would drop every packet as a replay.
+type mixTrack struct {
+	track   *webrtc.TrackLocalStaticRTP
+	seq, ts atomic.Uint32
+}
+
+func newMixTrack() (*mixTrack, error) {
+	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", slotStream(0))
+	if err != nil {
+		return nil, err
+	}
+	var seed [6]byte
+	_, _ = rand.Read(seed[:]) // RFC 3550 §5.1: random initial numbers
+	mt := &mixTrack{track: track}
+	mt.seq.Store(uint32(binary.BigEndian.Uint16(seed[:2])))
+	mt.ts.Store(binary.BigEndian.Uint32(seed[2:]))
+	return mt, nil
+}
+
 // audioOut packetizes the mixer's Opus frames for one browser (RFC 7587):
 // one 20 ms frame per packet, sequence +1, timestamp +960. pion's track
 // fills in the negotiated SSRC and payload type. It runs on the mixer
-// goroutine; each join of the mix gets its own.
+// goroutine.
 type audioOut struct {
-	track *webrtc.TrackLocalStaticRTP
-	pkt   rtp.Packet
+	mt  *mixTrack
+	pkt rtp.Packet
 }
 
-func newAudioOut(track *webrtc.TrackLocalStaticRTP) *audioOut {
-	var seed [6]byte
-	_, _ = rand.Read(seed[:]) // RFC 3550 §5.1: random initial numbers
-	o := &audioOut{track: track}
+func newAudioOut(mt *mixTrack) *audioOut {
+	o := &audioOut{mt: mt}
 	o.pkt.Version = 2
-	o.pkt.SequenceNumber = binary.BigEndian.Uint16(seed[:2])
-	o.pkt.Timestamp = binary.BigEndian.Uint32(seed[2:])
 	return o
 }
 
 // WriteFrame implements mixer.PacketWriter.
 func (o *audioOut) WriteFrame(payload []byte) error {
-	o.pkt.SequenceNumber++
-	o.pkt.Timestamp += mixer.FrameSamples
+	o.pkt.SequenceNumber = uint16(o.mt.seq.Add(1))
+	o.pkt.Timestamp = o.mt.ts.Add(mixer.FrameSamples)
 	o.pkt.Payload = payload
-	return o.track.WriteRTP(&o.pkt)
+	return o.mt.track.WriteRTP(&o.pkt)
 }
 
 // joinAudio puts the peer into m's mix: what its microphone sends is
-// mixed for the others, and track carries everyone else.
-func (p *Peer) joinAudio(m Membership, track *webrtc.TrackLocalStaticRTP) {
+// mixed for the others, and mt carries everyone else.
+func (p *Peer) joinAudio(m Membership, mt *mixTrack) {
 	am, err := m.Room.JoinAudio(m.Part, mixer.MemberOptions{
-		In: mixer.CodecOpus, HasInput: true, Out: mixer.CodecOpus, Writer: newAudioOut(track),
+		In: mixer.CodecOpus, HasInput: true, Out: mixer.CodecOpus, Writer: newAudioOut(mt),
 	})
 	if err != nil {
 		p.log.Info("cannot join the mix", zap.Error(err))

@@ -81,8 +81,8 @@ type Peer struct {
 	down       *downlink // pc's estimate and Allocator
 	slots      []*forwarder.DownTrack
 	mids       []string // mids[i] names slots[i]'s transceiver
-	audioTrack *webrtc.TrackLocalStaticRTP
-	mixed      *webrtc.TrackLocalStaticRTP // the audio track the mix writes to now
+	audioTrack *mixTrack
+	mixed      *mixTrack // the audio track the mix writes to now
 	camera     *forwarder.Receiver
 	// byReceiver holds the forwarder.Receiver of each simulcast
 	// transceiver: pion fires OnTrack once per rid, the first makes it.

@@ -69,15 +69,15 @@ func (p *Peer) addSenders(pc *webrtc.PeerConnection, audio, video int, offering 
 	p.slots, p.mids, p.audioTrack = nil, nil, nil
 	p.mu.Unlock()
 	if audio > 0 {
-		track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", slotStream(0))
+		mt, err := newMixTrack()
 		if err != nil {
 			return err
 		}
-		if err := p.addSender(pc, track, offering, webrtc.RTPTransceiverDirectionSendrecv); err != nil {
+		if err := p.addSender(pc, mt.track, offering, webrtc.RTPTransceiverDirectionSendrecv); err != nil {
 			return err
 		}
 		p.mu.Lock()
-		p.audioTrack = track
+		p.audioTrack = mt
 		p.mu.Unlock()
 	}
 	for i := range video {
