@@ -112,9 +112,11 @@ func TestSignAndVerify(t *testing.T) {
 		"from the future": func() error {
 			return Verify("s3cret", Sign("s3cret", t0.Add(time.Hour), body), body, t0, time.Minute)
 		},
-		"no timestamp":  func() error { return Verify("s3cret", sig[strings.Index(sig, ",")+1:], body, t0, time.Minute) },
-		"a moved stamp": func() error { return Verify("s3cret", strings.Replace(sig, "t=1772600767", "t=1772600768", 1), body, t0, time.Minute) },
-		"garbage":       func() error { return Verify("s3cret", "hello", body, t0, time.Minute) },
+		"no timestamp": func() error { return Verify("s3cret", sig[strings.Index(sig, ",")+1:], body, t0, time.Minute) },
+		"a moved stamp": func() error {
+			return Verify("s3cret", strings.Replace(sig, "t=1772600767", "t=1772600768", 1), body, t0, time.Minute)
+		},
+		"garbage": func() error { return Verify("s3cret", "hello", body, t0, time.Minute) },
 	}
 	for name, f := range bad {
 		if err := f(); !errors.Is(err, ErrBadSignature) {
