@@ -30,6 +30,10 @@ type Config struct {
 	Web      WebConfig     `yaml:"web"`
 	Metrics  MetricsConfig `yaml:"metrics"`
 	Shutdown time.Duration `yaml:"shutdown_timeout"`
+
+	// The operators' interfaces (api.go).
+	API      APIConfig       `yaml:"api"`
+	Webhooks []WebhookConfig `yaml:"webhooks"`
 }
 
 // WebConfig is the web client.
