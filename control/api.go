@@ -107,6 +107,12 @@ func New(cfg Config) (*API, error) {
 	return &API{cfg: cfg, log: cfg.Log, keys: keys, openapi: doc}, nil
 }
 
+// CheckKeys reports what New would refuse in keys.
+func CheckKeys(keys []Key) error {
+	_, err := newKeyring(keys)
+	return err
+}
+
 // Off answers every request under Prefix with 404: the API is off while
 // no key is configured.
 func Off() http.Handler {

@@ -78,6 +78,17 @@ func New(cfg Config) (*Bus, error) {
 	return b, nil
 }
 
+// Check reports what New would refuse in cfg, building nothing.
+func Check(cfg Config) error {
+	for i := range cfg.Webhooks {
+		wc := cfg.Webhooks[i]
+		if _, err := wc.check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Start starts one sender goroutine per webhook.
 func (b *Bus) Start() {
 	for _, h := range b.hooks {

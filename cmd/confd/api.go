@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -43,6 +44,18 @@ type WebhookConfig struct {
 	RetryFor time.Duration `yaml:"retry_for"` // default 5m
 	Backoff  time.Duration `yaml:"backoff"`   // default 1s, doubling up to a minute
 	Timeout  time.Duration `yaml:"timeout"`   // per attempt, default 10s
+}
+
+// validateOperators checks the api keys and the webhooks when the config
+// is loaded; errors name neither keys nor secrets.
+func (c *Config) validateOperators() error {
+	if err := control.CheckKeys(c.controlConfig(nil, nil, nil).Keys); err != nil {
+		return err
+	}
+	if err := events.Check(c.eventsConfig(nil)); err != nil {
+		return fmt.Errorf("webhooks: %w", err)
+	}
+	return nil
 }
 
 func (c *Config) eventsConfig(log *zap.Logger) events.Config {

@@ -192,6 +192,9 @@ func (c *Config) validate() error {
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		return errors.New("tls: cert and key go together")
 	}
+	if err := c.validateOperators(); err != nil {
+		return err
+	}
 	return c.SIP.validate()
 }
 

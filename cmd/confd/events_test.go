@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/confd/confd/events"
 	"github.com/confd/confd/signalling/vertotest"
 )
@@ -285,5 +287,54 @@ func TestWebhooksAndEventStream(t *testing.T) {
 	t.Logf("mixer: %d ticks, %d skipped while the webhooks failed", after.Ticks-before.Ticks, after.Skipped-before.Skipped)
 	if after.Skipped != before.Skipped || after.Ticks <= before.Ticks {
 		t.Errorf("the mixer skipped %d ticks (ran %d)", after.Skipped-before.Skipped, after.Ticks-before.Ticks)
+	}
+}
+
+// TestShutdownEndsEventStreams: at shutdown an open event stream ends (its
+// client sees the end of the body) and a webhook waiting to retry stops
+// waiting, so shutdown does not run into its deadline.
+func TestShutdownEndsEventStreams(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	downURL := "http://" + l.Addr().String() + "/hook"
+	_ = l.Close()
+	cfg, err := loadConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Listen = ListenConfig{HTTP: "127.0.0.1:0"}
+	cfg.WebRTC.LoopbackOnly = true
+	cfg.DataDir = t.TempDir()
+	withAPI(&cfg)
+	cfg.Webhooks = []WebhookConfig{{URL: downURL, Secret: "hook-secret", Backoff: time.Hour, RetryFor: 2 * time.Hour}}
+	a, err := newApp(cfg, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.start(); err != nil {
+		t.Fatal(err)
+	}
+	stream := sseEvents(t, a, "")
+	c := newAPIClient(t, a)
+	c.expect(http.StatusOK, http.MethodPost, "/rooms/3500/lock", nil, nil) // an event for the webhook to fail on
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if e := <-stream; e.Type != "moderator_action" {
+		t.Fatalf("stream event %+v", e)
+	}
+	err = vertotest.WaitFor(ctx, func() bool { return a.events.Metrics().Webhooks[0].Failures == 1 })
+	if err != nil {
+		t.Fatal("the webhook never tried")
+	}
+	a.shutdown(ctx)
+	if ctx.Err() != nil {
+		t.Fatal("shutdown ran into its deadline")
+	}
+	for range stream { // ends when the body does
+	}
+	if m := a.events.Metrics().Webhooks[0]; m.Expired != 1 {
+		t.Errorf("webhook metrics after shutdown %+v", m)
 	}
 }
