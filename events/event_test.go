@@ -57,7 +57,7 @@ func TestEventJSON(t *testing.T) {
 			t.Fatalf("%v: no event", c.a.Kind)
 		}
 		seen[e.Type] = true
-		if _, err := time.Parse(time.RFC3339, "2026-03-04T05:06:07Z"); err != nil || len(e.ID) != 36 {
+		if len(e.ID) != 36 {
 			t.Errorf("id %q", e.ID)
 		}
 		got := strings.Replace(string(e.JSON()), `"id":"`+e.ID+`",`, "", 1)

@@ -7,6 +7,9 @@ import (
 	"sync"
 	"testing"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
 	"github.com/confd/confd/forwarder"
 )
 
@@ -231,5 +234,42 @@ func TestMuteAllAndLowerHandsReportEach(t *testing.T) {
 	expectKinds(t, "lowerhands", got, HandRaised, ModeratorAction)
 	if got[0].Member.ID != a.ID || got[0].Raised {
 		t.Errorf("lowerhands reported %+v", got[0])
+	}
+}
+
+// TestAuditLine: an operator's command writes one audit line naming the
+// key, the command, the room and the member; a moderator's names the
+// moderator instead.
+func TestAuditLine(t *testing.T) {
+	core, logs := observer.New(zap.InfoLevel)
+	rs, err := New([]Config{{Number: "3500"}}, zap.New(core))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	r, _ := rs.Lookup("3500")
+	mod, _ := joinAs(t, r, "mod", RoleModerator)
+	pat, _ := joinAs(t, r, "pat", RoleParticipant)
+	if _, err := r.Operate("ops", Command{Name: "mute", Target: pat.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Run(mod, Command{Name: "unmute", Target: pat.ID}); err != nil {
+		t.Fatal(err)
+	}
+	lines := logs.FilterMessage("moderator action").All()
+	if len(lines) != 2 {
+		t.Fatalf("%d audit lines, want 2", len(lines))
+	}
+	want := []map[string]any{
+		{"room": "3500", "command": "mute", "key": "ops", "target": int64(pat.ID)},
+		{"room": "3500", "command": "unmute", "by": int64(mod.ID), "target": int64(pat.ID)},
+	}
+	for i, l := range lines {
+		got := l.ContextMap()
+		for k, v := range want[i] {
+			if got[k] != v {
+				t.Errorf("audit line %d: %s = %v, want %v (%v)", i, k, got[k], v, got)
+			}
+		}
 	}
 }

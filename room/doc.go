@@ -10,11 +10,11 @@
 // floors, chat, recording, moderator actions), and acts through Operate, the
 // moderator commands of Run under an API key's name; both audit the same way.
 //
-// Concurrency: each Room has one mutex guarding its members and slots. Member
-// methods (Notify, Close), the Observer and the ActivitySink are called with
-// it held and must not block; the
-// forwarder calls made under it (DownTrack.SetSource) take only their own
-// small locks and never write to the network. Its only goroutines are the
+// Concurrency: each Room has one mutex guarding its members and slots.
+// Member methods (Notify, Close), the Observer and the ActivitySink are
+// called with it held and must not block; the forwarder calls made under it
+// (DownTrack.SetSource) take only their own small locks and never write to
+// the network. Its only goroutines are the
 // join and leave tones: one per tone, about half a second each, feeding a
 // mixer input; the Room owns them, and Close stops and waits for them
 // before closing the mixer.
