@@ -35,7 +35,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // an API, not a page: <key> reads as <key>
+	_ = enc.Encode(v)
 }
 
 // decode reads the request's JSON body into v: one object with only the
