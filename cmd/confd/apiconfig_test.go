@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -58,5 +59,28 @@ webhooks:
 		if strings.Contains(err.Error(), "short-secret") || strings.Contains(err.Error(), "whsec") {
 			t.Errorf("%s: the error shows a secret: %v", name, err)
 		}
+	}
+}
+
+// TestREADMEOperatorsConfig: the README's api and webhooks example loads.
+func TestREADMEOperatorsConfig(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "## Operators' API")
+	_, block, ok2 := strings.Cut(section, "```yaml\n")
+	block, _, ok3 := strings.Cut(block, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("no yaml example in the README's Operators' API section")
+	}
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	writeFile(t, path, block)
+	c, err := loadConfig(path)
+	if err != nil {
+		t.Fatalf("the README's example: %v", err)
+	}
+	if len(c.API.Keys) != 1 || len(c.Webhooks) != 1 {
+		t.Errorf("api %+v, webhooks %+v", c.API, c.Webhooks)
 	}
 }
