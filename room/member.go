@@ -15,8 +15,9 @@ type Reason int
 
 // Reasons a room ends a call.
 const (
-	ReasonShutdown Reason = iota // the server is stopping
-	ReasonKicked                 // a moderator removed the member
+	ReasonShutdown   Reason = iota // the server is stopping
+	ReasonKicked                   // a moderator removed the member
+	ReasonRoomClosed               // an operator closed the (dynamic) room
 )
 
 func (r Reason) String() string {
@@ -25,6 +26,8 @@ func (r Reason) String() string {
 		return "shutdown"
 	case ReasonKicked:
 		return "kicked"
+	case ReasonRoomClosed:
+		return "room closed"
 	}
 	return "unknown"
 }

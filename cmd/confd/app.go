@@ -14,7 +14,9 @@ import (
 	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap"
 
+	"github.com/confd/confd/control"
 	"github.com/confd/confd/dialin"
+	"github.com/confd/confd/events"
 	"github.com/confd/confd/frontend"
 	"github.com/confd/confd/peer"
 	"github.com/confd/confd/room"
@@ -29,6 +31,9 @@ type app struct {
 	media *peer.Media
 	verto *signalling.Server
 	sip   *dialin.Server // nil when no SIP listener is configured
+
+	events *events.Bus  // webhooks and event streams (api.go)
+	api    *control.API // nil while no API key is configured
 
 	servers []*http.Server
 	addrs   map[string]net.Addr // "https", "http" → bound address
@@ -46,6 +51,9 @@ func newApp(cfg Config, log *zap.Logger) (*app, error) {
 	}
 	a := &app{cfg: cfg, log: log, rooms: rooms, media: media, addrs: map[string]net.Addr{}}
 	a.verto = signalling.NewServer(cfg.vertoConfig(), rooms, media, log.Named("verto"))
+	if err := a.newOperators(); err != nil {
+		return nil, err
+	}
 	if cfg.sipEnabled() {
 		dc, err := cfg.sipConfig()
 		if err != nil {
@@ -78,6 +86,7 @@ func (a *app) handler() http.Handler {
 		r.Get("/metrics", a.metricsHandler(allow))
 	}
 	r.Handle("/verto", a.verto)
+	r.Mount(control.Prefix, a.apiHandler())
 	r.Mount("/", frontend.New(frontend.Options{EmbedOrigins: a.cfg.Web.EmbedOrigins}))
 	return r
 }
@@ -104,6 +113,7 @@ func (a *app) clientConfig(w http.ResponseWriter, _ *http.Request) {
 
 // start binds the listeners and serves in the background.
 func (a *app) start() (bool, error) {
+	a.events.Start()
 	h := a.handler()
 	var made bool
 	if a.cfg.Listen.HTTPS != "" {
@@ -152,13 +162,15 @@ func (a *app) serve(name, addr string, h http.Handler, tlsCfg *tls.Config) error
 }
 
 // shutdown ends every call (verto.bye, SIP BYE), closes the sessions and
-// waits for the phones' BYEs, then stops the servers and the media sockets.
+// waits for the phones' BYEs; then the event streams end and the webhooks
+// get their last events, and the servers and the media sockets stop.
 func (a *app) shutdown(ctx context.Context) {
 	a.rooms.Close()
 	a.verto.Shutdown(ctx)
 	if a.sip != nil {
 		a.sip.Shutdown(ctx)
 	}
+	a.events.Close(ctx) // before the servers: a stream's handler lives until then
 	for _, s := range a.servers {
 		_ = s.Shutdown(ctx)
 	}

@@ -31,6 +31,10 @@ type Config struct {
 	Web      WebConfig     `yaml:"web"`
 	Metrics  MetricsConfig `yaml:"metrics"`
 	Shutdown time.Duration `yaml:"shutdown_timeout"`
+
+	// The operators' interfaces (api.go).
+	API      APIConfig       `yaml:"api"`
+	Webhooks []WebhookConfig `yaml:"webhooks"`
 }
 
 // WebConfig is the web client.
@@ -188,6 +192,9 @@ func (c *Config) validate() error {
 	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		return errors.New("tls: cert and key go together")
+	}
+	if err := c.validateOperators(); err != nil {
+		return err
 	}
 	return c.SIP.validate()
 }
