@@ -140,10 +140,17 @@ func (c *Call) endDetached(code int) {
 	c.end(code)
 }
 
+// canRecover says whether the call is kept for a reconnect when its
+// socket drops: an answered call whose client did not ask otherwise
+// (recoverCall:false), unless it is a screen share. A presentation slot
+// frozen for the attach window helps nobody, and clients do not bring a
+// screen capture back through verto.attach (the SDKs answer it with the
+// camera): the presenter shares again.
 func (c *Call) canRecover() bool {
+	screen := c.part() != nil && c.part().Info.Kind == room.KindScreen
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.answered && !c.ended && c.dialog.Recover()
+	return c.answered && !c.ended && c.dialog.Recover() && !screen
 }
 
 func (c *Call) isAnswered() bool {
