@@ -2,6 +2,7 @@ package peer
 
 import (
 	"fmt"
+	"time"
 	"net"
 	"net/netip"
 
@@ -30,7 +31,19 @@ type MediaConfig struct {
 	IncludeLoopback bool
 	// LoopbackOnly gathers on loopback only (tests).
 	LoopbackOnly bool
+	// ICEDisconnected is how long a PeerConnection hears nothing from its
+	// client before it counts as disconnected (default 5 s), ICEFailed how
+	// long before it fails and the call is hung up (default 25 s), and
+	// ICEKeepalive how often confd checks the path (default 2 s).
+	ICEDisconnected, ICEFailed, ICEKeepalive time.Duration
 }
+
+// ICE liveness defaults (pion's own).
+const (
+	defaultICEDisconnected = 5 * time.Second
+	defaultICEFailed       = 25 * time.Second
+	defaultICEKeepalive    = 2 * time.Second
+)
 
 // Payload types confd offers. Browsers accept whatever the answer names.
 const (
@@ -121,6 +134,8 @@ func (m *Media) settings(cfg MediaConfig) (webrtc.SettingEngine, error) {
 	se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetIncludeLoopbackCandidate(cfg.IncludeLoopback || cfg.LoopbackOnly)
+	se.SetICETimeouts(orDefault(cfg.ICEDisconnected, defaultICEDisconnected), orDefault(cfg.ICEFailed, defaultICEFailed),
+		orDefault(cfg.ICEKeepalive, defaultICEKeepalive))
 	if cfg.LoopbackOnly {
 		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	}
@@ -184,4 +199,11 @@ func (m *Media) Close() {
 		_ = c()
 	}
 	m.closer = nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
 }

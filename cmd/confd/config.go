@@ -90,6 +90,11 @@ type WebRTCConfig struct {
 	IncludeLoopback *bool             `yaml:"include_loopback"`
 	LoopbackOnly    bool              `yaml:"loopback_only"`
 	ICEServers      []ICEServerConfig `yaml:"ice_servers"`
+	// ICEDisconnected and ICEFailed: how long a browser's media may be
+	// silent before its connection counts as disconnected, then failed
+	// (the call is hung up).
+	ICEDisconnected time.Duration `yaml:"ice_disconnected_timeout"`
+	ICEFailed       time.Duration `yaml:"ice_failed_timeout"`
 }
 
 // ICEServerConfig is a STUN or TURN server handed to browsers.
@@ -190,6 +195,9 @@ func (c *Config) validate() error {
 	if _, err := c.Metrics.allowed(); err != nil {
 		return err
 	}
+	if w := c.WebRTC; w.ICEDisconnected < 0 || w.ICEFailed < 0 || (w.ICEFailed > 0 && w.ICEFailed < w.ICEDisconnected) {
+		return errors.New("webrtc: ice_failed_timeout must not be shorter than ice_disconnected_timeout, and neither negative")
+	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		return errors.New("tls: cert and key go together")
 	}
@@ -238,7 +246,7 @@ func (c *Config) mediaConfig() peer.MediaConfig {
 	return peer.MediaConfig{
 		UDPPortMin: w.UDPPortMin, UDPPortMax: w.UDPPortMax, UDPMux: w.UDPMux, ICETCP: w.ICETCP,
 		PublicIPs: w.PublicIPs, IncludeLoopback: w.IncludeLoopback == nil || *w.IncludeLoopback,
-		LoopbackOnly: w.LoopbackOnly,
+		LoopbackOnly: w.LoopbackOnly, ICEDisconnected: w.ICEDisconnected, ICEFailed: w.ICEFailed,
 	}
 }
 
