@@ -2,9 +2,9 @@ package peer
 
 import (
 	"fmt"
-	"time"
 	"net"
 	"net/netip"
+	"time"
 
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
