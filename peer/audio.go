@@ -63,11 +63,14 @@ func (o *audioOut) WriteFrame(payload []byte) error {
 }
 
 // joinAudio puts the peer into m's mix: what its microphone sends is
-// mixed for the others, and mt carries everyone else.
+// mixed for the others, and mt (nil for a client that receives no audio,
+// a broadcaster) carries everyone else.
 func (p *Peer) joinAudio(m Membership, mt *mixTrack) {
-	am, err := m.Room.JoinAudio(m.Part, mixer.MemberOptions{
-		In: mixer.CodecOpus, HasInput: true, Out: mixer.CodecOpus, Writer: newAudioOut(mt),
-	})
+	opts := mixer.MemberOptions{In: mixer.CodecOpus, HasInput: true, Out: mixer.CodecOpus}
+	if mt != nil {
+		opts.Writer = newAudioOut(mt)
+	}
+	am, err := m.Room.JoinAudio(m.Part, opts)
 	if err != nil {
 		p.log.Info("cannot join the mix", zap.Error(err))
 		return

@@ -37,6 +37,8 @@ type Room struct {
 	videoFloor  *Participant
 	chat        []ChatMessage // the recent chat, oldest first, for late joiners
 	onDTMF      func(p *Participant, digits string)
+	viewers     []*Viewer // the audience (WHEP), not members
+	nextViewer  int       // the last viewer's mixer ID (counting down from 0)
 }
 
 // Participant is one member of a room. Its fields are guarded by the room's
@@ -288,6 +290,7 @@ func (r *Room) closeFor(reason Reason) {
 	for _, p := range r.members {
 		p.member.Close(reason)
 	}
+	r.closeAudienceLocked()
 	if r.obs != nil {
 		r.obs.RoomClosed(r)
 	}

@@ -168,7 +168,7 @@ func rowStatus(r room.Row) rowStatusJSON {
 }
 
 func kindName(k room.Kind) string {
-	return [...]string{"browser", "phone", "screen"}[k]
+	return k.String()
 }
 
 // oldStatus is the text status FreeSWITCH kept for old clients.
