@@ -80,7 +80,7 @@ type Peer struct {
 	pc         *webrtc.PeerConnection
 	down       *downlink // pc's estimate and Allocator
 	slots      []*forwarder.DownTrack
-	mids       []string // mids[i] names slots[i]'s transceiver
+	mids       []string  // mids[i] names slots[i]'s transceiver
 	audioTrack *mixTrack // the track the mix goes out on; nil when the client receives no audio
 	sendsAudio bool      // the client's microphone: its offer sends on an audio section
 	inMix      bool      // in the room's mix for the current PeerConnection

@@ -11,7 +11,7 @@ type Metrics struct {
 	Number string
 	// Members counts the members by kind (KindBrowser, KindPhone,
 	// KindScreen, KindStream), those waiting in the lobby included.
-	Members    [KindStream + 1]int
+	Members [KindStream + 1]int
 	// Viewers counts the audience (WHEP viewers), who are not members.
 	Viewers    int
 	Waiting    int // in the lobby
