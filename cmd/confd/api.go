@@ -11,7 +11,7 @@ import (
 	"github.com/confd/confd/control"
 	"github.com/confd/confd/events"
 	"github.com/confd/confd/room"
-	"github.com/confd/confd/signalling"
+	"github.com/confd/confd/token"
 )
 
 // APIConfig is the operators' control API under /api/v1; it is off (404)
@@ -76,7 +76,7 @@ func (c *Config) controlConfig(rooms *room.Rooms, bus *events.Bus, log *zap.Logg
 	}
 	if secret := c.Verto.TokenSecret; secret != "" {
 		cc.SignToken = func(rm, name string, role room.Role, exp time.Time) string {
-			return signalling.SignToken(signalling.Grant{Room: rm, Name: name, Role: role}, secret, exp)
+			return token.Sign(token.Grant{Room: rm, Name: name, Role: role}, secret, exp)
 		}
 	}
 	return cc
