@@ -29,7 +29,20 @@ type Config struct {
 	// Tones says when members entering and leaving the mix are marked by a
 	// join or leave tone ("": TonesPhones).
 	Tones TonePolicy
+	// StreamKey, when set, lets a broadcaster (WHIP) publish into the room
+	// with it as its bearer token, besides join tokens.
+	StreamKey string
+	// WHEP says who may watch the room over WHEP: WHEPToken (""), anyone
+	// with a join token for it; WHEPOpen, anyone; WHEPOff, nobody.
+	WHEP string
 }
+
+// Who may watch a room over WHEP (Config.WHEP).
+const (
+	WHEPToken = "token"
+	WHEPOpen  = "open"
+	WHEPOff   = "off"
+)
 
 // DefaultMaxMembers is the member limit of a room whose config sets none.
 const DefaultMaxMembers = 100

@@ -21,6 +21,7 @@ import (
 	"github.com/confd/confd/peer"
 	"github.com/confd/confd/room"
 	"github.com/confd/confd/signalling"
+	"github.com/confd/confd/whip"
 )
 
 // app is one running confd: rooms, the Verto endpoint and the web servers.
@@ -34,6 +35,7 @@ type app struct {
 
 	events *events.Bus  // webhooks and event streams (api.go)
 	api    *control.API // nil while no API key is configured
+	whip   *whip.Server // broadcasters and audiences (whip.go)
 
 	servers []*http.Server
 	addrs   map[string]net.Addr // "https", "http" → bound address
@@ -54,6 +56,7 @@ func newApp(cfg Config, log *zap.Logger) (*app, error) {
 	if err := a.newOperators(); err != nil {
 		return nil, err
 	}
+	a.newBroadcast()
 	if cfg.sipEnabled() {
 		dc, err := cfg.sipConfig()
 		if err != nil {
@@ -87,6 +90,7 @@ func (a *app) handler() http.Handler {
 	}
 	r.Handle("/verto", a.verto)
 	r.Mount(control.Prefix, a.apiHandler())
+	a.whip.Mount(r)
 	r.Mount("/", frontend.New(frontend.Options{EmbedOrigins: a.cfg.Web.EmbedOrigins}))
 	return r
 }
@@ -167,6 +171,7 @@ func (a *app) serve(name, addr string, h http.Handler, tlsCfg *tls.Config) error
 func (a *app) shutdown(ctx context.Context) {
 	a.rooms.Close()
 	a.verto.Shutdown(ctx)
+	a.whip.Shutdown(ctx)
 	if a.sip != nil {
 		a.sip.Shutdown(ctx)
 	}

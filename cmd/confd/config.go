@@ -35,6 +35,9 @@ type Config struct {
 	// The operators' interfaces (api.go).
 	API      APIConfig       `yaml:"api"`
 	Webhooks []WebhookConfig `yaml:"webhooks"`
+
+	// Broadcasters and audiences (whip.go).
+	WHIP WHIPConfig `yaml:"whip"`
 }
 
 // WebConfig is the web client.
@@ -124,6 +127,10 @@ type RoomConfig struct {
 	Present      string `yaml:"present"`
 	Lobby        bool   `yaml:"lobby"`
 	Tones        string `yaml:"tones"` // phones (default), always or never
+	// StreamKey lets a WHIP broadcaster publish with it as its bearer token.
+	StreamKey string `yaml:"stream_key"`
+	// WHEP: who may watch over WHEP: token (default), open or off.
+	WHEP string `yaml:"whep"`
 }
 
 // loadConfig reads path (none: every default). Unknown keys are errors, so
@@ -183,6 +190,11 @@ func (c *Config) validate() error {
 		if !room.TonePolicy(r.Tones).Valid() {
 			return fmt.Errorf("room %q: tones must be phones, always or never", r.Number)
 		}
+		switch r.WHEP {
+		case "", room.WHEPToken, room.WHEPOpen, room.WHEPOff:
+		default:
+			return fmt.Errorf("room %q: whep must be token, open or off", r.Number)
+		}
 		if r.RequireToken && c.Verto.TokenSecret == "" {
 			return fmt.Errorf("room %q requires tokens but verto.token_secret is not set", r.Number)
 		}
@@ -213,7 +225,7 @@ func (c *Config) roomConfigs() []room.Config {
 		out[i] = room.Config{
 			Number: r.Number, Name: r.Name, PIN: r.PIN, ModeratorPIN: r.ModeratorPIN, MaxMembers: r.MaxMembers,
 			Speakers: r.Speakers, RequireToken: r.RequireToken, PresentModerators: r.Present == "moderators",
-			Lobby: r.Lobby, Tones: room.TonePolicy(r.Tones),
+			Lobby: r.Lobby, Tones: room.TonePolicy(r.Tones), StreamKey: r.StreamKey, WHEP: r.WHEP,
 		}
 	}
 	return out
