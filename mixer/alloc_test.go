@@ -79,7 +79,8 @@ func (f *feeder) step() {
 func TestTickDoesNotAllocate(t *testing.T) {
 	for _, c := range []Codec{CodecOpus, CodecPCMU} {
 		t.Run(c.String(), func(t *testing.T) {
-			m := New(Config{})
+			ev := &recordingEvents{}
+			m := New(Config{Events: ev})
 			f := newFeeder(t, m, 3, 20, c)
 			f.members[5].SetDeaf(true)
 			f.members[0].SetGain(3)
@@ -92,6 +93,21 @@ func TestTickDoesNotAllocate(t *testing.T) {
 			if s := m.Stats(); s.Encodes == 0 {
 				t.Fatal("nothing was encoded")
 			}
+			// The talk changes waited in the mailbox, out of the tick.
+			if ev.talking != 0 {
+				t.Fatal("the tick called Events itself")
+			}
+			m.deliverDue()
+			if ev.talking != 3 || ev.floor == 0 {
+				t.Errorf("delivered %d talk changes and floor %d, want the 3 speakers and a floor", ev.talking, ev.floor)
+			}
 		})
 	}
 }
+
+// recordingEvents counts what the mixer reports. The allocation test never
+// starts the delivery goroutine, so reports wait in the mailbox.
+type recordingEvents struct{ talking, floor int }
+
+func (e *recordingEvents) Talking(int, bool, int) { e.talking++ }
+func (e *recordingEvents) Floor(id int)           { e.floor = id }

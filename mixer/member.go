@@ -37,7 +37,11 @@ type Member struct {
 	pushed atomic.Uint64
 
 	muted, deaf, held, removed atomic.Bool
-	gain, volume               atomic.Int32 // levels -4..+4
+	// talk is the latest talk state for Events (bit 0 talking, the score
+	// above it), talkDue whether it changed since it was last delivered.
+	talk         atomic.Uint32
+	talkDue      atomic.Bool
+	gain, volume atomic.Int32 // levels -4..+4
 
 	// Owned by the mixer goroutine.
 	dec     Decoder

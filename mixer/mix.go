@@ -74,8 +74,14 @@ func (m *Mixer) listen(mb *Member, now int64) {
 	case status == FrameMissing:
 		score = mb.vad.score // a lost packet is no reason to stop talking
 	}
-	if mb.vad.update(score) && m.cfg.Events != nil {
-		m.cfg.Events.Talking(mb.id, mb.vad.talking, mb.vad.score)
+	if mb.vad.update(score) {
+		st := uint32(mb.vad.score) << 1
+		if mb.vad.talking {
+			st |= 1
+		}
+		mb.talk.Store(st)
+		mb.talkDue.Store(true)
+		m.poke()
 	}
 }
 
@@ -113,9 +119,11 @@ func (m *Mixer) sumSpeakers() {
 			m.sum[i] += int32(s) * g >> 8
 		}
 	}
-	if f := m.sel.floor; f != nil && m.cfg.Events != nil && f.id != m.lastFloor {
+	if f := m.sel.floor; f != nil && f.id != m.lastFloor {
 		m.lastFloor = f.id
-		m.cfg.Events.Floor(f.id)
+		m.floorID.Store(int64(f.id))
+		m.floorDue.Store(true)
+		m.poke()
 	}
 }
 

@@ -11,7 +11,10 @@ import (
 )
 
 // Events is how the mixer tells the room who talks. Its methods are called
-// on the mixer goroutine and must not block.
+// on the mixer's delivery goroutine, never on the tick: they may take the
+// room's lock and do the room's work while the mix goes on. What they get
+// is the latest state, a mailbox and not a queue: a member whose state
+// changed twice since the last delivery is reported once, as it is now.
 type Events interface {
 	// Talking reports a member starting or stopping to talk, with its
 	// loudness score (0..127).
@@ -56,6 +59,13 @@ type Mixer struct {
 
 	stop chan struct{}
 	done chan struct{}
+	// The events mailbox: the tick writes the latest state (the members'
+	// talk fields, floorID) and wakes the delivery goroutine, which calls
+	// Events outside the tick.
+	wake      chan struct{}
+	delivered chan struct{} // closed when the delivery goroutine has ended
+	floorID   atomic.Int64
+	floorDue  atomic.Bool
 
 	// newDecoder and newEncoder make codecs; tests swap in exact ones.
 	newDecoder func(Codec) (Decoder, error)
@@ -88,7 +98,7 @@ func New(cfg Config) *Mixer {
 	}
 	m := &Mixer{
 		cfg: cfg, sel: newSelector(cfg.Speakers), gone: make(chan *Member, 64),
-		stop: make(chan struct{}), done: make(chan struct{}),
+		stop: make(chan struct{}), done: make(chan struct{}), wake: make(chan struct{}, 1), delivered: make(chan struct{}),
 		newDecoder: NewDecoder, newEncoder: NewEncoder,
 	}
 	m.members.Store(&[]*Member{})
@@ -142,8 +152,12 @@ func (m *Mixer) Remove(mb *Member) {
 // Members is how many members the mixer has.
 func (m *Mixer) Members() int { return len(*m.members.Load()) }
 
-// Start runs the mixer's clock until Close.
-func (m *Mixer) Start() { go m.run() }
+// Start runs the mixer's clock, and the delivery of its events, until
+// Close.
+func (m *Mixer) Start() {
+	go m.run()
+	go m.deliverEvents()
+}
 
 // Close stops the clock and waits for the mixer goroutine.
 func (m *Mixer) Close() {
@@ -156,6 +170,47 @@ func (m *Mixer) Close() {
 	close(m.stop)
 	m.mu.Unlock()
 	<-m.done
+	<-m.delivered
+}
+
+// deliverEvents is the delivery goroutine: it hands the mailbox's changes to
+// Events each time the tick says there are some, until Close.
+func (m *Mixer) deliverEvents() {
+	defer close(m.delivered)
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-m.wake:
+			m.deliverDue()
+		}
+	}
+}
+
+// deliverDue calls Events for every member whose talk state changed since
+// the last delivery, then for the floor if it moved.
+func (m *Mixer) deliverDue() {
+	ev := m.cfg.Events
+	if ev == nil {
+		return
+	}
+	for _, mb := range *m.members.Load() {
+		if mb.talkDue.Swap(false) {
+			st := mb.talk.Load()
+			ev.Talking(mb.id, st&1 == 1, int(st>>1))
+		}
+	}
+	if m.floorDue.Swap(false) {
+		ev.Floor(int(m.floorID.Load()))
+	}
+}
+
+// poke wakes the delivery goroutine; it never blocks the tick.
+func (m *Mixer) poke() {
+	select {
+	case m.wake <- struct{}{}:
+	default: // already awake with changes to deliver
+	}
 }
 
 // Latency returns the p50 and p99 of the time the server adds to a voice:

@@ -1,10 +1,5 @@
 package room
 
-import (
-	"maps"
-	"reflect"
-)
-
 // Row is a member as the participant list shows it.
 type Row struct {
 	ID       int
@@ -47,9 +42,13 @@ type Observer interface {
 	RoomClosed(r *Room)
 }
 
-// Observe sets the observer of every room (once, before serving).
+// Observe sets the observer of every room, and of the dynamic rooms
+// created after (once, before serving).
 func (rs *Rooms) Observe(o Observer) {
-	for _, r := range rs.All() {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rs.obs = o
+	for _, r := range rs.list {
 		r.mu.Lock()
 		r.obs = o
 		r.mu.Unlock()
@@ -93,6 +92,7 @@ func (r *Room) rowLocked(p *Participant) Row {
 // Changes to one member can move others (the floor), so all are compared;
 // rows are small and rooms change a few times a second at most.
 func (r *Room) changedLocked() {
+	r.floorsLocked(r.rankedLocked())
 	for _, p := range r.members {
 		row := r.rowLocked(p)
 		if p.lastRow != nil && rowsEqual(*p.lastRow, row) {
@@ -105,10 +105,17 @@ func (r *Room) changedLocked() {
 	}
 }
 
+// rowsEqual compares two rows of one member field by field. UserData is
+// the member's own, set at its join and never changed, so it is not
+// compared. (A test sets each field in turn to check none is missed.)
 func rowsEqual(a, b Row) bool {
-	ua, ub := a.UserData, b.UserData
-	a.UserData, b.UserData = nil, nil
-	return reflect.DeepEqual(a, b) && maps.EqualFunc(ua, ub, func(x, y any) bool { return reflect.DeepEqual(x, y) })
+	return a.ID == b.ID && a.Key == b.Key && a.Name == b.Name && a.Number == b.Number &&
+		a.Kind == b.Kind && a.Role == b.Role &&
+		a.Muted == b.Muted && a.ModMuted == b.ModMuted && a.Deaf == b.Deaf && a.Held == b.Held &&
+		a.Talking == b.Talking && a.Floor == b.Floor && a.Energy == b.Energy && a.Hand == b.Hand &&
+		a.Waiting == b.Waiting && a.HasVideo == b.HasVideo && a.VideoMuted == b.VideoMuted &&
+		a.VideoFloor == b.VideoFloor && a.FloorLocked == b.FloorLocked && a.ScreenShare == b.ScreenShare &&
+		a.Reservation == b.Reservation && a.Banner == b.Banner
 }
 
 func (r *Room) addedLocked(p *Participant) {
