@@ -16,13 +16,15 @@ type Config struct {
 	UDP, TCP, TLS string
 	TLSConfig     *tls.Config
 
-	// RTPIP is the address media sockets bind to (default: the UDP listen
-	// host, else all interfaces); RTPPortMin..RTPPortMax the range
-	// (default 16384..32767, FreeSWITCH's).
+	// RTPIP is the address media sockets bind to and SDP names (default:
+	// the address the call's INVITE arrived on, so that a phone on a host
+	// with several addresses sends its RTP where it sent its INVITE);
+	// RTPPortMin..RTPPortMax the range (default 16384..32767, FreeSWITCH's).
 	RTPIP                  netip.Addr
 	RTPPortMin, RTPPortMax uint16
 	// PublicIPs are announced in SDP and Contact instead of a local
-	// address (1:1 NAT); the first of the right family is used.
+	// address (1:1 NAT); the first of the right family is used. Contact
+	// otherwise names the address and port the INVITE arrived on.
 	PublicIPs []netip.Addr
 
 	// Codecs in preference order (default PCMU, PCMA).

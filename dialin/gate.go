@@ -2,6 +2,7 @@ package dialin
 
 import (
 	"net"
+	"net/netip"
 	"sync/atomic"
 
 	"go.uber.org/zap"
@@ -32,25 +33,46 @@ func (g *gate) note(v verdict, transport string, src net.Addr) {
 
 // packetConn is the UDP socket as sipgo reads it: ReadFrom returns only
 // datagrams that pass the check, rewritten as the check wants them (rport
-// on the top Via); it answers or drops the others itself. sipgo reads on
-// one goroutine, so the receive buffer is the connection's own.
+// on the top Via, the arrival stamp); it answers or drops the others
+// itself. On a socket bound to every address, dst says where each
+// datagram was sent and answers from there (udpdst.go). sipgo reads on one
+// goroutine, so the receive buffer is the connection's own.
 type packetConn struct {
-	net.PacketConn
-	gate *gate
-	buf  []byte
+	net.PacketConn // what sipgo writes to: dst when there is one
+	gate           *gate
+	dst            *dstConn
+	local          netip.AddrPort // the socket's own address
+	buf            []byte
 }
 
 func newPacketConn(c net.PacketConn, g *gate) *packetConn {
-	return &packetConn{PacketConn: c, gate: g, buf: make([]byte, maxDatagram)}
+	pc := &packetConn{PacketConn: c, gate: g, local: addrPortOf(c.LocalAddr()), buf: make([]byte, maxDatagram)}
+	if pc.dst = newDstConn(c); pc.dst != nil {
+		pc.PacketConn = pc.dst
+	}
+	return pc
+}
+
+// read reads one datagram and the address it arrived on.
+func (c *packetConn) read() (int, netip.AddrPort, net.Addr, error) {
+	if c.dst == nil {
+		n, src, err := c.PacketConn.ReadFrom(c.buf)
+		return n, c.local, src, err
+	}
+	n, dst, src, err := c.dst.readFrom(c.buf)
+	if !dst.IsValid() {
+		return n, netip.AddrPort{}, src, err
+	}
+	return n, netip.AddrPortFrom(dst, c.local.Port()), src, err
 }
 
 func (c *packetConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	for {
-		n, src, err := c.PacketConn.ReadFrom(c.buf)
+		n, local, src, err := c.read()
 		if err != nil {
 			return 0, src, err
 		}
-		v := inspectDatagram(c.buf[:n], c.gate.lim)
+		v := inspectDatagram(c.buf[:n], c.gate.lim, local)
 		if v.pass != nil && len(v.pass) <= len(b) {
 			return copy(b, v.pass), src, nil
 		}

@@ -40,6 +40,7 @@ type rawResponse struct {
 	line string
 	text string
 	res  *sip.Response
+	from netip.AddrPort // where it came from (UDP; zero over TCP)
 }
 
 // has reports whether the response carries a header field name (long form).
@@ -106,11 +107,11 @@ func (p *rawPeer) readUDP() {
 	defer close(p.done)
 	buf := make([]byte, 65536)
 	for {
-		n, _, err := p.udp.ReadFromUDPAddrPort(buf)
+		n, from, err := p.udp.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			return
 		}
-		p.record(string(buf[:n]))
+		p.record(string(buf[:n]), netip.AddrPortFrom(from.Addr().Unmap(), from.Port()))
 	}
 }
 
@@ -126,7 +127,7 @@ func (p *rawPeer) readTCP() {
 			if !ok {
 				break
 			}
-			p.record(msg)
+			p.record(msg, netip.AddrPort{})
 			stream = rest
 		}
 		if err != nil {
@@ -160,7 +161,7 @@ func nextStreamMessage(b []byte) (string, []byte, bool) {
 	return string(b[:total]), b[total:], true
 }
 
-func (p *rawPeer) record(text string) {
+func (p *rawPeer) record(text string, from netip.AddrPort) {
 	line, _, _ := strings.Cut(text, "\r\n")
 	f := strings.SplitN(line, " ", 3)
 	code := 0
@@ -173,7 +174,7 @@ func (p *rawPeer) record(text string) {
 	}
 	p.mu.Lock()
 	if code >= 100 {
-		p.got = append(p.got, rawResponse{code: code, line: line, text: text, res: res})
+		p.got = append(p.got, rawResponse{code: code, line: line, text: text, res: res, from: from})
 	} else {
 		p.garbage++
 	}

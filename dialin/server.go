@@ -29,13 +29,13 @@ type Server struct {
 	guard   *guard
 	gate    *gate
 	conns   *connCounter // TCP and TLS connections, shared
-	ports   portRange
+	ports   portRange    // RTP port pairs; each call picks its address (arrival.go)
 
 	mu       sync.Mutex
 	closed   bool
-	calls    map[string]*call // answered or answering calls, by dialog ID
-	sipgoLog *logGate         // muted at Shutdown: sipgo's log goes quiet
-	contacts map[string]*sipgo.DialogUA
+	calls    map[string]*call           // answered or answering calls, by dialog ID
+	sipgoLog *logGate                   // muted at Shutdown: sipgo's log goes quiet
+	contacts map[string]*sipgo.DialogUA // by transport and arrival address
 	addrs    map[string]netip.AddrPort
 	closers  []func() error
 
@@ -73,6 +73,7 @@ func New(cfg Config, rooms *room.Rooms, log *zap.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, rooms: rooms, ua: ua, prompts: ps, calls: map[string]*call{}, sipgoLog: logs,
 		contacts: map[string]*sipgo.DialogUA{}, addrs: map[string]netip.AddrPort{}}
+	s.ports = portRange{min: s.cfg.RTPPortMin, max: s.cfg.RTPPortMax}
 	s.guard = newGuard(&s.cfg)
 	s.gate = &gate{lim: s.cfg.Limits.wire(), stream: s.cfg.Limits.stream(), log: log}
 	s.conns = newConnCounter(s.cfg.Limits.MaxConnsPerAddress, s.cfg.Limits.MaxConns)
@@ -140,7 +141,6 @@ func (s *Server) Start() error {
 			return err
 		}
 	}
-	s.ports = portRange{ip: s.rtpIP(), min: s.cfg.RTPPortMin, max: s.cfg.RTPPortMax}
 	return nil
 }
 
@@ -193,23 +193,13 @@ func (s *Server) serve(f func() error) {
 	}()
 }
 
-// bound records a listener's address and its Contact (RFC 3261 §8.1.1.8)
-// for dialogs that arrive over it.
+// bound records a listener's address and how to close it.
 func (s *Server) bound(transport string, a net.Addr, closer func() error) {
-	ap := netip.MustParseAddrPort(a.String())
+	ap := addrPortOf(a)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.addrs[transport] = ap
 	s.closers = append(s.closers, closer)
-	uri := sip.Uri{User: "confd", Host: s.contactHost(ap.Addr()), Port: int(ap.Port())}
-	if transport != "udp" {
-		uri.UriParams = sip.NewParams()
-		uri.UriParams.Add("transport", transport)
-	}
-	// RewriteContact sends in-dialog requests (BYE) to where the INVITE
-	// came from rather than to its Contact: a phone behind NAT writes a
-	// private address there, and the source works for trunks as well.
-	s.contacts[transport] = &sipgo.DialogUA{Client: s.client, ContactHDR: sip.ContactHeader{Address: uri}, RewriteContact: true}
 }
 
 // Addr is the bound address of a transport ("udp", "tcp", "tls").
@@ -220,12 +210,10 @@ func (s *Server) Addr(transport string) (netip.AddrPort, bool) {
 	return a, ok
 }
 
-// contactHost is the host confd puts in Contact and SDP for a local
-// address: the public IP if configured, else the address itself.
-func (s *Server) contactHost(local netip.Addr) string {
-	return s.announce(local).String()
-}
-
+// announce is the address confd names in Contact and SDP for a local
+// address: the public IP if configured (of the same family if there is
+// one), else the address itself, else (for an unspecified one) the address
+// of the default route.
 func (s *Server) announce(local netip.Addr) netip.Addr {
 	for _, ip := range s.cfg.PublicIPs {
 		if ip.Is4() == local.Is4() {
@@ -256,18 +244,6 @@ func outboundIP() netip.Addr {
 		return netip.Addr{}
 	}
 	return ap.Addr()
-}
-
-// rtpIP is where media sockets bind: the configured address, else the
-// UDP listen host when it names one, else every interface.
-func (s *Server) rtpIP() netip.Addr {
-	if s.cfg.RTPIP.IsValid() {
-		return s.cfg.RTPIP
-	}
-	if a, ok := s.Addr("udp"); ok && !a.Addr().IsUnspecified() {
-		return a.Addr()
-	}
-	return netip.IPv4Unspecified()
 }
 
 func (s *Server) isClosed() bool {
@@ -362,18 +338,6 @@ func sourceOf(req *sip.Request) netip.AddrPort {
 		return netip.AddrPort{}
 	}
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-}
-
-func (s *Server) dialogUA(req *sip.Request) *sipgo.DialogUA {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if d := s.contacts[transportKey(req.Transport())]; d != nil {
-		return d
-	}
-	for _, d := range s.contacts {
-		return d
-	}
-	return &sipgo.DialogUA{Client: s.client, RewriteContact: true}
 }
 
 func transportKey(t string) string {

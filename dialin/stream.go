@@ -64,7 +64,8 @@ func (l *streamListener) Accept() (net.Conn, error) {
 }
 
 func (l *streamListener) wrap(c net.Conn, remote netip.AddrPort, release func()) *streamConn {
-	sc := &streamConn{Conn: c, raw: c, gate: l.gate, transport: l.transport, remote: remote, release: release, busy: l.busy}
+	sc := &streamConn{Conn: c, raw: c, gate: l.gate, transport: l.transport, remote: remote, local: addrPortOf(c.LocalAddr()),
+		release: release, busy: l.busy}
 	if l.tls != nil {
 		sc.Conn = tls.Server(c, l.tls)
 		sc.handshake = true
@@ -126,6 +127,7 @@ type streamConn struct {
 	gate      *gate
 	transport string
 	remote    netip.AddrPort
+	local     netip.AddrPort // where the peer connected to: the arrival address of its requests
 	release   func()
 	busy      func(string, netip.AddrPort) bool
 	handshake bool // TLS: not done yet
@@ -193,7 +195,7 @@ func (c *streamConn) next() error {
 	if !has {
 		cl = n // RFC 2543 let UDP messages omit it; a stream needs it
 	}
-	c.deliver(m.judge(lim, false, cl))
+	c.deliver(m.judge(lim, false, cl, c.local))
 	return nil
 }
 
@@ -310,7 +312,7 @@ func (c *streamConn) deliver(v verdict) {
 // connection: nothing after it can be framed.
 func (c *streamConn) refuse(m *wireMsg, p *wireProblem) error {
 	m.fail(p)
-	c.deliver(m.judge(c.gate.lim, false, 0))
+	c.deliver(m.judge(c.gate.lim, false, 0, c.local))
 	return c.end(p.detail, nil)
 }
 

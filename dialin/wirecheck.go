@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"hash/fnv"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -126,13 +127,16 @@ func checkContact(v string) *wireProblem {
 // with a response drops it. What passes is also parsed with sipgo's own
 // parser, so that sipgo never sees a message it would drop unanswered.
 // udp forces rport on the top Via (RFC 3581): confd answers where the
-// request came from, which is what phones behind NAT need.
-func (m *wireMsg) judge(lim wireLimits, udp bool, contentLength int) verdict {
+// request came from, which is what phones behind NAT need. A request that
+// passes is stamped with local, the address it arrived on (arrival.go).
+func (m *wireMsg) judge(lim wireLimits, udp bool, contentLength int, local netip.AddrPort) verdict {
+	m.unstamp()
 	p := m.problemOf(lim)
 	if p == nil {
 		m.tightenParams()
 		if m.request {
 			m.keyable()
+			m.stamp(local)
 		}
 		if udp && m.request {
 			m.forceRport()
@@ -263,7 +267,8 @@ func warnText(s string) string {
 // message ends at its Content-Length, and octets after it are ignored;
 // a body shorter than the Content-Length is an error (400 for a request).
 // CRLF keep-alives and anything that is not SIP are dropped.
-func inspectDatagram(b []byte, lim wireLimits) verdict {
+// local is the address the datagram arrived on.
+func inspectDatagram(b []byte, lim wireLimits, local netip.AddrPort) verdict {
 	b = bytes.TrimLeft(b, "\r\n")
 	if len(b) == 0 {
 		return verdict{}
@@ -290,5 +295,5 @@ func inspectDatagram(b []byte, lim wireLimits) verdict {
 		rest = rest[:n]
 	}
 	m.body = rest
-	return m.judge(lim, true, -1)
+	return m.judge(lim, true, -1, local)
 }

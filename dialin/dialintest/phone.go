@@ -56,6 +56,7 @@ type Phone struct {
 	sess   *sipgo.DialogClientSession
 	rtp    *net.UDPConn
 	remote atomic.Pointer[netip.AddrPort]
+	from   atomic.Pointer[netip.AddrPort] // where confd's RTP comes from
 	codec  mixer.Codec
 	pt     uint8
 	dtmfPT uint8
@@ -253,6 +254,9 @@ func (p *Phone) answered(ctx context.Context) error {
 	if err := p.readSDP(p.answer); err != nil {
 		return err
 	}
+	if err := loopbackContact(res); err != nil {
+		return err
+	}
 	ack := sip.NewRequest(sip.ACK, p.sess.InviteRequest.Recipient)
 	if p.opts.LateOffer {
 		ack.SetBody(p.answerTo())
@@ -296,6 +300,9 @@ func (p *Phone) readSDP(s string) error {
 	if !found || !addr.IsValid() {
 		return fmt.Errorf("no usable audio in confd's SDP:\n%s", s)
 	}
+	if !addr.IsLoopback() {
+		return fmt.Errorf("%w: confd's SDP names %s:\n%s", ErrNotLoopback, addr, s)
+	}
 	ap := netip.AddrPortFrom(addr, port)
 	p.remote.Store(&ap)
 	return nil
@@ -319,8 +326,35 @@ func (p *Phone) rtpmap(v string, found bool) bool {
 	return found
 }
 
+// ErrNotLoopback: confd's answer named an address off loopback, where a
+// test phone sends nothing (no ACK, no RTP, no BYE).
+var ErrNotLoopback = errors.New("dialintest: not a loopback address")
+
+// loopbackContact checks that the 200's Contact, where the ACK and BYE
+// go, is on loopback.
+func loopbackContact(res *sip.Response) error {
+	ct := res.Contact()
+	if ct == nil {
+		return nil // sipgo sends in-dialog requests to where the INVITE went
+	}
+	a, err := netip.ParseAddr(strings.Trim(ct.Address.Host, "[]"))
+	if err != nil || !a.IsLoopback() {
+		return fmt.Errorf("%w: confd's Contact is %s", ErrNotLoopback, ct.Address.String())
+	}
+	return nil
+}
+
 // Answer is confd's SDP from the 200 OK.
 func (p *Phone) Answer() string { return p.answer }
+
+// Contact is the Contact of confd's 200 OK, where the phone's ACK and BYE
+// went ("" if it had none).
+func (p *Phone) Contact() string {
+	if ct := p.sess.InviteResponse.Contact(); ct != nil {
+		return ct.Address.String()
+	}
+	return ""
+}
 
 // Codec is the codec agreed.
 func (p *Phone) Codec() mixer.Codec { return p.codec }
