@@ -277,7 +277,7 @@ func (c *call) currentMedia() (media, bool, bool) {
 }
 
 // pinKeys are this caller's PIN-lockout keys.
-func (c *call) pinKeys() []string { return pinKeys(c.who, c.number) }
+func (c *call) pinKeys() []pinKey { return c.srv.guard.pinKeys(c.who, c.number, c.room.Number()) }
 
 // shownNumber is the caller ID as the participant list and logs show it.
 func (c *call) shownNumber() string {

@@ -43,10 +43,15 @@ type Config struct {
 	InviteRate  float64
 	InviteBurst int
 
-	// PINAttempts wrong PINs (default 3) end the call and lock the caller
-	// ID and source out of PIN entry for PINLockout (default 5 minutes).
-	PINAttempts int
-	PINLockout  time.Duration
+	// PINAttempts wrong PINs (default 3) end the call, and within
+	// PINLockout (default 5 minutes) lock the caller ID and, off a trunk,
+	// the source address out of PIN entry for PINLockout. Through a trunk,
+	// PINTrunkAttempts wrong PINs into one room (default 10, from any
+	// caller ID or none) lock that room's PIN entry through that trunk
+	// address (lockout.go).
+	PINAttempts      int
+	PINTrunkAttempts int
+	PINLockout       time.Duration
 
 	// ShowCallerID puts the whole calling number in the participant list;
 	// by default only its last four digits show.
@@ -146,6 +151,9 @@ func (c *Config) defaults() {
 	}
 	if c.PINAttempts <= 0 {
 		c.PINAttempts = 3
+	}
+	if c.PINTrunkAttempts <= 0 {
+		c.PINTrunkAttempts = 10
 	}
 	if c.PINLockout <= 0 {
 		c.PINLockout = 5 * time.Minute

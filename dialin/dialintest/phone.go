@@ -25,15 +25,16 @@ import (
 
 // Options describe a test call.
 type Options struct {
-	Dest      string   // the number dialled (request-URI user)
-	From      string   // the calling number (default "5551234567")
-	Codecs    []string // offered, in order: "PCMU", "PCMA" (default both)
-	ToneHz    float64  // a sine sent at -12 dBFS; 0 sends silence
-	LateOffer bool     // INVITE without SDP: offer in the 200, answer in the ACK
-	Transport string   // "udp" (default), "tcp" or "tls"
-	Login     string   // digest credentials, used when challenged
-	Password  string
-	NoMedia   bool // send no RTP at all (RTP timeout tests)
+	Dest       string   // the number dialled (request-URI user)
+	From       string   // the calling number (default "5551234567")
+	NoFromUser bool     // a From without a user part: sip:127.0.0.1
+	Codecs     []string // offered, in order: "PCMU", "PCMA" (default both)
+	ToneHz     float64  // a sine sent at -12 dBFS; 0 sends silence
+	LateOffer  bool     // INVITE without SDP: offer in the 200, answer in the ACK
+	Transport  string   // "udp" (default), "tcp" or "tls"
+	Login      string   // digest credentials, used when challenged
+	Password   string
+	NoMedia    bool // send no RTP at all (RTP timeout tests)
 	// Lean sends one pre-encoded frame over and over and only counts what
 	// it receives, so that benchmarks measure confd rather than the phone.
 	Lean bool
@@ -212,6 +213,9 @@ func (p *Phone) invite(ctx context.Context, server netip.AddrPort, provisional f
 	req := sip.NewRequest(sip.INVITE, p.target(server))
 	req.SetTransport(strings.ToUpper(p.opts.Transport))
 	from := sip.FromHeader{Address: sip.Uri{User: p.opts.From, Host: "127.0.0.1"}, Params: sip.NewParams()}
+	if p.opts.NoFromUser {
+		from.Address.User = ""
+	}
 	from.Params.Add("tag", sip.GenerateTagN(16))
 	req.AppendHeader(&from)
 	if body != nil {
