@@ -94,13 +94,21 @@ type Limits struct {
 	MaxConnsPerAddress, MaxConns int
 }
 
-// maxReadable is the most sipgo reads of one message: its transports'
-// read buffer (sip.TransportBufferReadSize).
-const maxReadable = 32768
+// MaxMessageBytes is the most Limits.MaxMessageBytes may be: what sipgo
+// reads of one message, its transports' read buffer
+// (sip.TransportBufferReadSize).
+const MaxMessageBytes = 32768
+
+// DefaultLimits are the limits a zero Limits takes.
+func DefaultLimits() Limits {
+	var l Limits
+	l.defaults()
+	return l
+}
 
 func (l *Limits) defaults() {
-	if l.MaxMessageBytes <= 0 || l.MaxMessageBytes > maxReadable {
-		l.MaxMessageBytes = maxReadable
+	if l.MaxMessageBytes <= 0 || l.MaxMessageBytes > MaxMessageBytes {
+		l.MaxMessageBytes = MaxMessageBytes
 	}
 	l.MaxHeaderBytes = positive(l.MaxHeaderBytes, 16384)
 	l.MaxHeaders = positive(l.MaxHeaders, 100)
