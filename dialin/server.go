@@ -273,10 +273,13 @@ func (s *Server) Shutdown(ctx context.Context) {
 	case <-ctx.Done():
 		s.log.Warn("sip calls still ending at shutdown")
 	}
-	s.closeTransports()
+	s.closeTransports(ctx)
 }
 
-func (s *Server) closeTransports() {
+// closeTransports closes the listeners, then sipgo, which closes every
+// TCP and TLS connection, and waits for sipgo's serving goroutines and for
+// the connections' readers to let go of them.
+func (s *Server) closeTransports(ctx context.Context) {
 	s.mu.Lock()
 	closers := s.closers
 	s.closers = nil
@@ -286,6 +289,9 @@ func (s *Server) closeTransports() {
 	}
 	_ = s.ua.Close()
 	s.serveWG.Wait()
+	if !s.conns.wait(ctx) {
+		s.log.Warn("sip connections still closing at shutdown")
+	}
 	s.sipgoLog.mute()
 }
 

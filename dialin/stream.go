@@ -2,6 +2,7 @@ package dialin
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -78,17 +79,35 @@ func addrPortOf(a net.Addr) netip.AddrPort {
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }
 
-// connCounter bounds stream connections per remote address and in all.
+// connCounter bounds stream connections per remote address and in all,
+// and lets Shutdown wait for the last one to close.
 type connCounter struct {
 	perAddr, total int
 
 	mu     sync.Mutex
 	byAddr map[netip.Addr]int
 	n      int
+	idle   chan struct{} // closed when n falls to 0; nil while it is 0
 }
 
 func newConnCounter(perAddr, total int) *connCounter {
 	return &connCounter{perAddr: perAddr, total: total, byAddr: map[netip.Addr]int{}}
+}
+
+// wait returns when no connection is open, or when ctx ends (false).
+func (c *connCounter) wait(ctx context.Context) bool {
+	c.mu.Lock()
+	idle := c.idle
+	c.mu.Unlock()
+	if idle == nil {
+		return true
+	}
+	select {
+	case <-idle:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // take counts a connection from a; release gives it back (once).
@@ -97,6 +116,9 @@ func (c *connCounter) take(a netip.Addr) (release func(), ok bool) {
 	defer c.mu.Unlock()
 	if c.n >= c.total || c.byAddr[a] >= c.perAddr {
 		return nil, false
+	}
+	if c.n == 0 {
+		c.idle = make(chan struct{})
 	}
 	c.n++
 	c.byAddr[a]++
@@ -110,6 +132,10 @@ func (c *connCounter) give(a netip.Addr) {
 	c.n--
 	if c.byAddr[a]--; c.byAddr[a] <= 0 {
 		delete(c.byAddr, a)
+	}
+	if c.n == 0 {
+		close(c.idle)
+		c.idle = nil
 	}
 }
 

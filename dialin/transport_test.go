@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/confd/confd/dialin"
 	"github.com/confd/confd/dialin/dialintest"
 	"github.com/confd/confd/room"
@@ -189,4 +191,33 @@ func TestIntegrationIdleConnectionsDoNotStopCalls(t *testing.T) {
 			t.Fatalf("idle connection %d: %q (closed: %v)", i, r.line, c.closed(doneCtx()))
 		}
 	}
+}
+
+// TestIntegrationShutdownClosesConnections: Shutdown closes every TCP and
+// TLS connection, whatever state it is in (quiet, half a request, before
+// its handshake, after an answered request), and leaves no goroutine of
+// the server's or sipgo's behind.
+func TestIntegrationShutdownClosesConnections(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	h := newHarness(t, []room.Config{{Number: "3500"}}, func(c *dialin.Config) {
+		c.TLS, c.TLSConfig = "127.0.0.1:0", selfSigned(t)
+	})
+	ctx := timeout(t, 30*time.Second)
+	quiet := dialRaw(t, "tcp", h.addr("tcp"), netip.Addr{})
+	half := dialRaw(t, "tcp", h.addr("tcp"), netip.Addr{})
+	half.send([]byte("OPTIONS sip:3500@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1"))
+	answered := dialRaw(t, "tcp", h.addr("tcp"), netip.Addr{})
+	answered.send(optionsTo(answered, "tcp", "before-shutdown"))
+	if r, ok := answered.final(ctx); !ok || r.code != 200 {
+		t.Fatalf("OPTIONS: %q", r.line)
+	}
+	tlsSilent := dialRaw(t, "tcp", h.addr("tls"), netip.Addr{})
+	h.close()
+	for name, p := range map[string]*rawPeer{"quiet": quiet, "half a request": half, "answered": answered, "TLS": tlsSilent} {
+		if !p.closed(ctx) {
+			t.Errorf("%s: still open after Shutdown", name)
+		}
+		p.close()
+	}
+	goleak.VerifyNone(t, ignore)
 }
