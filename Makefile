@@ -88,6 +88,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./signalling/verto/
 	$(GO) test -run '^$$' -fuzz '^FuzzDescriptor$$' -fuzztime $(FUZZTIME) ./forwarder/vp8/
 	$(GO) test -run '^$$' -fuzz '^FuzzSDP$$' -fuzztime $(FUZZTIME) ./dialin/
+	$(GO) test -run '^$$' -fuzz '^FuzzWireDatagram$$' -fuzztime $(FUZZTIME) ./dialin/
+	$(GO) test -run '^$$' -fuzz '^FuzzWireStream$$' -fuzztime $(FUZZTIME) ./dialin/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./rtpparse/
 	$(GO) test -run '^$$' -fuzz '^FuzzFrag$$' -fuzztime $(FUZZTIME) ./whip/
 

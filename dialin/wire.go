@@ -75,6 +75,9 @@ func splitWire(head []byte) *wireMsg {
 	}
 	for _, l := range lines[1:] {
 		if l != "" && (l[0] == ' ' || l[0] == '\t') && len(m.fields) > 0 {
+			if strings.ContainsAny(l, "\r\n") {
+				m.fail(malformed("a line not ended by CRLF"))
+			}
 			cont = append(cont, strings.TrimLeft(l, " \t"))
 			continue
 		}
