@@ -146,10 +146,16 @@ func (m *Mixer) deliver(mb *Member) {
 	var payload []byte
 	switch {
 	case mb.deaf.Load() || mb.held.Load() || m.aloneIn(mb):
+		if dw, ok := w.(DTXWriter); ok && m.skipSilent(mb) {
+			dw.SkipFrame()
+			return
+		}
 		payload = m.silence(mb.opts.Out)
 	case m.sel.isSpeaker(mb):
+		mb.silent = 0
 		payload = m.mixMinus(mb)
 	default:
+		mb.silent = 0
 		payload = m.sharedMix(mb.opts.Out, mb.volume.Load())
 	}
 	if payload == nil {
@@ -158,6 +164,17 @@ func (m *Mixer) deliver(mb *Member) {
 	if err := w.WriteFrame(payload); err != nil {
 		m.writeErrors.Add(1)
 	}
+}
+
+// skipSilent counts one more silent frame for mb and says whether it is
+// left out: all but the first of a silence and one every DTXKeepalive.
+func (m *Mixer) skipSilent(mb *Member) bool {
+	mb.silent++
+	if mb.silent == 1 || mb.silent%DTXKeepalive == 0 {
+		return false
+	}
+	m.dtxSkips.Add(1)
+	return true
 }
 
 // aloneIn: nobody but the member itself speaks, so it hears silence and

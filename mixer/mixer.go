@@ -37,6 +37,8 @@ type Config struct {
 // Stats are a mixer's counters.
 type Stats struct {
 	Ticks, Skipped, Encodes, WriteErrors uint64
+	// DTXSkips counts the silent frames not sent to listeners (DTXWriter).
+	DTXSkips uint64
 }
 
 var errClosed = errors.New("mixer: closed")
@@ -81,8 +83,8 @@ type Mixer struct {
 	shared    []*output // one per (codec, volume) heard by non-speakers
 	silent    [3]*output
 
-	ticks, skipped, encodes, writeErrors atomic.Uint64
-	latency                              histogram
+	ticks, skipped, encodes, writeErrors, dtxSkips atomic.Uint64
+	latency                                        histogram
 }
 
 // New makes a mixer; Start runs its clock.
@@ -221,7 +223,8 @@ func (m *Mixer) Latency() (p50, p99 time.Duration) {
 
 // Stats returns the mixer's counters.
 func (m *Mixer) Stats() Stats {
-	return Stats{Ticks: m.ticks.Load(), Skipped: m.skipped.Load(), Encodes: m.encodes.Load(), WriteErrors: m.writeErrors.Load()}
+	return Stats{Ticks: m.ticks.Load(), Skipped: m.skipped.Load(), Encodes: m.encodes.Load(), WriteErrors: m.writeErrors.Load(),
+		DTXSkips: m.dtxSkips.Load()}
 }
 
 // run is the mixer goroutine: a 20 ms ticker, never clocked by input
