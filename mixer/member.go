@@ -50,7 +50,8 @@ type Member struct {
 	lim     limiter
 	decoded bool
 	vad     activity
-	out     *output // the shared output this member currently listens to, nil while it speaks
+	out     *output   // the shared output this member currently listens to, nil while it speaks
+	echo    *echoLine // the echo test's delay line (Config.EchoDelay); nil in a mix
 }
 
 // ID is the member's ID as given to Add.
