@@ -19,6 +19,7 @@ import (
 	"github.com/confd/confd/events"
 	"github.com/confd/confd/frontend"
 	"github.com/confd/confd/peer"
+	"github.com/confd/confd/recorder"
 	"github.com/confd/confd/room"
 	"github.com/confd/confd/signalling"
 )
@@ -32,8 +33,9 @@ type app struct {
 	verto *signalling.Server
 	sip   *dialin.Server // nil when no SIP listener is configured
 
-	events *events.Bus  // webhooks and event streams (api.go)
-	api    *control.API // nil while no API key is configured
+	events   *events.Bus        // webhooks and event streams (api.go)
+	api      *control.API       // nil while no API key is configured
+	recorder *recorder.Recorder // nil without recording.dir (recording.go)
 
 	servers []*http.Server
 	addrs   map[string]net.Addr // "https", "http" → bound address
@@ -51,6 +53,9 @@ func newApp(cfg Config, log *zap.Logger) (*app, error) {
 	}
 	a := &app{cfg: cfg, log: log, rooms: rooms, media: media, addrs: map[string]net.Addr{}}
 	a.verto = signalling.NewServer(cfg.vertoConfig(), rooms, media, log.Named("verto"))
+	if err := a.newRecorder(); err != nil {
+		return nil, err
+	}
 	if err := a.newOperators(); err != nil {
 		return nil, err
 	}
@@ -169,6 +174,9 @@ func (a *app) shutdown(ctx context.Context) {
 	a.verto.Shutdown(ctx)
 	if a.sip != nil {
 		a.sip.Shutdown(ctx)
+	}
+	if a.recorder != nil {
+		a.recorder.Close(ctx) // before the events: recording_finished goes out
 	}
 	a.events.Close(ctx) // before the servers: a stream's handler lives until then
 	for _, s := range a.servers {

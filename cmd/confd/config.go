@@ -35,6 +35,10 @@ type Config struct {
 	// The operators' interfaces (api.go).
 	API      APIConfig       `yaml:"api"`
 	Webhooks []WebhookConfig `yaml:"webhooks"`
+
+	// Recording and the echo test (recording.go).
+	Recording RecordingConfig `yaml:"recording"`
+	Echo      EchoConfig      `yaml:"echo"`
 }
 
 // WebConfig is the web client.
@@ -118,7 +122,8 @@ type RoomConfig struct {
 	RequireToken bool   `yaml:"require_token"`
 	Present      string `yaml:"present"`
 	Lobby        bool   `yaml:"lobby"`
-	Tones        string `yaml:"tones"` // phones (default), always or never
+	Tones        string `yaml:"tones"`  // phones (default), always or never
+	Record       bool   `yaml:"record"` // record every meeting (needs recording.dir)
 }
 
 // loadConfig reads path (none: every default). Unknown keys are errors, so
@@ -160,6 +165,7 @@ func (c *Config) defaults() {
 	if c.Shutdown == 0 {
 		c.Shutdown = 5 * time.Second
 	}
+	c.recordingDefaults()
 }
 
 func (c *Config) validate() error {
@@ -196,6 +202,9 @@ func (c *Config) validate() error {
 	if err := c.validateOperators(); err != nil {
 		return err
 	}
+	if err := c.validateRecording(); err != nil {
+		return err
+	}
 	return c.SIP.validate()
 }
 
@@ -205,10 +214,10 @@ func (c *Config) roomConfigs() []room.Config {
 		out[i] = room.Config{
 			Number: r.Number, Name: r.Name, PIN: r.PIN, ModeratorPIN: r.ModeratorPIN, MaxMembers: r.MaxMembers,
 			Speakers: r.Speakers, RequireToken: r.RequireToken, PresentModerators: r.Present == "moderators",
-			Lobby: r.Lobby, Tones: room.TonePolicy(r.Tones),
+			Lobby: r.Lobby, Tones: room.TonePolicy(r.Tones), Record: r.Record,
 		}
 	}
-	return out
+	return append(out, c.echoRoom()...)
 }
 
 func (c *Config) vertoConfig() signalling.Config {
