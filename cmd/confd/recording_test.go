@@ -334,3 +334,102 @@ func checkPrivate(t *testing.T, root, rec string) {
 		}
 	}
 }
+
+// TestModeratorRecordsOverVerto: a moderator's "recording start" and
+// "recording stop all" (FreeSWITCH's conf-control) record the room; the
+// file name FreeSWITCH would take is ignored; every row of the live array
+// shows the room recorded while it is.
+func TestModeratorRecordsOverVerto(t *testing.T) {
+	dir := t.TempDir()
+	a := startTestApp(t, func(c *Config) {
+		c.Recording.Dir = dir
+		c.Users = []UserConfig{{Login: "1000", Password: "1234", Name: "Mod", Role: "moderator"}}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, call, err := vertotest.Join(ctx, a.vertoURL(), "1000", "1234", vertotest.CallOptions{Dest: "3500", Name: "mod", ToneHz: 440})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { call.Close(); _ = c.Close() })
+	at := "3500@localhost"
+	if r, err := c.Request(ctx, "verto.subscribe", map[string]any{"eventChannel": []string{"conference-mod." + at, "conference-liveArray." + at}}); err != nil || r.Error != nil {
+		t.Fatalf("subscribe: %v %v", err, r.Error)
+	}
+	rm, _ := a.rooms.Lookup("3500")
+	command := func(value []string) string {
+		t.Helper()
+		if _, err := c.Request(ctx, "verto.broadcast", map[string]any{"eventChannel": "conference-mod." + at,
+			"data": map[string]any{"application": "conf-control", "command": "recording", "value": value}}); err != nil {
+			t.Fatal(err)
+		}
+		return waitEvent(ctx, t, c, `"action":"response"`)
+	}
+	if resp := command([]string{"start", "/etc/passwd"}); !strings.Contains(resp, "+OK") || !rm.Recording() {
+		t.Fatalf("start: %s", resp)
+	}
+	waitEvent(ctx, t, c, `\"recording\":true`)
+	if resp := command([]string{"stop", "all"}); !strings.Contains(resp, "+OK") || rm.Recording() {
+		t.Fatalf("stop: %s", resp)
+	}
+	rec := onlyRecording(t, filepath.Join(dir, "3500"))
+	if _, err := os.Stat(filepath.Join(rec, "mix.ogg")); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat("/etc/passwd"); err == nil && time.Since(st.ModTime()) < time.Minute {
+		t.Fatal("the moderator's file name was written to")
+	}
+}
+
+// waitEvent waits for a verto.event whose params hold want.
+func waitEvent(ctx context.Context, t *testing.T, c *vertotest.Client, want string) string {
+	t.Helper()
+	for {
+		select {
+		case ev := <-c.Events():
+			if strings.Contains(string(ev), want) {
+				return string(ev)
+			}
+		case <-ctx.Done():
+			t.Fatalf("no event with %s", want)
+		}
+	}
+}
+
+// TestRecordEveryMeeting: a room with record: true is recorded from its
+// first member's join to its last member's leave, one directory a meeting.
+func TestRecordEveryMeeting(t *testing.T) {
+	dir := t.TempDir()
+	a := startTestApp(t, func(c *Config) {
+		c.Recording.Dir = dir
+		c.Rooms = []RoomConfig{{Number: "3500", Record: true}}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rm, _ := a.rooms.Lookup("3500")
+	for range 2 {
+		c, call, err := vertotest.Join(ctx, a.vertoURL(), "guest", "guest", vertotest.CallOptions{Dest: "3500", Name: "ann", ToneHz: 440})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := vertotest.WaitFor(ctx, rm.Recording); err != nil {
+			t.Fatal("the meeting is not recorded")
+		}
+		if err := call.Hangup(ctx); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.Close()
+		if err := vertotest.WaitFor(ctx, func() bool { return !rm.Recording() }); err != nil {
+			t.Fatal("the recording went on after the meeting")
+		}
+	}
+	entries, err := os.ReadDir(filepath.Join(dir, "3500"))
+	if err != nil || len(entries) != 2 {
+		t.Fatalf("recordings %v %v, want one per meeting", entries, err)
+	}
+	tl := filepath.Join(dir, "3500", entries[0].Name(), "timeline.json")
+	body, err := os.ReadFile(tl)
+	if err != nil || !strings.Contains(string(body), `"type": "join"`) || !strings.Contains(string(body), `"type": "leave"`) {
+		t.Fatalf("timeline %s %v", body, err)
+	}
+}
