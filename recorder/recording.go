@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -248,7 +249,7 @@ func (rec *recording) finish(err error) {
 // trouble, never a path.
 func reasonOf(err error) string {
 	switch {
-	case errors.Is(err, ErrDiskFull):
+	case errors.Is(err, ErrDiskFull), errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
 		return "disk full"
 	case errors.Is(err, ErrTooLarge):
 		return "size limit reached"
