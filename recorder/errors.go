@@ -1,17 +1,22 @@
 package recorder
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+
+	"github.com/confd/confd/room"
+)
 
 var (
 	// ErrRecording means the room is being recorded already.
-	ErrRecording = errors.New("recorder: the room is being recorded already")
+	ErrRecording = fmt.Errorf("%w: it is being recorded already", room.ErrCannotRecord)
 	// ErrNotRecording means the room is not being recorded.
 	ErrNotRecording = errors.New("recorder: the room is not being recorded")
 	// ErrTooMany means Config.MaxRecordings recordings are running.
-	ErrTooMany = errors.New("recorder: too many recordings at once")
+	ErrTooMany = fmt.Errorf("%w: too many recordings at once", room.ErrCannotRecord)
 	// ErrEchoTest means the room is the echo test, which has no meeting to
 	// record.
-	ErrEchoTest = errors.New("recorder: the echo test is not recorded")
+	ErrEchoTest = fmt.Errorf("%w: the echo test is not recorded", room.ErrCannotRecord)
 	// ErrClosed means the recorder has been closed.
 	ErrClosed = errors.New("recorder: closed")
 	// ErrTooLarge means the recording's files reached Config.MaxBytes.

@@ -11,6 +11,11 @@ import (
 // recorder (no recording directory configured).
 var ErrNoRecorder = errors.New("recording is not available on this server")
 
+// ErrCannotRecord is what a recorder's refusal to start wraps: the room
+// cannot be recorded now (it is the echo test, too many recordings run),
+// and nothing changed.
+var ErrCannotRecord = errors.New("the room cannot be recorded now")
+
 // Recorder records rooms (package recorder). Start and Stop are called
 // without any room lock held and may wait for the disk; Request is called
 // with the room's lock held and must not block: it asks for a Start (start
