@@ -24,6 +24,7 @@ type audioTrack struct {
 	pkt   rtp.Packet
 
 	started bool
+	closed  bool  // the member left: nothing more is written
 	first   int64 // the recording's tick of the file's first frame
 	next    int64 // the tick the next frame is for
 
@@ -61,6 +62,9 @@ func newAudioTrack(dir, name string, b *budget) (*audioTrack, error) {
 // write puts payload (one Opus frame) at tick, after silence for the
 // ticks missed since the last one. A tick already written is ignored.
 func (a *audioTrack) write(tick int64, payload []byte, silence []byte) error {
+	if a.closed {
+		return nil
+	}
 	if !a.started {
 		a.started, a.first, a.next = true, tick, tick
 	}
@@ -117,8 +121,12 @@ func (a *audioTrack) transcode(codec mixer.Codec, status mixer.FrameStatus, payl
 	return a.out[:n], nil
 }
 
-// close writes the end of the stream and closes the file.
+// close writes the end of the stream and closes the file, once.
 func (a *audioTrack) close() error {
+	if a.closed {
+		return nil
+	}
+	a.closed = true
 	err := a.ogg.Close() // closes the file too
 	if ferr := a.file.Close(); err == nil {
 		err = ferr

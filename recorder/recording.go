@@ -320,6 +320,9 @@ func (rec *recording) control(c control) error {
 		if ev, ok := eventOf(rec.seconds(c.at), c.activity); ok {
 			rec.tl.add(ev)
 		}
+		if a := rec.inputs[c.activity.Member.ID]; a != nil && c.activity.Kind == room.MemberLeft {
+			return a.close() // a member who comes back has a new ID: its file is done
+		}
 	case c.started != nil:
 		s := c.started
 		rec.per[s.member.ID]++
@@ -328,7 +331,10 @@ func (rec *recording) control(c control) error {
 		rec.all = append(rec.all, v)
 		v.choose(c.at)
 	case c.ended != nil:
-		delete(rec.cameras, c.ended.stream)
+		if v := rec.cameras[c.ended.stream]; v != nil {
+			delete(rec.cameras, c.ended.stream)
+			return v.close()
+		}
 	}
 	return nil
 }

@@ -30,6 +30,7 @@ type videoTrack struct {
 
 	file   *file
 	w      webm.BlockWriteCloser
+	closed bool
 	width  int
 	height int
 
@@ -127,6 +128,9 @@ func (v *videoTrack) askKeyframe(now int64) {
 
 // packet takes one packet of the camera.
 func (v *videoTrack) packet(e *entry, rec *recording) error {
+	if v.closed {
+		return nil
+	}
 	layer := int(e.layer)
 	if layer != v.cur {
 		if !e.key || (v.target >= 0 && layer != v.target) {
@@ -256,11 +260,12 @@ func vp8KeyframeSize(frame []byte) (int, int, bool) {
 	return int(binary.LittleEndian.Uint16(frame[6:]) & 0x3fff), int(binary.LittleEndian.Uint16(frame[8:]) & 0x3fff), true
 }
 
-// close finishes the file.
+// close finishes the file, once.
 func (v *videoTrack) close() error {
-	if v.w == nil {
+	if v.w == nil || v.closed {
 		return nil
 	}
+	v.closed = true
 	_ = v.w.Close() // writes the cues and the duration, and closes the file
 	return v.file.Close()
 }
