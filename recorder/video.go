@@ -93,8 +93,7 @@ func (v *videoTrack) choose(now int64) {
 	var mask uint32
 	switch {
 	case best < 0 && v.cur < 0:
-		mask = 1<<forwarder.MaxLayers - 1
-		v.target = -1
+		mask = 1<<forwarder.MaxLayers - 1 // nothing sends yet: packet picks the best that comes
 	case best < 0 || best == v.cur:
 		v.target = v.cur
 		mask = 1 << v.cur
@@ -132,8 +131,16 @@ func (v *videoTrack) packet(e *entry, rec *recording) error {
 		return nil
 	}
 	layer := int(e.layer)
+	if v.w == nil && layer > v.target {
+		// Before the file is made, the best layer seen sending is the one
+		// to start on: a simulcast camera's layers begin a moment apart,
+		// the smallest first, and the file's header takes the size of its
+		// first key frame.
+		v.target, v.keyframeAsked = layer, 0
+		v.askKeyframe(e.at)
+	}
 	if layer != v.cur {
-		if !e.key || (v.target >= 0 && layer != v.target) {
+		if !e.key || layer != v.target {
 			return nil
 		}
 		v.switchTo(layer)
