@@ -28,7 +28,10 @@
 // An audio file has one 20 ms Opus frame per mixer tick from its first one
 // on, silence filling what a member did not send; a WebM's blocks carry
 // the camera's RTP timestamps from its first key frame on. timeline.json
-// gives where each file starts on the recording's clock.
+// gives where each file starts on the recording's clock. A WebM's header
+// has the size of its first key frame; a camera whose best layer changes
+// later (a browser's simulcast grows as its bandwidth estimate does) goes
+// on in the new size, which players follow.
 //
 // Files are named by member IDs only, never by what members call
 // themselves; directories are created 0700 and files 0600.

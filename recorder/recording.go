@@ -260,9 +260,11 @@ func reasonOf(err error) string {
 }
 
 // tickOf is the recording's tick of a time on the mixer's clock, rounded:
-// the mixer's ticks are exactly a frame apart.
+// the mixer's ticks are exactly a frame apart. A tick due before the
+// start (a late mixer runs its ticks after their time) counts as the
+// first.
 func (rec *recording) tickOf(at int64) int64 {
-	return (at - rec.start + frameNanos/2) / frameNanos
+	return max(0, (at-rec.start+frameNanos/2)/frameNanos)
 }
 
 func (rec *recording) seconds(at int64) float64 { return seconds(max(at-rec.start, 0)) }
