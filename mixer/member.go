@@ -68,8 +68,9 @@ type Member struct {
 	lim     limiter
 	decoded bool
 	vad     activity
-	out     *output // the shared output this member currently listens to, nil while it speaks
-	silent  int     // silent frames in a row this member was sent or skipped (DTX)
+	out     *output   // the shared output this member currently listens to, nil while it speaks
+	silent  int       // silent frames in a row this member was sent or skipped (DTX)
+	echo    *echoLine // the echo test's delay line (Config.EchoDelay); nil in a mix
 }
 
 // ID is the member's ID as given to Add.

@@ -30,8 +30,11 @@ type Config struct {
 	// MaxCatchUp bounds the ticks run at once after a late wake-up
 	// (default 5, i.e. 100 ms); further missed ticks are skipped.
 	MaxCatchUp int
-	Events     Events
-	Log        *zap.Logger
+	// EchoDelay, when set, makes the mixer an echo test (echo.go): each
+	// member hears its own voice this much later, and no mix is made.
+	EchoDelay time.Duration
+	Events    Events
+	Log       *zap.Logger
 }
 
 // Stats are a mixer's counters.
@@ -85,6 +88,8 @@ type Mixer struct {
 
 	ticks, skipped, encodes, writeErrors, dtxSkips atomic.Uint64
 	latency                                        histogram
+
+	tap atomic.Pointer[tapBox] // a recorder's view of the audio (tap.go)
 }
 
 // New makes a mixer; Start runs its clock.
@@ -125,6 +130,9 @@ func (m *Mixer) Add(id int, opts MemberOptions) (*Member, error) {
 			return nil, err
 		}
 		mb.enc = enc
+	}
+	if m.cfg.EchoDelay > 0 {
+		mb.echo = newEchoLine(m.cfg.EchoDelay)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -115,6 +115,7 @@ func (a *app) writeMetrics(w *bufio.Writer) {
 	e.family("confd_whip_sessions", "gauge", "WHIP publishers and WHEP viewers, by kind.")
 	e.sample("confd_whip_sessions", float64(pubs), "kind", "whip")
 	e.sample("confd_whip_sessions", float64(viewers), "kind", "whep")
+	a.writeRecordingMetrics(e)
 }
 
 func (a *app) writeRoomMetrics(e *expo) {
