@@ -41,7 +41,9 @@ TEST_CHECKS = \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v node >/dev/null || missing="$$missing nodejs"; \
 	command -v npm >/dev/null || missing="$$missing npm"; \
-	command -v sipp >/dev/null || missing="$$missing sip-tester";
+	command -v sipp >/dev/null || missing="$$missing sip-tester"; \
+	command -v ffprobe >/dev/null || missing="$$missing ffmpeg"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server";
 
 deps-build:
 	$(call apt-install,$(BUILD_CHECKS))

@@ -27,6 +27,11 @@
 // the input's small lock. Outputs are written from the mixer goroutine
 // through PacketWriter, which must not block.
 //
+// A Tap (tap.go), set by a recorder, is shown each tick's input frames,
+// the shared mix and the talking changes on the mixer goroutine; it only
+// copies. With Config.EchoDelay the mixer is the echo test (echo.go): no
+// mix, each member hears its own voice that much later.
+//
 // This package imports none of pion/webrtc, room, forwarder or dialin.
 package mixer
 

@@ -30,13 +30,18 @@ type Config struct {
 	// MaxCatchUp bounds the ticks run at once after a late wake-up
 	// (default 5, i.e. 100 ms); further missed ticks are skipped.
 	MaxCatchUp int
-	Events     Events
-	Log        *zap.Logger
+	// EchoDelay, when set, makes the mixer an echo test (echo.go): each
+	// member hears its own voice this much later, and no mix is made.
+	EchoDelay time.Duration
+	Events    Events
+	Log       *zap.Logger
 }
 
 // Stats are a mixer's counters.
 type Stats struct {
 	Ticks, Skipped, Encodes, WriteErrors uint64
+	// DTXSkips counts the silent frames not sent to listeners (DTXWriter).
+	DTXSkips uint64
 }
 
 var errClosed = errors.New("mixer: closed")
@@ -81,8 +86,10 @@ type Mixer struct {
 	shared    []*output // one per (codec, volume) heard by non-speakers
 	silent    [3]*output
 
-	ticks, skipped, encodes, writeErrors atomic.Uint64
-	latency                              histogram
+	ticks, skipped, encodes, writeErrors, dtxSkips atomic.Uint64
+	latency                                        histogram
+
+	tap atomic.Pointer[tapBox] // a recorder's view of the audio (tap.go)
 }
 
 // New makes a mixer; Start runs its clock.
@@ -123,6 +130,9 @@ func (m *Mixer) Add(id int, opts MemberOptions) (*Member, error) {
 			return nil, err
 		}
 		mb.enc = enc
+	}
+	if m.cfg.EchoDelay > 0 {
+		mb.echo = newEchoLine(m.cfg.EchoDelay)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -221,7 +231,8 @@ func (m *Mixer) Latency() (p50, p99 time.Duration) {
 
 // Stats returns the mixer's counters.
 func (m *Mixer) Stats() Stats {
-	return Stats{Ticks: m.ticks.Load(), Skipped: m.skipped.Load(), Encodes: m.encodes.Load(), WriteErrors: m.writeErrors.Load()}
+	return Stats{Ticks: m.ticks.Load(), Skipped: m.skipped.Load(), Encodes: m.encodes.Load(), WriteErrors: m.writeErrors.Load(),
+		DTXSkips: m.dtxSkips.Load()}
 }
 
 // run is the mixer goroutine: a 20 ms ticker, never clocked by input
