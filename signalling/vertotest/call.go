@@ -61,6 +61,7 @@ type Call struct {
 	slots    SlotsData
 	streams  map[string]*Stream // by mid
 	source   *forwardertest.VP8Source
+	sentAt   []time.Time // guarded by mu: when each synthetic frame went out, by frame number
 	camera   *webrtc.TrackLocalStaticRTP
 	ivf      *ivfCamera
 	sim      *simulcastCamera
@@ -345,6 +346,7 @@ func (c *Call) publishEvery(interval time.Duration, step func() error) {
 func (c *Call) writeSyntheticFrame() error {
 	c.mu.Lock()
 	pkts := c.source.NextFrame()
+	c.sentAt = append(c.sentAt, time.Now())
 	c.mu.Unlock()
 	for _, p := range pkts {
 		if _, err := c.camera.Write(p); err != nil {
@@ -352,6 +354,17 @@ func (c *Call) writeSyntheticFrame() error {
 		}
 	}
 	return nil
+}
+
+// SentAt is when the synthetic camera sent the given frame (numbered from
+// 0, as Packet.Frame names it).
+func (c *Call) SentAt(frame uint32) (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if int(frame) >= len(c.sentAt) {
+		return time.Time{}, false
+	}
+	return c.sentAt[frame], true
 }
 
 // Hangup sends verto.bye and closes the PeerConnection.
