@@ -14,6 +14,8 @@
 //   - With LoopbackOnly, a socket asked for on the unspecified address
 //     (pion's server-reflexive sockets are) is bound to loopback instead,
 //     so tests bind nothing else.
+//   - A server-reflexive socket for an IP family without a public address
+//     is refused: pion would announce the socket's own address for it.
 //
 // The media sockets keep pion's allocation-free read and write path: they
 // offer ReadFromAddrPort and WriteToAddrPort as a *net.UDPConn does.

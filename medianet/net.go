@@ -1,6 +1,7 @@
 package medianet
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -22,6 +23,10 @@ type Config struct {
 	// PublicIPs are confd's public addresses (1:1 NAT).
 	PublicIPs []string
 }
+
+// ErrNoPublicIP refuses a server-reflexive socket for an IP family that
+// has no public address.
+var ErrNoPublicIP = errors.New("medianet: no public address of this family")
 
 // refreshEvery is how stale the interface list may get: gathering reads
 // it for every call, and re-reading it each time costs a netlink dump.
@@ -158,6 +163,15 @@ func (n *Net) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, 
 	if laddr == nil {
 		laddr = &net.UDPAddr{}
 	}
+	unspecified := laddr.IP == nil || laddr.IP.IsUnspecified()
+	if unspecified && laddr.Port == 0 && len(n.public) > 0 && !n.publicFamily(network) {
+		// pion opens a server-reflexive socket per IP family for the
+		// public addresses, on the unspecified address; for a family no
+		// public address belongs to, it would announce the socket's own
+		// address as server-reflexive (0.0.0.0, ::). Nothing else of
+		// confd's media binds an unspecified address on any port.
+		return nil, fmt.Errorf("%w: %s", ErrNoPublicIP, network)
+	}
 	if n.cfg.LoopbackOnly && (laddr.IP == nil || laddr.IP.IsUnspecified()) {
 		bound := *laddr
 		bound.IP = net.IPv4(127, 0, 0, 1)
@@ -173,6 +187,16 @@ func (n *Net) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, 
 	mc := &conn{UDPConn: c, n: n, port: uint16(c.LocalAddr().(*net.UDPAddr).Port)}
 	n.ports[mc.port].Add(1)
 	return mc, nil
+}
+
+// publicFamily reports whether a public address is of network's family.
+func (n *Net) publicFamily(network string) bool {
+	for _, ip := range n.public {
+		if network == "udp" || ip.Is4() == (network == "udp4") {
+			return true
+		}
+	}
+	return false
 }
 
 // ListenPacket opens a UDP media socket for the udp networks; others are

@@ -1,6 +1,7 @@
 package medianet
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 	"testing"
@@ -122,4 +123,30 @@ func TestPathAllocatesNothing(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("%.1f allocations per packet, want 0", allocs)
 	}
+}
+
+// TestNoServerReflexiveSocketWithoutAPublicAddress: with only an IPv4
+// public address, pion's IPv6 server-reflexive socket (the unspecified
+// address, any port) is refused, the IPv4 one is opened, and a socket on
+// a given port (a UDP mux on "[::]:10000") still is.
+func TestNoServerReflexiveSocketWithoutAPublicAddress(t *testing.T) {
+	n := newNet(t, Config{LoopbackOnly: true, PublicIPs: []string{"203.0.113.7"}})
+	if _, err := n.ListenUDP("udp6", &net.UDPAddr{}); !errors.Is(err, ErrNoPublicIP) {
+		t.Errorf("udp6 on the unspecified address: %v, want ErrNoPublicIP", err)
+	}
+	c, err := n.ListenUDP("udp4", &net.UDPAddr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Close()
+	port := 0
+	if c, err := n.ListenUDP("udp4", &net.UDPAddr{}); err == nil {
+		port = c.LocalAddr().(*net.UDPAddr).Port
+		_ = c.Close()
+	}
+	c, err = n.ListenUDP("udp", &net.UDPAddr{Port: port})
+	if err != nil {
+		t.Fatalf("a socket on a given port: %v", err)
+	}
+	_ = c.Close()
 }
