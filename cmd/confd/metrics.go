@@ -111,6 +111,7 @@ func (a *app) writeMetrics(w *bufio.Writer) {
 	e.family("confd_sip_rtp_dropped_total", "counter", "RTP packets from phones dropped as malformed or from an unlatched address.")
 	e.sample("confd_sip_rtp_dropped_total", float64(sm.BadRTP))
 	a.writeEventMetrics(e)
+	a.writeOnePortMetrics(e)
 }
 
 func (a *app) writeRoomMetrics(e *expo) {
