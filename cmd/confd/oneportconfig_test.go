@@ -3,7 +3,9 @@ package main
 import (
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -118,5 +120,29 @@ func TestForwardedHost(t *testing.T) {
 		if seen != tc.want {
 			t.Errorf("%s %s: %q: Host %q, want %q", tc.remote, tc.header, tc.value, seen, tc.want)
 		}
+	}
+}
+
+// TestREADMEConfiguration: the README's configuration reference loads,
+// the turn: section and the new web and webrtc keys with it.
+func TestREADMEConfiguration(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "## Configuration")
+	_, block, ok2 := strings.Cut(section, "```yaml\n")
+	block, _, ok3 := strings.Cut(block, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("no yaml in the README's Configuration section")
+	}
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	writeFile(t, path, block)
+	c, err := loadConfig(path)
+	if err != nil {
+		t.Fatalf("the README's configuration: %v", err)
+	}
+	if !c.turnEnabled() || c.TURN.MaxAllocationsPerIP != 50 || c.WebRTC.PublicIPsMode != "srflx" || c.Web.MaxHandshakes != 256 {
+		t.Errorf("turn %+v, webrtc %+v, web %+v", c.TURN, c.WebRTC, c.Web)
 	}
 }
