@@ -47,7 +47,7 @@ func startNginx(t *testing.T, site string, port int, cert, key, upstream string)
 		"listen 443 ssl;": fmt.Sprintf("listen 127.0.0.1:%d ssl;", port),
 		"/etc/letsencrypt/live/confd.example.org/fullchain.pem": cert,
 		"/etc/letsencrypt/live/confd.example.org/privkey.pem":   key,
-		"http://127.0.0.1:8080": "http://" + upstream,
+		"http://127.0.0.1:8080":                                 "http://" + upstream,
 	} {
 		if !strings.Contains(site, from) {
 			t.Fatalf("the README's site has no %q", from)
