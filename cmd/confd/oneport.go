@@ -49,6 +49,9 @@ type TURNConfig struct {
 	MaxBitrate            int64 `yaml:"max_bitrate"`
 	MaxConnections        int   `yaml:"max_connections"`
 	MaxConnectionsPerIP   int   `yaml:"max_connections_per_ip"`
+	// A TCP or TLS client's time to its first request, and its silence.
+	FirstRequestTimeout time.Duration `yaml:"first_request_timeout"`
+	IdleTimeout         time.Duration `yaml:"idle_timeout"`
 }
 
 const defaultTURNListen = ":3478"
@@ -101,7 +104,7 @@ func (c *Config) validateOnePort() error {
 		return errors.New("turn.relay_ip is loopback, which confd's media reaches only with webrtc.include_loopback")
 	}
 	if t.CredentialTTL < 0 || t.MaxAllocations < 0 || t.MaxAllocationsPerUser < 0 || t.MaxAllocationsPerIP < 0 ||
-		t.MaxBitrate < 0 || t.MaxConnections < 0 || t.MaxConnectionsPerIP < 0 {
+		t.MaxBitrate < 0 || t.MaxConnections < 0 || t.MaxConnectionsPerIP < 0 || t.FirstRequestTimeout < 0 || t.IdleTimeout < 0 {
 		return errors.New("turn: limits must not be negative")
 	}
 	return nil
@@ -209,7 +212,7 @@ func (a *app) newTURN() error {
 		RelayIP: relay, Policy: a.mnet,
 		MaxAllocations: t.MaxAllocations, MaxAllocationsPerUser: t.MaxAllocationsPerUser, MaxAllocationsPerIP: t.MaxAllocationsPerIP,
 		MaxBitrate: t.MaxBitrate, MaxConnections: t.MaxConnections, MaxConnectionsPerIP: t.MaxConnectionsPerIP,
-		Log: a.log.Named("turn"),
+		FirstRequestTimeout: t.FirstRequestTimeout, IdleTimeout: t.IdleTimeout, Log: a.log.Named("turn"),
 	}
 	if a.mux != nil && t.tlsOn() {
 		tc.TLS = a.mux.TURN()
