@@ -54,7 +54,7 @@ type Streams interface {
 }
 
 // TokenSigner signs a join token for room under name and role, valid
-// until exp (signalling.SignToken with the configured secret).
+// until exp (token.Sign with the configured secret).
 type TokenSigner func(room, name string, role room.Role, exp time.Time) string
 
 // Config is what the API serves and with what.

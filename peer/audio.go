@@ -54,6 +54,13 @@ func newAudioOut(mt *mixTrack) *audioOut {
 	return o
 }
 
+var _ mixer.DTXWriter = (*audioOut)(nil)
+
+// SkipFrame implements mixer.DTXWriter: a silent frame not sent moves the
+// timestamp on, the sequence number not (RFC 7587 §3.1.3: the receiver
+// sees a gap in time, no loss).
+func (o *audioOut) SkipFrame() { o.mt.ts.Add(mixer.FrameSamples) }
+
 // WriteFrame implements mixer.PacketWriter.
 func (o *audioOut) WriteFrame(payload []byte) error {
 	o.pkt.SequenceNumber = uint16(o.mt.seq.Add(1))
@@ -63,11 +70,14 @@ func (o *audioOut) WriteFrame(payload []byte) error {
 }
 
 // joinAudio puts the peer into m's mix: what its microphone sends is
-// mixed for the others, and mt carries everyone else.
+// mixed for the others, and mt (nil for a client that receives no audio,
+// a broadcaster) carries everyone else.
 func (p *Peer) joinAudio(m Membership, mt *mixTrack) {
-	am, err := m.Room.JoinAudio(m.Part, mixer.MemberOptions{
-		In: mixer.CodecOpus, HasInput: true, Out: mixer.CodecOpus, Writer: newAudioOut(mt),
-	})
+	opts := mixer.MemberOptions{In: mixer.CodecOpus, HasInput: true, Out: mixer.CodecOpus}
+	if mt != nil {
+		opts.Writer = newAudioOut(mt)
+	}
+	am, err := m.Room.JoinAudio(m.Part, opts)
 	if err != nil {
 		p.log.Info("cannot join the mix", zap.Error(err))
 		return

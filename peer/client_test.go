@@ -170,7 +170,11 @@ func newClient(t *testing.T, hz float64, cam uint32) *client {
 // to slots.
 func (c *client) offer(ctx context.Context, slots int) string {
 	c.t.Helper()
-	if _, err := c.pc.AddTransceiverFromTrack(c.mic, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv}); err != nil {
+	micDir := webrtc.RTPTransceiverDirectionSendrecv
+	if slots < 0 { // a broadcaster: it sends and receives nothing
+		micDir, slots = webrtc.RTPTransceiverDirectionSendonly, 0
+	}
+	if _, err := c.pc.AddTransceiverFromTrack(c.mic, webrtc.RTPTransceiverInit{Direction: micDir}); err != nil {
 		c.t.Fatal(err)
 	}
 	recv := slots
@@ -186,6 +190,17 @@ func (c *client) offer(ctx context.Context, slots int) string {
 	for range recv {
 		c.addSlot()
 	}
+	return c.localSDP(ctx, nil)
+}
+
+// viewerOffer is the offer of a player that only receives: audio and one
+// video section, both recvonly.
+func (c *client) viewerOffer(ctx context.Context) string {
+	c.t.Helper()
+	if _, err := c.pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+		c.t.Fatal(err)
+	}
+	c.addSlot()
 	return c.localSDP(ctx, nil)
 }
 

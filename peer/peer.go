@@ -80,9 +80,13 @@ type Peer struct {
 	pc         *webrtc.PeerConnection
 	down       *downlink // pc's estimate and Allocator
 	slots      []*forwarder.DownTrack
-	mids       []string // mids[i] names slots[i]'s transceiver
-	audioTrack *mixTrack
-	mixed      *mixTrack // the audio track the mix writes to now
+	mids       []string  // mids[i] names slots[i]'s transceiver
+	audioTrack *mixTrack // the track the mix goes out on; nil when the client receives no audio
+	sendsAudio bool      // the client's microphone: its offer sends on an audio section
+	inMix      bool      // in the room's mix for the current PeerConnection
+	mixed      *mixTrack // the audio track the mix writes to now (nil while in the mix without one)
+	audience   bool      // a viewer (Watch), not a member
+	viewer     *room.Viewer
 	camera     *forwarder.Receiver
 	// byReceiver holds the forwarder.Receiver of each simulcast
 	// transceiver: pion fires OnTrack once per rid, the first makes it.
@@ -118,6 +122,18 @@ func (p *Peer) Join(r *room.Room, info room.JoinInfo) error {
 	return nil
 }
 
+// Watch makes the peer one of r's audience instead of a member (a WHEP
+// player): from Activate on, its first slot follows the room's video floor
+// and its audio track carries the mix as a listener hears it. It has no
+// participant: Where().Part stays nil. The room closing reaches the
+// signalling as Closed.
+func (p *Peer) Watch(r *room.Room) {
+	p.mu.Lock()
+	p.audience = true
+	p.mu.Unlock()
+	p.where.Store(&Membership{Room: r})
+}
+
 // Where is the peer's room and participant; zero before Join.
 func (p *Peer) Where() Membership {
 	if m := p.where.Load(); m != nil {
@@ -147,10 +163,13 @@ func (p *Peer) Move(to *room.Room) error { return p.sig.Move(to) }
 // complete (ICE gathered within ctx): Verto and SIP clients do not
 // trickle. The slots and the mix start at Activate.
 func (p *Peer) Answer(ctx context.Context, offer string) (string, error) {
-	audio, video, err := wantedSenders(offer)
+	audio, video, sends, err := wantedSenders(offer)
 	if err != nil {
 		return "", err
 	}
+	p.mu.Lock()
+	p.sendsAudio = sends
+	p.mu.Unlock()
 	pc, err := p.newPC()
 	if err != nil {
 		return "", err
@@ -232,25 +251,62 @@ func (p *Peer) AcceptAnswer(answer string) error {
 }
 
 // Activate puts the negotiated media into the room: the slots (they are
-// filled, and the signalling is told who is in each), and the mix's audio
-// track, when it is new, into the mixer. The signalling calls it once the
-// client has (or is about to have) the answer.
+// filled, and the signalling is told who is in each), and the microphone
+// and the mix's audio track, when new, into the mixer; for a viewer, its
+// first slot and the mix's track into the audience. The signalling calls
+// it once the client has (or is about to have) the answer.
 func (p *Peer) Activate() {
 	m := p.Where()
+	p.mu.Lock()
+	if p.audience {
+		p.mu.Unlock()
+		p.joinAudience(m.Room)
+		return
+	}
+	slots, mids, track := p.slots, p.mids, p.audioTrack
+	fresh := (track != nil || p.sendsAudio) && (!p.inMix || track != p.mixed)
+	if fresh {
+		p.mixed, p.inMix = track, true
+	}
+	p.mu.Unlock()
 	if m.Part == nil {
 		return
 	}
-	p.mu.Lock()
-	slots, mids, track := p.slots, p.mids, p.audioTrack
-	fresh := track != nil && track != p.mixed
-	if fresh {
-		p.mixed = track
-	}
-	p.mu.Unlock()
 	m.Room.SetSlots(m.Part, slots, mids)
 	if fresh {
 		p.joinAudio(m, track)
 	}
+}
+
+// joinAudience joins the audience with the current first slot and audio
+// track, unless the peer is there with them already.
+func (p *Peer) joinAudience(r *room.Room) {
+	p.mu.Lock()
+	var slot *forwarder.DownTrack
+	if len(p.slots) > 0 {
+		slot = p.slots[0]
+	}
+	track, old := p.audioTrack, p.viewer
+	same := old != nil && track == p.mixed && p.inMix
+	p.mu.Unlock()
+	if same || r == nil {
+		return
+	}
+	if old != nil {
+		old.Leave()
+	}
+	var w mixer.PacketWriter
+	if track != nil {
+		w = newAudioOut(track)
+	}
+	v, err := r.Watch(slot, w, func() { p.sig.Closed(room.ReasonShutdown) })
+	if err != nil {
+		p.log.Info("cannot watch", zap.Error(err))
+		return
+	}
+	p.mu.Lock()
+	p.viewer, p.mixed, p.inMix = v, track, true
+	p.mu.Unlock()
 }
 
 // Detach stops the peer's media after its client went away: the
@@ -258,9 +314,12 @@ func (p *Peer) Activate() {
 // member stays in the room, for Offer to bring back.
 func (p *Peer) Detach() {
 	p.mu.Lock()
-	pc := p.pc
-	p.pc, p.mixed = nil, nil
+	pc, v := p.pc, p.viewer
+	p.pc, p.mixed, p.inMix, p.viewer = nil, nil, false, nil
 	p.mu.Unlock()
+	if v != nil {
+		v.Leave()
+	}
 	if m := p.Where(); m.Part != nil {
 		m.Room.SetSlots(m.Part, nil, nil)
 		m.Room.LeaveAudio(m.Part)
@@ -274,6 +333,13 @@ func (p *Peer) Detach() {
 // Leave takes the peer out of its room. It is idempotent, and must not be
 // called with the room's lock held.
 func (p *Peer) Leave() {
+	p.mu.Lock()
+	v := p.viewer
+	p.viewer = nil
+	p.mu.Unlock()
+	if v != nil {
+		v.Leave()
+	}
 	if m := p.Where(); m.Part != nil {
 		m.Room.Leave(m.Part)
 	}
@@ -420,13 +486,13 @@ func (p *Peer) MoveTo(to *room.Room, between func(from Membership)) error {
 	m := Membership{Room: to, Part: part}
 	p.where.Store(&m)
 	p.mu.Lock()
-	slots, mids, cam, track := p.slots, p.mids, p.camera, p.mixed
+	slots, mids, cam, track, mixed := p.slots, p.mids, p.camera, p.mixed, p.inMix
 	p.mu.Unlock()
 	to.SetSlots(part, slots, mids)
 	if cam != nil {
 		to.Publish(part, cam)
 	}
-	if track != nil {
+	if mixed {
 		p.joinAudio(m, track)
 	}
 	return nil

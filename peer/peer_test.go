@@ -222,3 +222,56 @@ func TestRoomClosesThePeer(t *testing.T) {
 		t.Errorf("signalling told %v, want kicked", sig.closed)
 	}
 }
+
+// TestBroadcasterAndAudience: a broadcaster (a client that only sends, as
+// WHIP's) is heard and takes the presentation; a viewer (Watch, not a
+// member) receives the video floor and the mix, and follows the floor.
+func TestBroadcasterAndAudience(t *testing.T) {
+	env := newEnv(t)
+	ctx := testCtx(t)
+	r := env.room(t, "3500")
+	a, _ := env.join(t, "3500", "alice")
+	ca := newClient(t, 440, 0xA)
+	connect(ctx, t, a, ca, 1)
+
+	v := New(env.media, &recordingSignal{}, env.log.Named("viewer"))
+	t.Cleanup(v.Shut)
+	v.Watch(r)
+	cv := newClient(t, 0, 0)
+	answer, err := v.Answer(ctx, cv.viewerOffer(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cv.accept(answer)
+	v.Activate()
+	if len(r.Members()) != 1 || r.Viewers() != 1 {
+		t.Fatalf("%d members and %d viewers, want alice and one viewer", len(r.Members()), r.Viewers())
+	}
+	waitFor(ctx, t, "the viewer sees alice", func() bool { return cv.framesFrom(0xA) > 25 })
+	waitFor(ctx, t, "the viewer hears alice", func() bool { return cv.level(440) > presentDB })
+
+	sig := &recordingSignal{}
+	b := New(env.media, sig, env.log.Named("obs"))
+	t.Cleanup(b.Shut)
+	if err := b.Join(r, room.JoinInfo{Name: "obs", Kind: room.KindStream, Key: "obs"}); err != nil {
+		t.Fatal(err)
+	}
+	cb := newClient(t, 660, 0xB)
+	answer, err = b.Answer(ctx, cb.offer(ctx, -1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(answer, "a=sendrecv") || strings.Contains(answer, "a=sendonly") {
+		t.Errorf("the answer to a broadcaster sends something:\n%s", answer)
+	}
+	cb.accept(answer)
+	b.Activate()
+	waitFor(ctx, t, "the viewer sees the broadcast", func() bool { return cv.framesFrom(0xB) > 25 })
+	waitFor(ctx, t, "alice sees the broadcast", func() bool { return ca.framesFrom(0xB) > 25 })
+	waitFor(ctx, t, "the viewer and alice hear the broadcaster", func() bool { return cv.level(660) > presentDB && ca.level(660) > presentDB })
+
+	v.Shut()
+	if r.Viewers() != 0 {
+		t.Errorf("%d viewers after the viewer shut", r.Viewers())
+	}
+}

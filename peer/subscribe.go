@@ -17,14 +17,22 @@ import (
 // the estimate among.
 
 // wantedSenders counts the offer's m-lines confd sends on: audio and video
-// sections the client receives on (sendrecv or recvonly).
-func wantedSenders(offer string) (audio, video int, err error) {
+// sections the client receives on (sendrecv or recvonly); sendsAudio says
+// whether the client sends on an audio section (a microphone).
+func wantedSenders(offer string) (audio, video int, sendsAudio bool, err error) {
 	var d sdp.SessionDescription
 	if err := d.UnmarshalString(offer); err != nil {
-		return 0, 0, fmt.Errorf("offer: %w", err)
+		return 0, 0, false, fmt.Errorf("offer: %w", err)
 	}
 	for _, m := range d.MediaDescriptions {
-		if m.MediaName.Port.Value == 0 || !clientReceives(m) {
+		if m.MediaName.Port.Value == 0 {
+			continue
+		}
+		recv, send := directions(m)
+		if m.MediaName.Media == "audio" && send {
+			sendsAudio = true
+		}
+		if !recv {
 			continue
 		}
 		switch m.MediaName.Media {
@@ -34,19 +42,24 @@ func wantedSenders(offer string) (audio, video int, err error) {
 			video++
 		}
 	}
-	return min(audio, 1), video, nil
+	return min(audio, 1), video, sendsAudio, nil
 }
 
-func clientReceives(m *sdp.MediaDescription) bool {
+// directions says whether the client receives and sends on m.
+func directions(m *sdp.MediaDescription) (recv, send bool) {
 	for _, a := range m.Attributes {
 		switch a.Key {
-		case "sendonly", "inactive":
-			return false
-		case "recvonly", "sendrecv":
-			return true
+		case "sendonly":
+			return false, true
+		case "inactive":
+			return false, false
+		case "recvonly":
+			return true, false
+		case "sendrecv":
+			return true, true
 		}
 	}
-	return true
+	return true, true
 }
 
 // slotStream names the media stream (a=msid) that carries slot i. The

@@ -62,6 +62,9 @@ const (
 	KindBrowser Kind = iota
 	KindPhone
 	KindScreen
+	// KindStream is a broadcaster (a WHIP publisher): it presents, as a
+	// screen share does, and is heard.
+	KindStream
 )
 
 // Role is what a member may do.

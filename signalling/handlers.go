@@ -10,6 +10,7 @@ import (
 
 	"github.com/confd/confd/room"
 	"github.com/confd/confd/signalling/verto"
+	"github.com/confd/confd/token"
 )
 
 // request is one client request as a handler sees it.
@@ -139,9 +140,9 @@ func tokenOf(p *verto.LoginParams) string {
 // authenticate checks a join token, or a login ("user" or "user@domain")
 // against the configured users; other logins are guests when guests are
 // allowed.
-func (srv *Server) authenticate(login, passwd, token string) (*User, *verto.Error) {
-	if token != "" {
-		g, err := verifyToken(token, srv.cfg.TokenSecret, time.Now())
+func (srv *Server) authenticate(login, passwd, tok string) (*User, *verto.Error) {
+	if tok != "" {
+		g, err := token.Verify(tok, srv.cfg.TokenSecret, time.Now())
 		if err != nil {
 			return nil, verto.NewError(verto.CodeAuthFailed, "Authentication Failure: "+err.Error())
 		}

@@ -50,25 +50,3 @@ func (s *Server) ICEServer(a Advert, user string) ICEServer {
 	c := s.creds.Mint(user)
 	return ICEServer{URLs: a.urls(), Username: c.Username, Credential: c.Password}
 }
-
-// LinkHeader is the Link header values a WHIP or WHEP answer carries for
-// servers (RFC 9725 §4.6): one per URL, with the credential as
-// parameters.
-func LinkHeader(servers []ICEServer) []string {
-	var out []string
-	for _, s := range servers {
-		for _, u := range s.URLs {
-			v := "<" + u + `>; rel="ice-server"`
-			if s.Username != "" || s.Credential != "" {
-				v += `; username="` + quote(s.Username) + `"; credential="` + quote(s.Credential) + `"; credential-type="password"`
-			}
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
-// quote escapes a quoted-string's value (RFC 9110 §5.6.4).
-func quote(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s)
-}

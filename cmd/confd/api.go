@@ -11,7 +11,7 @@ import (
 	"github.com/confd/confd/control"
 	"github.com/confd/confd/events"
 	"github.com/confd/confd/room"
-	"github.com/confd/confd/signalling"
+	"github.com/confd/confd/token"
 )
 
 // APIConfig is the operators' control API under /api/v1; it is off (404)
@@ -76,7 +76,7 @@ func (c *Config) controlConfig(rooms *room.Rooms, bus *events.Bus, log *zap.Logg
 	}
 	if secret := c.Verto.TokenSecret; secret != "" {
 		cc.SignToken = func(rm, name string, role room.Role, exp time.Time) string {
-			return signalling.SignToken(signalling.Grant{Room: rm, Name: name, Role: role}, secret, exp)
+			return token.Sign(token.Grant{Room: rm, Name: name, Role: role}, secret, exp)
 		}
 	}
 	return cc
@@ -94,7 +94,11 @@ func (a *app) newOperators() error {
 	if len(a.cfg.API.Keys) == 0 {
 		return nil
 	}
-	a.api, err = control.New(a.cfg.controlConfig(a.rooms, bus, a.log.Named("api")))
+	cc := a.cfg.controlConfig(a.rooms, bus, a.log.Named("api"))
+	if a.recorder != nil {
+		cc.Recorder = a.recorder
+	}
+	a.api, err = control.New(cc)
 	return err
 }
 

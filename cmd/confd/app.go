@@ -20,9 +20,11 @@ import (
 	"github.com/confd/confd/medianet"
 	"github.com/confd/confd/netmux"
 	"github.com/confd/confd/peer"
+	"github.com/confd/confd/recorder"
 	"github.com/confd/confd/room"
 	"github.com/confd/confd/signalling"
 	"github.com/confd/confd/turnserver"
+	"github.com/confd/confd/whip"
 )
 
 // app is one running confd: rooms, the Verto endpoint and the web servers.
@@ -34,8 +36,10 @@ type app struct {
 	verto *signalling.Server
 	sip   *dialin.Server // nil when no SIP listener is configured
 
-	events *events.Bus  // webhooks and event streams (api.go)
-	api    *control.API // nil while no API key is configured
+	events   *events.Bus        // webhooks and event streams (api.go)
+	api      *control.API       // nil while no API key is configured
+	recorder *recorder.Recorder // nil without recording.dir (recording.go)
+	whip     *whip.Server       // broadcasters and audiences (whip.go)
 
 	// One port (oneport.go): the media network, the HTTPS port's sorter
 	// and the built-in TURN server (nil when off).
@@ -70,9 +74,15 @@ func newApp(cfg Config, log *zap.Logger) (*app, error) {
 	vc := cfg.vertoConfig()
 	vc.ICEServers = func(host string) any { return a.iceServers(host) }
 	a.verto = signalling.NewServer(vc, rooms, a.media, log.Named("verto"))
+	if err := a.newRecorder(); err != nil {
+		a.closeOnePort()
+		a.media.Close()
+		return nil, err
+	}
 	if err := a.newOperators(); err != nil {
 		return nil, err
 	}
+	a.newBroadcast()
 	if cfg.sipEnabled() {
 		dc, err := cfg.sipConfig()
 		if err != nil {
@@ -108,6 +118,7 @@ func (a *app) handler() http.Handler {
 	}
 	r.Handle("/verto", a.verto)
 	r.Mount(control.Prefix, a.apiHandler())
+	a.whip.Mount(r)
 	r.Mount("/", frontend.New(frontend.Options{EmbedOrigins: a.cfg.Web.EmbedOrigins}))
 	return r
 }
@@ -172,8 +183,12 @@ func (a *app) serveOn(name string, l net.Listener, h http.Handler) {
 func (a *app) shutdown(ctx context.Context) {
 	a.rooms.Close()
 	a.verto.Shutdown(ctx)
+	a.whip.Shutdown(ctx)
 	if a.sip != nil {
 		a.sip.Shutdown(ctx)
+	}
+	if a.recorder != nil {
+		a.recorder.Close(ctx) // before the events: recording_finished goes out
 	}
 	a.events.Close(ctx) // before the servers: a stream's handler lives until then
 	if a.mux != nil {

@@ -38,6 +38,13 @@ type Config struct {
 
 	// The built-in TURN server (oneport.go).
 	TURN *TURNConfig `yaml:"turn"`
+
+	// Broadcasters and audiences (whip.go).
+	WHIP WHIPConfig `yaml:"whip"`
+
+	// Recording and the echo test (recording.go).
+	Recording RecordingConfig `yaml:"recording"`
+	Echo      EchoConfig      `yaml:"echo"`
 }
 
 // WebConfig is the web client.
@@ -139,7 +146,12 @@ type RoomConfig struct {
 	RequireToken bool   `yaml:"require_token"`
 	Present      string `yaml:"present"`
 	Lobby        bool   `yaml:"lobby"`
-	Tones        string `yaml:"tones"` // phones (default), always or never
+	Tones        string `yaml:"tones"`  // phones (default), always or never
+	Record       bool   `yaml:"record"` // record every meeting (needs recording.dir)
+	// StreamKey lets a WHIP broadcaster publish with it as its bearer token.
+	StreamKey string `yaml:"stream_key"`
+	// WHEP: who may watch over WHEP: token (default), open or off.
+	WHEP string `yaml:"whep"`
 }
 
 // loadConfig reads path (none: every default). Unknown keys are errors, so
@@ -181,6 +193,7 @@ func (c *Config) defaults() {
 	if c.Shutdown == 0 {
 		c.Shutdown = 5 * time.Second
 	}
+	c.recordingDefaults()
 }
 
 func (c *Config) validate() error {
@@ -198,6 +211,11 @@ func (c *Config) validate() error {
 		}
 		if !room.TonePolicy(r.Tones).Valid() {
 			return fmt.Errorf("room %q: tones must be phones, always or never", r.Number)
+		}
+		switch r.WHEP {
+		case "", room.WHEPToken, room.WHEPOpen, room.WHEPOff:
+		default:
+			return fmt.Errorf("room %q: whep must be token, open or off", r.Number)
 		}
 		if r.RequireToken && c.Verto.TokenSecret == "" {
 			return fmt.Errorf("room %q requires tokens but verto.token_secret is not set", r.Number)
@@ -223,6 +241,9 @@ func (c *Config) validate() error {
 	if err := c.validateOnePort(); err != nil {
 		return err
 	}
+	if err := c.validateRecording(); err != nil {
+		return err
+	}
 	return c.SIP.validate()
 }
 
@@ -232,10 +253,10 @@ func (c *Config) roomConfigs() []room.Config {
 		out[i] = room.Config{
 			Number: r.Number, Name: r.Name, PIN: r.PIN, ModeratorPIN: r.ModeratorPIN, MaxMembers: r.MaxMembers,
 			Speakers: r.Speakers, RequireToken: r.RequireToken, PresentModerators: r.Present == "moderators",
-			Lobby: r.Lobby, Tones: room.TonePolicy(r.Tones),
+			Lobby: r.Lobby, Tones: room.TonePolicy(r.Tones), Record: r.Record, StreamKey: r.StreamKey, WHEP: r.WHEP,
 		}
 	}
-	return out
+	return append(out, c.echoRoom()...)
 }
 
 func (c *Config) vertoConfig() signalling.Config {

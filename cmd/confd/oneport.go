@@ -239,12 +239,6 @@ func (a *app) iceServers(host string) []turnserver.ICEServer {
 	return out
 }
 
-// iceLinkHeader is the WHIP/WHEP answer's Link header values (RFC 9725
-// §4.6) for a client that reached confd at host.
-func (a *app) iceLinkHeader(host string) []string {
-	return turnserver.LinkHeader(a.iceServers(host))
-}
-
 // turnAdvert is how a client that reached confd at host reaches the TURN
 // server: turn.host, else public_origin's host, else that host; the TURN
 // port's bound port for UDP and TCP, and the HTTPS port for TLS.

@@ -193,8 +193,9 @@ func TestICETCPOnTheHTTPSPort(t *testing.T) {
 
 // TestRelayOnlyThroughBuiltInTURN: two pion members that may only use
 // relay candidates, one through the built-in TURN server over UDP and one
-// over TCP, with the credentials /config.json (and the Verto login)
-// hands out, get media both ways.
+// over TCP, with the credentials /config.json hands out, get media both
+// ways; the Verto login and WHIP's Link headers hand out the same server,
+// each with a credential of its own.
 func TestRelayOnlyThroughBuiltInTURN(t *testing.T) {
 	a := startOnePortApp(t, func(c *Config) { c.WebRTC.ICETCP = "" })
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -241,8 +242,27 @@ func TestRelayOnlyThroughBuiltInTURN(t *testing.T) {
 		res.ICEServers[0].Username == servers[0].Username || len(res.ICEServers[0].URLs) != 3 {
 		t.Errorf("login result %s: want the TURN server with a credential of its own", r.Result)
 	}
-	if links := a.iceLinkHeader(a.addrs["http"].String()); len(links) != 3 || !strings.Contains(links[0], `rel="ice-server"`) {
-		t.Errorf("Link header values %q", links)
+
+	// WHIP's OPTIONS lists the same servers as Link headers, each URL with
+	// a fresh credential.
+	req, err := http.NewRequestWithContext(ctx, http.MethodOptions, "http://"+a.addrs["http"].String()+"/whip/3500", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.Body.Close()
+	links := opt.Header.Values("Link")
+	if len(links) != 3 {
+		t.Fatalf("WHIP OPTIONS Link headers %q, want the TURN server's three URLs", links)
+	}
+	for i, u := range servers[0].URLs {
+		if !strings.HasPrefix(links[i], "<"+u+`>; rel="ice-server"; username="`) || strings.Contains(links[i], servers[0].Username) ||
+			!strings.HasSuffix(links[i], `credential-type="password"`) {
+			t.Errorf("Link %q: want %s with a credential of its own", links[i], u)
+		}
 	}
 }
 

@@ -34,7 +34,7 @@ export function parseRow(key, row) {
   const v = st.video && typeof st.video === 'object' ? st.video : null;
   const c = st.confd && typeof st.confd === 'object' ? st.confd : {};
   const codec = String(r[3] ?? '');
-  const kind = ['browser', 'phone', 'screen'].includes(c.kind) ? c.kind : (v?.screenShare ? 'screen' : 'browser');
+  const kind = ['browser', 'phone', 'screen', 'stream'].includes(c.kind) ? c.kind : (v?.screenShare ? 'screen' : 'browser');
   return {
     key: String(key ?? ''),
     id: parseInt(r[0], 10) || 0,
@@ -57,6 +57,7 @@ export function parseRow(key, row) {
     muteLocked: !!c.muteLocked,
     banner: typeof c.banner === 'string' ? c.banner : '',
     lobby: !!c.lobby,
+    recording: !!c.recording, // the room is being recorded (every row says so)
     userData: r[5] && typeof r[5] === 'object' ? r[5] : {},
   };
 }

@@ -44,6 +44,12 @@ type CallOptions struct {
 	// configuration before it is made (network types, ICE servers, a
 	// relay-only transport policy).
 	Configure func(*webrtc.SettingEngine, *webrtc.Configuration)
+	// Broadcast offers what a WHIP publisher does: the microphone and the
+	// camera (simulcast when set), both send-only, and nothing to receive.
+	Broadcast bool
+	// Watch offers what a WHEP player does: audio and one video section,
+	// both receive-only.
+	Watch bool
 }
 
 // Call is one call with its PeerConnection.
@@ -166,10 +172,23 @@ func (c *Call) makeOffer() (string, error) {
 // section and nothing else (verto-spec §10); a call has audio, then the
 // camera and receive-only slots.
 func (c *Call) addMedia(pc *webrtc.PeerConnection) error {
-	if c.opts.ScreenShare {
+	switch {
+	case c.opts.ScreenShare:
 		return c.addCamera(pc, webrtc.RTPTransceiverDirectionSendonly)
+	case c.opts.Broadcast:
+		if err := c.addMic(pc, webrtc.RTPTransceiverDirectionSendonly); err != nil {
+			return err
+		}
+		return c.addCamera(pc, webrtc.RTPTransceiverDirectionSendonly)
+	case c.opts.Watch:
+		for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+			if _, err := pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	if err := c.addMic(pc); err != nil {
+	if err := c.addMic(pc, webrtc.RTPTransceiverDirectionSendrecv); err != nil {
 		return err
 	}
 	return c.addVideo(pc)
@@ -204,7 +223,7 @@ func (c *Call) addCamera(pc *webrtc.PeerConnection, dir webrtc.RTPTransceiverDir
 			return err
 		}
 		c.ivf = cam
-		go drainRTCP(tr.Sender())
+		go cam.readRTCP(tr.Sender())
 		return nil
 	}
 	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "camera", c.opts.Name)
