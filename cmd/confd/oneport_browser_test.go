@@ -96,6 +96,9 @@ func TestChromiumRelayOnlyOverTheHTTPSPort(t *testing.T) {
 	if l := res.Pair.Local; l.Type != "relay" || l.RelayProtocol != "tls" || l.URL != turns {
 		t.Errorf("the browser's candidate pair: %+v, want a relay over TLS through %s", res.Pair, turns)
 	}
+	if _, ok := res.Steps["video"]; !ok {
+		t.Errorf("oneport.mjs reports no decoded video (steps: %s)", steps(res.uiResult))
+	}
 	if res.Heard.SampleRate != mixer.SampleRate {
 		t.Fatalf("recorded at %d Hz", res.Heard.SampleRate)
 	}
