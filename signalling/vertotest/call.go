@@ -40,6 +40,10 @@ type CallOptions struct {
 	Simulcast bool
 	// Throttle, when set, limits the rate at which the call receives RTP.
 	Throttle *Throttle
+	// Configure, when set, adjusts the PeerConnection's settings and
+	// configuration before it is made (network types, ICE servers, a
+	// relay-only transport policy).
+	Configure func(*webrtc.SettingEngine, *webrtc.Configuration)
 	// Broadcast offers what a WHIP publisher does: the microphone and the
 	// camera (simulcast when set), both send-only, and nothing to receive.
 	Broadcast bool
@@ -77,13 +81,13 @@ type Call struct {
 
 // NewPeerConnection makes a loopback-only pion PeerConnection.
 func NewPeerConnection() (*webrtc.PeerConnection, error) {
-	return newPeerConnection(nil)
+	return newPeerConnection(nil, nil)
 }
 
 // newPeerConnection makes a loopback-only pion PeerConnection whose
 // received RTP goes through throttle, when set, and whose TWCC feedback
 // tells when packets reached its socket (see arrivals).
-func newPeerConnection(throttle *Throttle) (*webrtc.PeerConnection, error) {
+func newPeerConnection(throttle *Throttle, configure func(*webrtc.SettingEngine, *webrtc.Configuration)) (*webrtc.PeerConnection, error) {
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		return nil, err
@@ -103,8 +107,12 @@ func newPeerConnection(throttle *Throttle) (*webrtc.PeerConnection, error) {
 		return nil, err
 	}
 	se.SetNet(n)
+	var pcc webrtc.Configuration
+	if configure != nil {
+		configure(&se, &pcc)
+	}
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
-	return api.NewPeerConnection(webrtc.Configuration{})
+	return api.NewPeerConnection(pcc)
 }
 
 // Invite places a call and waits until confd answers it.
@@ -145,7 +153,7 @@ func (c *Call) dialog() map[string]any {
 }
 
 func (c *Call) makeOffer() (string, error) {
-	pc, err := newPeerConnection(c.opts.Throttle)
+	pc, err := newPeerConnection(c.opts.Throttle, c.opts.Configure)
 	if err != nil {
 		return "", err
 	}
