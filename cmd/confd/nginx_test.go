@@ -9,11 +9,9 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -75,40 +73,14 @@ http {
 %[3]s
 }
 `, user, dir, site))
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "-p", dir, "-c", conf)
-	// SIGTERM: the master stops its worker, which would otherwise keep
-	// the output pipes (and Wait) open after a SIGKILL of the master.
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 10 * time.Second
-	out := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		_ = cmd.Wait()
-		if t.Failed() {
-			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Logf("nginx:\n%s\n%s", out.String(), log)
-		}
-	})
-	deadline := time.After(30 * time.Second)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+	errorLog := func() string { log, _ := os.ReadFile(filepath.Join(dir, "error.log")); return string(log) }
+	runDaemon(t, "nginx", errorLog, func() bool {
+		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err == nil {
 			_ = c.Close()
-			return
 		}
-		select {
-		case <-deadline:
-			t.Fatalf("nginx did not come up:\n%s", out.String())
-		case <-tick.C:
-		}
-	}
+		return err == nil
+	}, bin, "-p", dir, "-c", conf)
 }
 
 func lookNginx(t *testing.T) string {

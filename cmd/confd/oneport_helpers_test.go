@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"net"
 	"os"
+	"os/exec"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -162,4 +165,44 @@ func (p xorPeer) AddTo(m *stun.Message) error {
 func (s *stunClient) permit(ip string) int {
 	s.t.Helper()
 	return stunCode(s.do(append([]stun.Setter{stun.NewType(stun.MethodCreatePermission, stun.ClassRequest), xorPeer{net.ParseIP(ip)}}, s.auth()...)...))
+}
+
+// runDaemon runs a server program from Debian (nginx, coturn) for the test
+// and waits until ready says it serves. It is stopped with SIGTERM when the
+// test ends (nginx's master then stops its worker, which would otherwise
+// keep the output pipes, and Wait, open after a SIGKILL of the master);
+// its output, and what moreLog adds, is logged if the test failed.
+func runDaemon(t *testing.T, name string, moreLog func() string, ready func() bool, bin string, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		_ = cmd.Wait()
+		if t.Failed() {
+			more := ""
+			if moreLog != nil {
+				more = moreLog()
+			}
+			t.Logf("%s:\n%s\n%s", name, out.String(), more)
+		}
+	})
+	deadline := time.After(30 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !ready() {
+		select {
+		case <-deadline:
+			t.Fatalf("%s did not come up:\n%s", name, out.String())
+		case <-tick.C:
+		}
+	}
 }

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -402,32 +401,6 @@ func startCoturn(t *testing.T, bin, dir string, port int) {
 		"allow-loopback-peers", "no-tls", "no-dtls", "no-cli", "no-tcp-relay", "no-multicast-peers",
 		"log-file=stdout", "simple-log", "no-software-attribute",
 	}, "\n")+"\n")
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "-c", conf)
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 10 * time.Second
-	out := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("coturn:\n%s", out.String())
-		}
-	})
 	// Ready once it answers a STUN binding request on the port.
-	deadline := time.After(30 * time.Second)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for !stunAnswers(port) {
-		select {
-		case <-deadline:
-			t.Fatalf("coturn did not come up:\n%s", out.String())
-		case <-tick.C:
-		}
-	}
+	runDaemon(t, "coturn", nil, func() bool { return stunAnswers(port) }, bin, "-c", conf)
 }
