@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/confd/confd/room"
+	"github.com/confd/confd/signalling/verto"
 )
 
 // User is an account that may log in.
@@ -44,6 +45,17 @@ type Config struct {
 	PingInterval time.Duration
 	// AnswerTimeout bounds building an answer, ICE gathering included (default 10 s).
 	AnswerTimeout time.Duration
+	// MaxNameLength bounds a caller's display name and number
+	// (caller_id_name, caller_id_number), in characters; longer ones are
+	// cut short (default 64).
+	MaxNameLength int
+	// MaxIDBytes bounds identifiers a client chooses: callID, sessid and
+	// the login name; longer ones are refused with -32602 (default 256).
+	MaxIDBytes int
+	// MaxUserVariablesBytes bounds dialogParams.userVariables, which every
+	// participant-list subscriber receives, as JSON; larger ones are
+	// refused with -32602 (default 4096).
+	MaxUserVariablesBytes int
 }
 
 func (c *Config) defaults() {
@@ -68,4 +80,18 @@ func (c *Config) defaults() {
 	if c.AnswerTimeout <= 0 {
 		c.AnswerTimeout = 10 * time.Second
 	}
+	if c.MaxNameLength <= 0 {
+		c.MaxNameLength = 64
+	}
+	if c.MaxIDBytes <= 0 {
+		c.MaxIDBytes = 256
+	}
+	if c.MaxUserVariablesBytes <= 0 {
+		c.MaxUserVariablesBytes = 4096
+	}
+}
+
+// limits are the bounds on what a client stores in the server's state.
+func (c *Config) limits() verto.Limits {
+	return verto.Limits{NameChars: c.MaxNameLength, IDBytes: c.MaxIDBytes, UserVariablesBytes: c.MaxUserVariablesBytes}
 }

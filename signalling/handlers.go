@@ -78,6 +78,13 @@ func (s *Session) handleLogin(req *request) (any, *verto.Error) {
 	if !p.HasLogin() {
 		return nil, errAuthRequired
 	}
+	lim := s.srv.cfg.limits()
+	if err := lim.CheckID("login", p.Login); err != nil {
+		return nil, err
+	}
+	if err := lim.CheckID("sessid", p.Sessid); err != nil {
+		return nil, err
+	}
 	if p.Passwd == "" {
 		return nil, verto.NewError(verto.CodeAuthFailed, "Missing passwd")
 	}
@@ -141,7 +148,7 @@ func (srv *Server) authenticate(login, passwd, token string) (*User, *verto.Erro
 		if err != nil {
 			return nil, verto.NewError(verto.CodeAuthFailed, "Authentication Failure: "+err.Error())
 		}
-		return &User{Login: "token", Name: g.Name, Role: g.Role, Grant: &g}, nil
+		return &User{Login: "token", Name: verto.Clip(g.Name, srv.cfg.MaxNameLength), Role: g.Role, Grant: &g}, nil
 	}
 	name, _, _ := strings.Cut(login, "@")
 	for i := range srv.cfg.Users {
@@ -157,7 +164,7 @@ func (srv *Server) authenticate(login, passwd, token string) (*User, *verto.Erro
 	if !srv.cfg.AllowGuests {
 		return nil, verto.NewError(verto.CodeAuthFailed, "Login Incorrect")
 	}
-	return &User{Login: name, Name: name, Role: room.RoleParticipant}, nil
+	return &User{Login: name, Name: verto.Clip(name, srv.cfg.MaxNameLength), Role: room.RoleParticipant}, nil
 }
 
 func (s *Session) handleEcho(req *request) (any, *verto.Error) {
