@@ -45,6 +45,9 @@ type Config struct {
 	PingInterval time.Duration
 	// AnswerTimeout bounds building an answer, ICE gathering included (default 10 s).
 	AnswerTimeout time.Duration
+	// WriteTimeout bounds one frame's write to the websocket: a client that
+	// takes longer to accept it is disconnected (default 5 s).
+	WriteTimeout time.Duration
 	// MaxNameLength bounds a caller's display name and number
 	// (caller_id_name, caller_id_number), in characters; longer ones are
 	// cut short (default 64).
@@ -79,6 +82,9 @@ func (c *Config) defaults() {
 	}
 	if c.AnswerTimeout <= 0 {
 		c.AnswerTimeout = 10 * time.Second
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 5 * time.Second
 	}
 	if c.MaxNameLength <= 0 {
 		c.MaxNameLength = 64

@@ -73,6 +73,7 @@ type VertoConfig struct {
 	MessageBurst    int           `yaml:"message_burst"`
 	AttachWindow    time.Duration `yaml:"attach_window"`
 	PingInterval    time.Duration `yaml:"ping_interval"`
+	WriteTimeout    time.Duration `yaml:"write_timeout"`
 	// MaxNameLength, MaxIDBytes and MaxUserVariablesBytes bound what a
 	// client stores (docs/protocol.md, Limits); 0 is the default.
 	MaxNameLength         int `yaml:"max_name_length"`
@@ -217,7 +218,7 @@ func (c *Config) vertoConfig() signalling.Config {
 		Domain: v.Domain, AllowGuests: v.AllowGuests == nil || *v.AllowGuests, TokenSecret: v.TokenSecret,
 		AllowedOrigins: v.AllowedOrigins, MaxMessageBytes: v.MaxMessageBytes,
 		MessageRate: v.MessageRate, MessageBurst: v.MessageBurst,
-		AttachWindow: v.AttachWindow, PingInterval: v.PingInterval,
+		AttachWindow: v.AttachWindow, PingInterval: v.PingInterval, WriteTimeout: v.WriteTimeout,
 		MaxNameLength: v.MaxNameLength, MaxIDBytes: v.MaxIDBytes, MaxUserVariablesBytes: v.MaxUserVariablesBytes,
 	}
 	for _, u := range c.Users {
