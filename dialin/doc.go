@@ -3,7 +3,7 @@
 // PIN if it has one, and become room members whose voice goes through the
 // room's mixer like a browser's.
 //
-// Each call is three objects, as in livekit/sip:
+// Each call is three objects:
 //
 //   - the dialog: a sipgo.DialogServerSession (responses, ACK, BYE, CANCEL,
 //     re-INVITE, INFO), driven by the handlers in handlers.go;

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/confd/confd/forwarder/forwardertest"
@@ -164,5 +165,36 @@ func TestSimulcastForwardDoesNotAllocate(t *testing.T) {
 	}
 	if st := dts[0].Stats(); st.Current.Spatial != 1 {
 		t.Errorf("a resized slot did not switch: %+v", st)
+	}
+}
+
+// TestNACKResendDoesNotAllocate: a subscriber's NACK is answered from the
+// publisher's packet cache, translated as the packet first went out, with
+// no allocation per resent packet.
+func TestNACKResendDoesNotAllocate(t *testing.T) {
+	const warmup = 200
+	r := unstartedReceiver(ReceiverConfig{SSRC: 0xA})
+	dt := NewDownTrack("v", "s")
+	bindNop(t, dt, 1)
+	dt.SetSource(r)
+	step := replay(r, sourcePackets(forwardertest.NewVP8Source(forwardertest.VP8Config{SSRC: 0xA}), warmup))
+	for range warmup {
+		step()
+	}
+	st := dt.Stats()
+	if st.Packets < warmup/2 {
+		t.Fatalf("forwarded %d packets, want most of %d", st.Packets, warmup)
+	}
+	// The output sequence numbers of the last 16 packets, as the viewer saw them.
+	last := uint16(dt.munger.last.seq)
+	nack := &rtcp.TransportLayerNack{MediaSSRC: 1, Nacks: []rtcp.NackPair{{PacketID: last - 16, LostPackets: 0xffff}}}
+	scratch := &Scratch{}
+	dt.handleRTCP(nack, scratch) // warm
+	before := dt.Stats().Retransmits
+	if a := testing.AllocsPerRun(100, func() { dt.handleRTCP(nack, scratch) }); a != 0 {
+		t.Errorf("%v allocations per NACK of 17 packets, want 0", a)
+	}
+	if got := dt.Stats().Retransmits - before; got < 17*100 {
+		t.Errorf("%d packets resent for 101 NACKs of 17, want every one", got)
 	}
 }

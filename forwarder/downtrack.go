@@ -398,19 +398,18 @@ func (d *DownTrack) retransmit(seq uint16, out *Scratch) {
 	if !ok || b == nil || seg.src == nil {
 		return
 	}
-	var raw [MaxPacketSize]byte
-	n, ok := seg.src.LayerPacket(seg.layer, inSeq, raw[:])
+	in := &out.resend
+	n, ok := seg.src.LayerPacket(seg.layer, inSeq, in.raw[:])
 	if !ok {
 		return
 	}
-	var p Packet
-	var hdr rtp.Header
-	p.Header = &hdr
-	if !parsePacket(&p, raw[:n], seg.src.cfg.Kind) {
+	p := &in.pkt
+	*p = Packet{Header: &in.hdr}
+	if !parsePacket(p, in.raw[:n], seg.src.cfg.Kind) {
 		return
 	}
 	p.Source, p.Layer = seg.src, seg.layer
-	d.write(b, &p, out, seg.apply(&p))
+	d.write(b, p, out, seg.apply(p))
 	d.retransmits.Add(1)
 }
 

@@ -34,6 +34,13 @@ type Packet struct {
 type Scratch struct {
 	Header rtp.Header
 	Buf    [MaxPacketSize]byte
+	// resend holds a packet read back from a cache for a NACK, before it
+	// is rewritten into Buf.
+	resend struct {
+		raw [MaxPacketSize]byte
+		hdr rtp.Header
+		pkt Packet
+	}
 }
 
 // Sink receives a Receiver's packets: a DownTrack, or an audio mixer input.

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/confd/confd/forwarder/vp8"
+	"github.com/confd/confd/rtpparse"
 )
 
 // RTPReader is an inbound RTP stream; *webrtc.TrackRemote satisfies it.
@@ -256,19 +257,11 @@ func (r *Receiver) handleLayer(l *layer, raw []byte, now int64) {
 // without allocating. A padding-only packet parses with an empty payload so
 // that sinks can keep their output numbering contiguous.
 func parsePacket(p *Packet, raw []byte, kind Kind) bool {
-	n, err := p.Header.Unmarshal(raw)
+	payload, err := rtpparse.Parse(raw, p.Header)
 	if err != nil {
 		return false
 	}
-	end := len(raw)
-	if p.Header.Padding {
-		pad := int(raw[end-1])
-		if pad == 0 || end-pad < n {
-			return false
-		}
-		end -= pad
-	}
-	p.Payload = raw[n:end]
+	p.Payload = payload
 	p.Keyframe = false
 	p.VP8 = vp8.Descriptor{}
 	if kind != KindVideo || len(p.Payload) == 0 {

@@ -26,19 +26,29 @@ var ErrChatTooLong = errors.New("chat message too long")
 
 // Say posts a chat message from the member to everyone in the room.
 func (r *Room) Say(p *Participant, msg ChatMessage) error {
-	if len(msg.Message) > MaxChatBytes {
-		return ErrChatTooLong
-	}
-	if !utf8.ValidString(msg.Message) || strings.TrimSpace(msg.Message) == "" {
-		return errors.New("chat message is empty or not UTF-8")
+	return r.post(p, msg)
+}
+
+// Post posts a chat message from no member (the system: an operator's
+// message) to everyone in the room.
+func (r *Room) Post(msg ChatMessage) error {
+	return r.post(nil, msg)
+}
+
+func (r *Room) post(p *Participant, msg ChatMessage) error {
+	if err := checkChat(msg.Message); err != nil {
+		return err
 	}
 	if msg.Type == "" {
 		msg.Type = "message"
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if p.left {
+	switch {
+	case p != nil && p.left:
 		return ErrNotInRoom
+	case p == nil && r.closed:
+		return ErrRoomClosed
 	}
 	r.chat = append(r.chat, msg)
 	if len(r.chat) > ChatHistoryLen {
@@ -46,6 +56,21 @@ func (r *Room) Say(p *Participant, msg ChatMessage) error {
 	}
 	if r.obs != nil {
 		r.obs.Chat(r, msg)
+	}
+	r.reportLocked(Activity{Kind: ChatPosted, Member: refOf(p), Chat: msg})
+	return nil
+}
+
+// ErrChatEmpty means a message that is empty, only spaces, or not UTF-8.
+var ErrChatEmpty = errors.New("chat message is empty or not UTF-8")
+
+// checkChat says whether text may be posted.
+func checkChat(text string) error {
+	if len(text) > MaxChatBytes {
+		return ErrChatTooLong
+	}
+	if !utf8.ValidString(text) || strings.TrimSpace(text) == "" {
+		return ErrChatEmpty
 	}
 	return nil
 }

@@ -40,6 +40,9 @@ func (r *Room) SelfMute(p *Participant, muted bool) error {
 }
 
 func (r *Room) setMutedLocked(p *Participant, muted, byModerator bool) {
+	if p.muted != muted {
+		r.reportLocked(Activity{Kind: MemberMuted, Member: refOf(p), Muted: muted, ByModerator: byModerator})
+	}
 	p.muted = muted
 	p.modMuted = muted && byModerator
 	if p.audio != nil {
@@ -65,8 +68,15 @@ func (r *Room) setVideoMutedLocked(p *Participant, muted bool) {
 func (r *Room) RaiseHand(p *Participant, up bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	p.hand = up
+	r.setHandLocked(p, up)
 	r.changedLocked()
+}
+
+func (r *Room) setHandLocked(p *Participant, up bool) {
+	if p.hand != up && !p.left {
+		r.reportLocked(Activity{Kind: HandRaised, Member: refOf(p), Raised: up})
+	}
+	p.hand = up
 }
 
 // HandRaised reports whether the member's hand is up.
@@ -105,6 +115,9 @@ func (r *Room) MuteAll(by *Participant) {
 func (r *Room) muteAllLocked(by *Participant) {
 	for _, p := range r.members {
 		if p != by && p.Info.Role != RoleModerator {
+			if !p.muted {
+				r.reportLocked(Activity{Kind: MemberMuted, Member: refOf(p), Muted: true, ByModerator: true})
+			}
 			p.muted, p.modMuted = true, true
 			if p.audio != nil {
 				p.audio.SetMuted(true)
@@ -129,12 +142,37 @@ func (r *Room) Run(by *Participant, c Command) (string, error) {
 		r.log.Warn("moderator command refused", zap.String("command", c.Name), zap.Int("by", idOf(by)))
 		return "", ErrNotModerator
 	}
+	return r.command(Actor{Member: by}, c)
+}
+
+// Operate runs a moderator command for an operator, who authenticated with
+// the API key named key: the commands of Run, audited the same way.
+func (r *Room) Operate(key string, c Command) (string, error) {
+	return r.command(Actor{Key: key}, c)
+}
+
+// command runs c for a, then writes its audit line and reports it; a
+// command that fails is logged, neither audited nor reported.
+func (r *Room) command(a Actor, c Command) (string, error) {
 	h, ok := commands[c.Name]
 	if !ok {
 		return "", fmt.Errorf("%w: %q", ErrBadCommand, c.Name)
 	}
-	r.log.Info("moderator action", zap.String("command", c.Name), zap.Int("by", by.ID), zap.Int("target", c.Target), zap.Int("value_len", len(c.Value)))
-	return h(r, by, c)
+	r.mu.Lock()
+	target := MemberRef{}
+	if c.Target != 0 {
+		target = r.targetRefLocked(c.Target) // before a kick or a move takes it away
+	}
+	r.mu.Unlock()
+	resp, err := h(r, a.Member, c)
+	if err != nil {
+		r.log.Info("moderator action failed", zap.String("command", c.Name), zap.Int("target", c.Target), zap.Error(err))
+		return "", err
+	}
+	r.mu.Lock()
+	r.auditLocked(a, c.Name, target, c.Value)
+	r.mu.Unlock()
+	return resp, nil
 }
 
 func idOf(p *Participant) int {
@@ -329,7 +367,7 @@ func cmdLowerHands(r *Room, _ *Participant, _ Command) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, p := range r.members {
-		p.hand = false
+		r.setHandLocked(p, false)
 	}
 	r.changedLocked()
 	return "+OK hands lowered\n", nil

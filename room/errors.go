@@ -15,4 +15,11 @@ var (
 	ErrNoSuchMember = errors.New("no such member")
 	// ErrNotInRoom means the participant has left.
 	ErrNotInRoom = errors.New("participant is not in the room")
+	// ErrRoomExists means a new room's number or name is taken.
+	ErrRoomExists = errors.New("room exists")
+	// ErrBadRoom means a room's config is incomplete or wrong.
+	ErrBadRoom = errors.New("bad room config")
+	// ErrConfiguredRoom means an attempt to remove a room from the config:
+	// only dynamic rooms can be removed.
+	ErrConfiguredRoom = errors.New("room is configured, not dynamic")
 )

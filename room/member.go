@@ -15,8 +15,9 @@ type Reason int
 
 // Reasons a room ends a call.
 const (
-	ReasonShutdown Reason = iota // the server is stopping
-	ReasonKicked                 // a moderator removed the member
+	ReasonShutdown   Reason = iota // the server is stopping
+	ReasonKicked                   // a moderator removed the member
+	ReasonRoomClosed               // an operator closed the (dynamic) room
 )
 
 func (r Reason) String() string {
@@ -25,6 +26,8 @@ func (r Reason) String() string {
 		return "shutdown"
 	case ReasonKicked:
 		return "kicked"
+	case ReasonRoomClosed:
+		return "room closed"
 	}
 	return "unknown"
 }
@@ -59,6 +62,9 @@ const (
 	KindBrowser Kind = iota
 	KindPhone
 	KindScreen
+	// KindStream is a broadcaster (a WHIP publisher): it presents, as a
+	// screen share does, and is heard.
+	KindStream
 )
 
 // Role is what a member may do.

@@ -10,8 +10,10 @@ import (
 type Metrics struct {
 	Number string
 	// Members counts the members by kind (KindBrowser, KindPhone,
-	// KindScreen), those waiting in the lobby included.
-	Members    [KindScreen + 1]int
+	// KindScreen, KindStream), those waiting in the lobby included.
+	Members [KindStream + 1]int
+	// Viewers counts the audience (WHEP viewers), who are not members.
+	Viewers    int
 	Waiting    int // in the lobby
 	Publishing int // sending video
 	Talking    int
@@ -28,6 +30,8 @@ func (k Kind) String() string {
 		return "phone"
 	case KindScreen:
 		return "screen"
+	case KindStream:
+		return "stream"
 	}
 	return "browser"
 }
@@ -51,6 +55,7 @@ func (r *Room) Metrics() Metrics {
 		}
 	}
 	m.Locked = r.locked
+	m.Viewers = len(r.viewers)
 	r.mu.Unlock()
 	m.Mixer = r.mix.Stats()
 	m.LatencyP50, m.LatencyP99 = r.mix.Latency()

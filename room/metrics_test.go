@@ -17,7 +17,7 @@ func TestMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := r.Metrics()
-	if m.Number != "3500" || m.Members != [3]int{2, 1, 0} || m.Waiting != 2 || m.Locked {
+	if m.Number != "3500" || m.Members != [4]int{2, 1, 0, 0} || m.Waiting != 2 || m.Locked {
 		t.Fatalf("after three joins: %+v", m)
 	}
 	if _, err := r.Run(mod, Command{Name: "admit", Target: guest.ID}); err != nil {
@@ -30,7 +30,7 @@ func TestMetrics(t *testing.T) {
 		t.Fatalf("after admit and lock: %+v", m)
 	}
 	r.Leave(guest)
-	if m = r.Metrics(); m.Members != [3]int{1, 1, 0} {
+	if m = r.Metrics(); m.Members != [4]int{1, 1, 0, 0} {
 		t.Fatalf("after a leave: %+v", m)
 	}
 	if KindBrowser.String() != "browser" || KindPhone.String() != "phone" || KindScreen.String() != "screen" {

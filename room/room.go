@@ -29,9 +29,16 @@ type Room struct {
 	talkSeq     uint64         // counts talk starts, to order members by how recently they spoke
 	locked      bool           // only moderators may join
 	obs         Observer       // the participant list's observer, nil for none
+	sink        ActivitySink   // told what happens, for operators; nil for none
 	rooms       *Rooms         // the registry, for moving members between rooms
-	chat        []ChatMessage  // the recent chat, oldest first, for late joiners
+	dynamic     bool           // created by an operator, not configured
+	recording   bool           // a recorder is recording the room
+	audioFloor  *Participant   // the floors last reported to the sink
+	videoFloor  *Participant
+	chat        []ChatMessage // the recent chat, oldest first, for late joiners
 	onDTMF      func(p *Participant, digits string)
+	viewers     []*Viewer // the audience (WHEP), not members
+	nextViewer  int       // the last viewer's mixer ID (counting down from 0)
 }
 
 // Participant is one member of a room. Its fields are guarded by the room's
@@ -93,6 +100,9 @@ func (r *Room) Name() string {
 // Config is the room's configuration.
 func (r *Room) Config() Config { return r.cfg }
 
+// Dynamic reports whether an operator created the room (Rooms.Create).
+func (r *Room) Dynamic() bool { return r.dynamic }
+
 // Join adds a member.
 func (r *Room) Join(m Member, info JoinInfo) (*Participant, error) {
 	r.mu.Lock()
@@ -110,6 +120,10 @@ func (r *Room) Join(m Member, info JoinInfo) (*Participant, error) {
 	p := &Participant{ID: r.nextID, Info: info, room: r, member: m}
 	p.waiting = r.cfg.Lobby && info.Role != RoleModerator
 	r.members = append(r.members, p)
+	if len(r.members) == 1 {
+		r.reportLocked(Activity{Kind: RoomStarted})
+	}
+	r.reportLocked(Activity{Kind: MemberJoined, Member: refOf(p)})
 	r.addedLocked(p)
 	r.log.Info("member joined", zap.Int("member", p.ID), zap.String("name", info.Name))
 	return p, nil
@@ -125,6 +139,7 @@ func (r *Room) Leave(p *Participant) {
 	}
 	p.left = true
 	r.removedLocked(p)
+	r.reportLocked(Activity{Kind: MemberLeft, Member: refOf(p)})
 	if r.forcedFloor == p {
 		r.forcedFloor = nil
 	}
@@ -145,6 +160,9 @@ func (r *Room) Leave(p *Participant) {
 	p.slots = nil
 	r.reassignLocked()
 	r.changedLocked()
+	if len(r.members) == 0 {
+		r.reportLocked(Activity{Kind: RoomFinished})
+	}
 	r.log.Info("member left", zap.Int("member", p.ID))
 }
 
@@ -264,12 +282,15 @@ func (r *Room) Members() []MemberView {
 // after. Once the members are told, the tones stop and the mixer closes,
 // each waited for outside the room's lock (the mixer's goroutine reports
 // to the room under it).
-func (r *Room) Close() {
+func (r *Room) Close() { r.closeFor(ReasonShutdown) }
+
+func (r *Room) closeFor(reason Reason) {
 	r.mu.Lock()
 	r.closed = true
 	for _, p := range r.members {
-		p.member.Close(ReasonShutdown)
+		p.member.Close(reason)
 	}
+	r.closeAudienceLocked()
 	if r.obs != nil {
 		r.obs.RoomClosed(r)
 	}

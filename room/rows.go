@@ -47,9 +47,13 @@ type Observer interface {
 	RoomClosed(r *Room)
 }
 
-// Observe sets the observer of every room (once, before serving).
+// Observe sets the observer of every room, and of the dynamic rooms
+// created after (once, before serving).
 func (rs *Rooms) Observe(o Observer) {
-	for _, r := range rs.All() {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rs.obs = o
+	for _, r := range rs.list {
 		r.mu.Lock()
 		r.obs = o
 		r.mu.Unlock()
@@ -93,6 +97,7 @@ func (r *Room) rowLocked(p *Participant) Row {
 // Changes to one member can move others (the floor), so all are compared;
 // rows are small and rooms change a few times a second at most.
 func (r *Room) changedLocked() {
+	r.floorsLocked(r.rankedLocked())
 	for _, p := range r.members {
 		row := r.rowLocked(p)
 		if p.lastRow != nil && rowsEqual(*p.lastRow, row) {

@@ -14,6 +14,7 @@ func (r *Room) reassignLocked() {
 			r.notifySlotsLocked(v, ranked)
 		}
 	}
+	r.reassignAudienceLocked(ranked)
 }
 
 // rankedLocked orders the publishers by relevance: the video floor first
@@ -37,10 +38,11 @@ func (r *Room) rankedLocked() []*Participant {
 	return ranked
 }
 
-// screenLocked is the most recent screen share that is publishing.
+// screenLocked is the most recent presenter (a screen share or a
+// broadcaster) that is publishing.
 func (r *Room) screenLocked() *Participant {
 	for _, p := range r.publishers {
-		if p.Info.Kind == KindScreen && !p.videoMuted {
+		if p.Info.Kind.presents() && !p.videoMuted && !p.waiting {
 			return p
 		}
 	}

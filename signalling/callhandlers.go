@@ -1,11 +1,11 @@
 package signalling
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
 	"strings"
 
-	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
 
 	"github.com/confd/confd/room"
@@ -42,17 +42,15 @@ func (s *Session) handleInvite(req *request) (any, *verto.Error) {
 	}
 	info.Role = role
 	c := newCall(s, d, r)
-	part, err := r.Join(c, info)
-	if err != nil {
+	if err := c.peer.Join(r, info); err != nil {
 		return nil, callError(d.CallID, verto.CauseCallRejected, err.Error())
 	}
-	c.part = part
 	s.calls[c.id] = c
 	s.srv.addCall(c)
-	c.log.Info("call created", zap.Int("member", part.ID))
+	c.log.Info("call created", zap.Int("member", c.part().ID))
 	// The result must be written before verto.answer (verto-spec §5.2).
 	s.reply(req.id, verto.NewInviteResult(c.id))
-	go c.setup(p.SDP)
+	s.spawn(func() { c.setup(s, p.SDP) })
 	return nil, nil
 }
 
@@ -137,7 +135,7 @@ func (s *Session) handleModify(req *request) (any, *verto.Error) {
 	case verto.ActionHold, verto.ActionUnhold, verto.ActionToggleHold:
 		res.HoldState = c.setHold(p.Action)
 	case verto.ActionVideoRefresh:
-		c.refreshVideo()
+		c.peer.RefreshVideo()
 	case verto.ActionUpdateMedia:
 		return c.updateMedia(s, req.id, p.SDP)
 	default:
@@ -151,90 +149,38 @@ func modifyError(callID, action, msg string) *verto.Error {
 }
 
 func (c *Call) setHold(action string) string {
-	held := action == verto.ActionHold || (action == verto.ActionToggleHold && !c.part.Held())
-	c.room.SetHold(c.part, held)
+	m := c.peer.Where()
+	held := action == verto.ActionHold || (action == verto.ActionToggleHold && !m.Part.Held())
+	m.Room.SetHold(m.Part, held)
 	if held {
 		return verto.HoldStateHeld
 	}
 	return verto.HoldStateActive
 }
 
-// refreshVideo asks every source the client watches for a key frame.
-func (c *Call) refreshVideo() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, dt := range c.slots {
-		if src := dt.Source(); src != nil {
-			src.RequestKeyframe()
-		}
-	}
-}
-
 // updateMedia answers a client re-offer on the same PeerConnection; new
 // receive-video sections become new slots.
 func (c *Call) updateMedia(s *Session, id []byte, offer string) (any, *verto.Error) {
-	pc := c.currentPC()
-	if pc == nil || !c.isAnswered() {
+	if c.peer.PC() == nil || !c.isAnswered() {
 		return nil, modifyError(c.id, verto.ActionUpdateMedia, "call is not answered")
 	}
 	if offer == "" {
 		return nil, modifyError(c.id, verto.ActionUpdateMedia, verto.MsgSDPMissing)
 	}
-	go func() {
-		answer, err := c.renegotiate(pc, offer)
+	s.spawn(func() {
+		ctx, cancel := context.WithTimeout(s.ctx, c.srv.cfg.AnswerTimeout)
+		answer, err := c.peer.Renegotiate(ctx, offer)
+		cancel()
 		s.post(func() {
 			if err != nil {
 				s.sendError(id, modifyError(c.id, verto.ActionUpdateMedia, "MEDIA ERROR: "+err.Error()))
 				return
 			}
 			s.reply(id, verto.ModifyResult{CallID: c.id, Action: verto.ActionUpdateMedia, HoldState: verto.HoldStateActive, SDP: verto.AudioFirst(offer, answer)})
-			c.mu.Lock()
-			slots, mids := c.slots, c.mids
-			c.mu.Unlock()
-			c.room.SetSlots(c.part, slots, mids)
+			c.peer.Activate()
 		})
-	}()
+	})
 	return nil, nil
-}
-
-func (c *Call) renegotiate(pc *webrtc.PeerConnection, offer string) (string, error) {
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
-		return "", err
-	}
-	c.addMissingSlots(pc)
-	c.slotMIDs(pc)
-	answer, err := pc.CreateAnswer(nil)
-	if err != nil {
-		return "", err
-	}
-	return c.complete(pc, answer)
-}
-
-// addMissingSlots gives a DownTrack to every video section a re-offer added.
-func (c *Call) addMissingSlots(pc *webrtc.PeerConnection) {
-	for {
-		free := false
-		for _, tr := range pc.GetTransceivers() {
-			if tr.Kind() == webrtc.RTPCodecTypeVideo && tr.Sender() == nil && tr.Direction() == webrtc.RTPTransceiverDirectionSendonly {
-				free = true
-			}
-		}
-		if !free {
-			return
-		}
-		c.mu.Lock()
-		n := len(c.slots)
-		c.mu.Unlock()
-		if err := c.addSlot(pc, n, false, webrtc.RTPTransceiverDirectionSendonly); err != nil {
-			return
-		}
-	}
-}
-
-func (c *Call) isAnswered() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.answered
 }
 
 func (s *Session) handleAttach(req *request) (any, *verto.Error) {
@@ -249,15 +195,14 @@ func (s *Session) handleAttach(req *request) (any, *verto.Error) {
 	if c == nil {
 		return nil, callNotFound(p.CallID())
 	}
-	pc := c.currentPC()
-	if pc == nil || !c.takeAttaching() {
+	if c.peer.PC() == nil || !c.takeAttaching() {
 		return nil, verto.NewError(verto.CodeSessionError, "Cannot attach to a call that has not been answered.")
 	}
 	id := req.id
-	go func() {
-		err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: p.SDP})
+	s.spawn(func() {
+		err := c.peer.AcceptAnswer(p.SDP)
 		s.post(func() { c.attached(s, id, err) })
-	}()
+	})
 	return nil, nil
 }
 
@@ -271,15 +216,11 @@ func (c *Call) attached(s *Session, id []byte, err error) {
 		return
 	}
 	s.reply(id, struct{}{})
-	c.mu.Lock()
-	slots, mids := c.slots, c.mids
-	c.mu.Unlock()
-	c.room.SetSlots(c.part, slots, mids)
-	c.joinAudio()
+	c.peer.Activate()
 	// As FreeSWITCH does after an attach, the call's display again: the
 	// SDKs take the room's number from it (@signalwire/js dials its
 	// screen share to display_number + "-screen").
-	r, _ := c.where()
+	r := c.room()
 	s.request(verto.MethodDisplay, verto.DisplayEvent{
 		CallID: c.id, DisplayName: r.Name(), DisplayNumber: r.Number(),
 		CallerIDName: c.dialog.CallerIDName, CallerIDNumber: c.dialog.CallerIDNumber,
@@ -309,14 +250,14 @@ func (s *Session) reattach() {
 		s.request(verto.MethodClientReady, verto.ClientReady{})
 		return
 	}
-	go func() {
+	s.spawn(func() {
 		offers := make([]string, len(calls))
 		errs := make([]error, len(calls))
 		for i, c := range calls {
-			offers[i], errs[i] = c.offer()
+			offers[i], errs[i] = c.offer(s.ctx)
 		}
 		s.post(func() { s.sendAttaches(calls, offers, errs) })
-	}()
+	})
 }
 
 func (s *Session) sendAttaches(calls []*Call, offers []string, errs []error) {
@@ -332,40 +273,23 @@ func (s *Session) sendAttaches(calls []*Call, offers []string, errs []error) {
 		}
 		s.request(verto.MethodAttach, verto.AttachOffer{
 			CallID: c.id, SDP: offers[i], CallerIDName: c.dialog.CallerIDName, CallerIDNumber: c.dialog.CallerIDNumber,
-			CalleeIDName: c.room.Name(), CalleeIDNumber: c.room.Number(), DisplayDirection: "inbound",
+			CalleeIDName: c.room().Name(), CalleeIDNumber: c.room().Number(), DisplayDirection: "inbound",
 		})
 		ids = append(ids, c.id)
 	}
 	s.request(verto.MethodClientReady, verto.ClientReady{ReattachedSessions: ids})
 }
 
-// offer builds a fresh PeerConnection for a reattached call and returns its
-// complete offer: audio, and as many video slots as the call had (the
-// first also receives the camera, as the same simulcast rids when the
-// camera had them).
-func (c *Call) offer() (string, error) {
-	rids := c.cameraRIDs()
-	pc, err := c.newPC()
-	if err != nil {
-		return "", err
-	}
+// offer is a reattached call's fresh server offer, on a new PeerConnection
+// (peer.Offer); verto.attach carries it, and the client's answer comes back
+// as a verto.attach request.
+func (c *Call) offer(ctx context.Context) (string, error) {
 	c.mu.Lock()
-	video := max(len(c.slots), 1)
 	c.attaching = true
 	c.mu.Unlock()
-	if err := c.addSenders(pc, 1, video, true); err != nil {
-		return "", err
-	}
-	desc, err := pc.CreateOffer(nil)
-	if err != nil {
-		return "", err
-	}
-	sdp, err := c.complete(pc, desc)
-	c.slotMIDs(pc)
-	if err != nil {
-		return "", err
-	}
-	return withRecvSimulcast(sdp, rids)
+	ctx, cancel := context.WithTimeout(ctx, c.srv.cfg.AnswerTimeout)
+	defer cancel()
+	return c.peer.Offer(ctx)
 }
 
 const methodPin = "confd.pin"
@@ -386,7 +310,8 @@ func (s *Session) handlePin(req *request) (any, *verto.Error) {
 	if c == nil {
 		return nil, callNotFound(p.CallID)
 	}
-	err := c.room.Pin(c.part, p.Slot, p.MemberID)
+	m := c.peer.Where()
+	err := m.Room.Pin(m.Part, p.Slot, p.MemberID)
 	switch {
 	case errors.Is(err, room.ErrNoSuchSlot), errors.Is(err, room.ErrNoSuchMember):
 		return nil, verto.NewError(verto.CodeInvalidParams, err.Error())

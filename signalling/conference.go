@@ -168,7 +168,7 @@ func rowStatus(r room.Row) rowStatusJSON {
 }
 
 func kindName(k room.Kind) string {
-	return [...]string{"browser", "phone", "screen"}[k]
+	return k.String()
 }
 
 // oldStatus is the text status FreeSWITCH kept for old clients.
@@ -202,18 +202,18 @@ func oldStatus(r room.Row) string {
 // and the lock state;
 // a screen share leg is marked so that clients do not reset their view.
 func (c *Call) sendPvtData(s *Session, action string) {
-	conf := s.srv.conferenceOf(c.room)
+	conf := s.srv.conferenceOf(c.room())
 	p := verto.PvtData{
-		CallID: c.id, Action: action, LaChannel: conf.la, LaName: conf.name, Role: c.part.Role().String(),
-		ChatID: conf.id, ConferenceMemberID: fmt.Sprint(c.part.ID), CanvasCount: 1,
+		CallID: c.id, Action: action, LaChannel: conf.la, LaName: conf.name, Role: c.part().Role().String(),
+		ChatID: conf.id, ConferenceMemberID: fmt.Sprint(c.part().ID), CanvasCount: 1,
 		ChatChannel: conf.chat, InfoChannel: conf.info,
 	}
-	if c.part.Role() == room.RoleModerator {
+	if c.part().Role() == room.RoleModerator {
 		// A moderator joining a locked room learns it here: lock and
 		// unlock are announced only as they happen.
-		p.ModChannel, p.Confd = conf.mod, &verto.PvtConfd{Locked: c.room.Locked()}
+		p.ModChannel, p.Confd = conf.mod, &verto.PvtConfd{Locked: c.room().Locked()}
 	}
-	if c.part.Info.Kind == room.KindScreen {
+	if c.part().Info.Kind == room.KindScreen {
 		p.ScreenShare, p.VideoOnly = true, true
 	}
 	s.request(verto.MethodEvent, verto.Event{EventChannel: s.sessid, EventType: verto.EventTypePvtData, PvtData: p})
@@ -223,10 +223,10 @@ func (c *Call) sendPvtData(s *Session, action string) {
 func (s *Session) channelRoom(channel string) (*Call, *conference, string) {
 	prefix, _, _ := strings.Cut(channel, ".")
 	for _, c := range s.calls {
-		if c.part == nil {
+		if c.part() == nil {
 			continue
 		}
-		conf := s.srv.conferenceOf(c.room)
+		conf := s.srv.conferenceOf(c.room())
 		switch channel {
 		case conf.la, conf.chat, conf.mod, conf.info:
 			return c, conf, prefix
@@ -240,7 +240,7 @@ func (s *Session) channelRoom(channel string) (*Call, *conference, string) {
 // are for its members.
 func (s *Session) leaveChannels(r *room.Room) {
 	for _, c := range s.calls {
-		if c.room == r {
+		if c.room() == r {
 			return
 		}
 	}

@@ -61,8 +61,8 @@ func (s *Session) chatSend(c *Call, data json.RawMessage) {
 	if json.Unmarshal(data, &d) != nil || d.Action != "send" {
 		return
 	}
-	msg := room.ChatMessage{From: s.user.Login + "@" + s.srv.cfg.Domain, FromDisplay: c.part.Info.Name, Message: d.Message, Type: d.Type}
-	if err := c.room.Say(c.part, msg); err != nil {
+	msg := room.ChatMessage{From: s.user.Login + "@" + s.srv.cfg.Domain, FromDisplay: c.part().Info.Name, Message: d.Message, Type: d.Type}
+	if err := c.room().Say(c.part(), msg); err != nil {
 		s.log.Debug("chat refused")
 	}
 }
@@ -100,7 +100,7 @@ func (s *Session) modCommand(c *Call, conf *conference, data json.RawMessage) {
 		return
 	}
 	cmd := room.Command{Name: d.Command, Target: parseMemberID(d.ID), Value: firstString(d.Value)}
-	resp, err := c.room.Run(c.part, cmd)
+	resp, err := c.room().Run(c.part(), cmd)
 	if err != nil {
 		s.srv.hub.publish(conf.mod, modResponse{Action: "response", Error: modError(err)})
 		return
@@ -150,11 +150,11 @@ func firstString(raw json.RawMessage) string {
 func (c *Call) browserDTMF(digits string) bool {
 	switch digits {
 	case "0":
-		_ = c.room.SelfMute(c.part, !c.part.Muted())
+		_ = c.room().SelfMute(c.part(), !c.part().Muted())
 	case "*0":
-		c.room.SelfVideoMute(c.part, !c.part.Row().VideoMuted)
+		c.room().SelfVideoMute(c.part(), !c.part().Row().VideoMuted)
 	case "*1":
-		c.room.RaiseHand(c.part, !c.part.HandRaised())
+		c.room().RaiseHand(c.part(), !c.part().HandRaised())
 	default:
 		return false
 	}

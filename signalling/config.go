@@ -5,6 +5,7 @@ import (
 
 	"github.com/confd/confd/room"
 	"github.com/confd/confd/signalling/verto"
+	"github.com/confd/confd/token"
 )
 
 // User is an account that may log in.
@@ -15,7 +16,7 @@ type User struct {
 	Role     room.Role
 	// Grant is set for a session that logged in with a join token: it may
 	// join only that room.
-	Grant *Grant
+	Grant *token.Grant
 }
 
 // Config is the Verto endpoint's configuration.

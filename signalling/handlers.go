@@ -10,6 +10,7 @@ import (
 
 	"github.com/confd/confd/room"
 	"github.com/confd/confd/signalling/verto"
+	"github.com/confd/confd/token"
 )
 
 // request is one client request as a handler sees it.
@@ -117,13 +118,13 @@ func (s *Session) handleLogin(req *request) (any, *verto.Error) {
 	// The punted session detaches its calls as it stops; take them over
 	// then (verto-spec §7.3), not before, or they would be missed and left
 	// to the attach window.
-	go func() {
+	s.spawn(func() {
 		select {
 		case <-old.gone:
 			s.post(s.reattach)
 		case <-s.ctx.Done():
 		}
-	}()
+	})
 	return nil, nil
 }
 
@@ -142,9 +143,9 @@ func tokenOf(p *verto.LoginParams) string {
 // authenticate checks a join token, or a login ("user" or "user@domain")
 // against the configured users; other logins are guests when guests are
 // allowed.
-func (srv *Server) authenticate(login, passwd, token string) (*User, *verto.Error) {
-	if token != "" {
-		g, err := verifyToken(token, srv.cfg.TokenSecret, time.Now())
+func (srv *Server) authenticate(login, passwd, tok string) (*User, *verto.Error) {
+	if tok != "" {
+		g, err := token.Verify(tok, srv.cfg.TokenSecret, time.Now())
 		if err != nil {
 			return nil, verto.NewError(verto.CodeAuthFailed, "Authentication Failure: "+err.Error())
 		}
@@ -199,8 +200,8 @@ func (s *Session) handleInfo(req *request) (any, *verto.Error) {
 	}
 	switch {
 	case p.DTMF != "":
-		if c := s.calls[p.CallID()]; c != nil && c.part != nil && !c.browserDTMF(p.DTMF) {
-			c.room.DTMF(c.part, p.DTMF)
+		if c := s.calls[p.CallID()]; c != nil && c.part() != nil && !c.browserDTMF(p.DTMF) {
+			c.room().DTMF(c.part(), p.DTMF)
 		}
 		return verto.MessageResult{Message: verto.MsgSent}, nil
 	case p.Msg != nil:

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/confd/confd/peer"
 	"github.com/confd/confd/room"
 	"github.com/confd/confd/signalling/vertotest"
 )
@@ -51,12 +52,18 @@ func startServer(t *testing.T, mutate func(*Config)) *testEnv {
 // startServerRooms is startServer with the given rooms.
 func startServerRooms(t *testing.T, rcfg []room.Config, mutate func(*Config)) *testEnv {
 	t.Helper()
+	return startServerMedia(t, rcfg, peer.MediaConfig{LoopbackOnly: true}, mutate)
+}
+
+// startServerMedia is startServerRooms with the given media config.
+func startServerMedia(t *testing.T, rcfg []room.Config, mcfg peer.MediaConfig, mutate func(*Config)) *testEnv {
+	t.Helper()
 	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
 	rooms, err := room.New(rcfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	media, err := NewMedia(MediaConfig{LoopbackOnly: true})
+	media, err := peer.NewMedia(mcfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -134,7 +134,7 @@ func (s *Session) mayReceive(channel string) bool {
 
 func (s *Session) inRoom(number string) bool {
 	for _, c := range s.calls {
-		if c.room.Number() == number {
+		if c.room().Number() == number {
 			return true
 		}
 	}

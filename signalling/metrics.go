@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/confd/confd/forwarder"
+	"github.com/confd/confd/peer"
 )
 
 // Metrics is the Verto endpoint's state for the server's metrics (served
@@ -33,16 +34,7 @@ type CallMetrics struct {
 }
 
 // SlotMetrics is one video slot of a call.
-type SlotMetrics struct {
-	Slot int
-	// Width and Height are the size the client renders the slot at
-	// (confd.slotSize); 0 when it never said.
-	Width, Height int
-	// RID names the layer being forwarded; "" for none or a single-layer
-	// source.
-	RID string
-	forwarder.DownTrackStats
-}
+type SlotMetrics = peer.SlotStats
 
 // Metrics reports the sessions and every live call.
 func (s *Server) Metrics() Metrics {
@@ -67,42 +59,14 @@ func (s *Server) Metrics() Metrics {
 	return m
 }
 
-// metrics is the call's part of Metrics; false for a call not yet in a
-// room (still being answered).
+// metrics is the call's part of Metrics.
 func (c *Call) metrics() (CallMetrics, bool) {
-	c.mu.Lock()
-	r, p, cam := c.room, c.part, c.camera
-	slots := slices.Clone(c.slots)
-	c.mu.Unlock()
-	if r == nil || p == nil {
+	m := c.peer.Where()
+	if m.Part == nil {
 		return CallMetrics{}, false
 	}
-	m := CallMetrics{CallID: c.id, Room: r.Number(), MemberID: p.ID, Detached: c.sess.Load() == nil}
-	if a := c.allocator(); a != nil {
-		m.Estimate = a.Estimate()
-	}
-	if cam != nil {
-		m.Camera = cam.Layers()
-	}
-	m.Slots = make([]SlotMetrics, len(slots))
-	for i, dt := range slots {
-		st := dt.Stats()
-		w, h := dt.RenderSize()
-		m.Slots[i] = SlotMetrics{Slot: i, Width: w, Height: h, RID: forwardedRID(dt, st.Current.Spatial), DownTrackStats: st}
-	}
-	return m, true
-}
-
-// forwardedRID is the rid of the layer dt forwards; "" for none.
-func forwardedRID(dt *forwarder.DownTrack, spatial int) string {
-	src := dt.Source()
-	if src == nil || spatial < 0 {
-		return ""
-	}
-	for _, l := range src.Layers() {
-		if l.Index == spatial {
-			return l.RID
-		}
-	}
-	return ""
+	st := c.peer.Stats()
+	cm := CallMetrics{CallID: c.id, Room: m.Room.Number(), MemberID: m.Part.ID, Detached: c.sess.Load() == nil,
+		Estimate: st.Estimate, Camera: st.Camera, Slots: st.Slots}
+	return cm, true
 }

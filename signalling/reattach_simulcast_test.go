@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/webrtc/v4"
-
 	"github.com/confd/confd/forwarder"
 	"github.com/confd/confd/signalling/vertotest"
 )
@@ -56,91 +54,6 @@ func TestReattachSimulcast(t *testing.T) {
 	}
 	if err := pub.call.Hangup(ctx); err != nil {
 		t.Fatalf("hangup after reattach: %v", err)
-	}
-}
-
-// TestReattachOfferSimulcastLines: the rids a client sent its camera with
-// become the receive rids of the camera section of confd's next offer;
-// the other sections, and offers for cameras without simulcast, stay as
-// they were.
-func TestReattachOfferSimulcastLines(t *testing.T) {
-	answer := strings.Join([]string{
-		"v=0", "o=- 1 2 IN IP4 127.0.0.1", "s=-", "t=0 0",
-		"m=audio 9 UDP/TLS/RTP/SAVPF 111", "c=IN IP4 0.0.0.0", "a=mid:0", "a=sendrecv", "a=rtpmap:111 opus/48000/2",
-		"m=video 9 UDP/TLS/RTP/SAVPF 96", "c=IN IP4 0.0.0.0", "a=mid:1", "a=sendrecv", "a=rtpmap:96 VP8/90000",
-		"a=rid:lo send", "a=rid:mid send", "a=rid:hi send", "a=simulcast:send lo;mid;~hi",
-		"",
-	}, "\r\n")
-	rids := sendRIDs(answer)
-	if strings.Join(rids, " ") != "lo mid hi" {
-		t.Fatalf("sendRIDs = %q, want lo mid hi", rids)
-	}
-	if got := sendRIDs(strings.ReplaceAll(answer, " send", " recv")); got != nil {
-		t.Errorf("receive rids taken for send rids: %q", got)
-	}
-
-	offer := strings.Join([]string{
-		"v=0", "o=- 1 2 IN IP4 127.0.0.1", "s=-", "t=0 0",
-		"m=audio 9 UDP/TLS/RTP/SAVPF 111", "c=IN IP4 0.0.0.0", "a=mid:0", "a=rtpmap:111 opus/48000/2", "a=sendrecv",
-		"m=video 9 UDP/TLS/RTP/SAVPF 96", "c=IN IP4 0.0.0.0", "a=mid:1", "a=rtpmap:96 VP8/90000", "a=sendrecv", "a=candidate:1 1 udp 1 127.0.0.1 5000 typ host",
-		"m=video 9 UDP/TLS/RTP/SAVPF 96", "c=IN IP4 0.0.0.0", "a=mid:2", "a=rtpmap:96 VP8/90000", "a=sendonly",
-		"",
-	}, "\r\n")
-	got, err := withRecvSimulcast(offer, rids)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := strings.Replace(offer, "a=mid:1\r\na=rtpmap:96 VP8/90000\r\n",
-		"a=mid:1\r\na=rtpmap:96 VP8/90000\r\na=rid:lo recv\r\na=rid:mid recv\r\na=rid:hi recv\r\na=simulcast:recv lo;mid;hi\r\n", 1)
-	if got != want {
-		t.Errorf("offer with simulcast:\n%s\nwant:\n%s", got, want)
-	}
-	if got, err := withRecvSimulcast(offer, nil); err != nil || got != offer {
-		t.Errorf("offer without simulcast changed (%v):\n%s", err, got)
-	}
-}
-
-// TestCameraRIDsOutliveAnUnansweredAttach: a PeerConnection whose attach
-// offer was never answered has no remote description; the next offer
-// still asks for the rids the client last answered with.
-func TestCameraRIDsOutliveAnUnansweredAttach(t *testing.T) {
-	answered, err := webrtc.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer answered.Close()
-	offerer, err := webrtc.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer offerer.Close()
-	if _, err := offerer.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{
-		Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
-		t.Fatal(err)
-	}
-	offer, err := offerer.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The client's camera section with three send rids, as a browser's.
-	offer.SDP = strings.Replace(offer.SDP, "a=sendonly\r\n",
-		"a=sendonly\r\na=rid:q send\r\na=rid:h send\r\na=rid:f send\r\na=simulcast:send q;h;f\r\n", 1)
-	if err := answered.SetRemoteDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	var c Call
-	c.sim.pc = answered
-	if got := strings.Join(c.cameraRIDs(), " "); got != "q h f" {
-		t.Fatalf("rids of the answered PeerConnection: %q", got)
-	}
-	unanswered, err := webrtc.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unanswered.Close()
-	c.sim.pc = unanswered
-	if got := strings.Join(c.cameraRIDs(), " "); got != "q h f" {
-		t.Errorf("rids after an unanswered attach: %q, want q h f", got)
 	}
 }
 
@@ -205,9 +118,7 @@ func cameraOf(t *testing.T, srv *Server, callID string) *forwarder.Receiver {
 	if call == nil {
 		t.Fatalf("no call %s", callID)
 	}
-	call.mu.Lock()
-	defer call.mu.Unlock()
-	return call.camera
+	return call.peer.Camera()
 }
 
 // ridsOf lists the rids of recv's layers, smallest first.

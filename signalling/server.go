@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 	"go.uber.org/zap"
 
+	"github.com/confd/confd/peer"
 	"github.com/confd/confd/room"
 	"github.com/confd/confd/signalling/verto"
 )
@@ -23,7 +24,7 @@ type Server struct {
 	cfg   Config
 	log   *zap.Logger
 	rooms *room.Rooms
-	media *Media
+	media *peer.Media
 	hub   *hub
 
 	upgrader websocket.Upgrader
@@ -44,7 +45,7 @@ type Server struct {
 }
 
 // NewServer makes the endpoint.
-func NewServer(cfg Config, rooms *room.Rooms, media *Media, log *zap.Logger) *Server {
+func NewServer(cfg Config, rooms *room.Rooms, media *peer.Media, log *zap.Logger) *Server {
 	cfg.defaults()
 	if log == nil {
 		log = zap.NewNop()

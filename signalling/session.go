@@ -55,8 +55,9 @@ type Session struct {
 	wake    chan struct{}
 
 	frames   chan []byte
-	gone     chan struct{} // closed when the session has ended and let go of its calls
-	readDone chan struct{} // closed when readLoop has returned
+	gone     chan struct{}  // closed when the session has ended and let go of its calls
+	work     sync.WaitGroup // the loop's background work (spawn), waited for by run
+	readDone chan struct{}  // closed when readLoop has returned
 
 	// stalled is set when the client let the outbound queue fill up: the
 	// socket is closed at once, without a close handshake.
@@ -103,6 +104,20 @@ func (s *Session) run() {
 	s.loop()
 	s.closeOut()
 	wg.Wait()
+	s.work.Wait()
+}
+
+// spawn runs f on a goroutine of the session's: work the loop must not
+// wait for (building an answer, ICE gathering), which posts its outcome
+// back. Only the loop calls it; run waits for every such goroutine after
+// the loop has ended (the session's context is cancelled by then, which
+// ends any gathering).
+func (s *Session) spawn(f func()) {
+	s.work.Add(1)
+	go func() {
+		defer s.work.Done()
+		f()
+	}()
 }
 
 // post runs f on the session loop. It never blocks.

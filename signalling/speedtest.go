@@ -57,13 +57,13 @@ func (s *Session) download(size int) {
 		}
 		s.sendFrame(f)
 	}
-	go func() {
+	s.spawn(func() {
 		select {
 		case <-done:
 			s.post(func() { s.send(fmt.Appendf(nil, "#SPD %d", millis(time.Since(start)))) })
 		case <-s.ctx.Done():
 		}
-	}()
+	})
 }
 
 func millis(d time.Duration) int64 { return max(d.Milliseconds(), 1) }

@@ -14,10 +14,14 @@ import (
 	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap"
 
+	"github.com/confd/confd/control"
 	"github.com/confd/confd/dialin"
+	"github.com/confd/confd/events"
 	"github.com/confd/confd/frontend"
+	"github.com/confd/confd/peer"
 	"github.com/confd/confd/room"
 	"github.com/confd/confd/signalling"
+	"github.com/confd/confd/whip"
 )
 
 // app is one running confd: rooms, the Verto endpoint and the web servers.
@@ -25,9 +29,13 @@ type app struct {
 	cfg   Config
 	log   *zap.Logger
 	rooms *room.Rooms
-	media *signalling.Media
+	media *peer.Media
 	verto *signalling.Server
 	sip   *dialin.Server // nil when no SIP listener is configured
+
+	events *events.Bus  // webhooks and event streams (api.go)
+	api    *control.API // nil while no API key is configured
+	whip   *whip.Server // broadcasters and audiences (whip.go)
 
 	servers []*http.Server
 	addrs   map[string]net.Addr // "https", "http" → bound address
@@ -39,12 +47,16 @@ func newApp(cfg Config, log *zap.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	media, err := signalling.NewMedia(cfg.mediaConfig())
+	media, err := peer.NewMedia(cfg.mediaConfig())
 	if err != nil {
 		return nil, err
 	}
 	a := &app{cfg: cfg, log: log, rooms: rooms, media: media, addrs: map[string]net.Addr{}}
 	a.verto = signalling.NewServer(cfg.vertoConfig(), rooms, media, log.Named("verto"))
+	if err := a.newOperators(); err != nil {
+		return nil, err
+	}
+	a.newBroadcast()
 	if cfg.sipEnabled() {
 		dc, err := cfg.sipConfig()
 		if err != nil {
@@ -77,6 +89,8 @@ func (a *app) handler() http.Handler {
 		r.Get("/metrics", a.metricsHandler(allow))
 	}
 	r.Handle("/verto", a.verto)
+	r.Mount(control.Prefix, a.apiHandler())
+	a.whip.Mount(r)
 	r.Mount("/", frontend.New(frontend.Options{EmbedOrigins: a.cfg.Web.EmbedOrigins}))
 	return r
 }
@@ -103,6 +117,7 @@ func (a *app) clientConfig(w http.ResponseWriter, _ *http.Request) {
 
 // start binds the listeners and serves in the background.
 func (a *app) start() (bool, error) {
+	a.events.Start()
 	h := a.handler()
 	var made bool
 	if a.cfg.Listen.HTTPS != "" {
@@ -151,13 +166,16 @@ func (a *app) serve(name, addr string, h http.Handler, tlsCfg *tls.Config) error
 }
 
 // shutdown ends every call (verto.bye, SIP BYE), closes the sessions and
-// waits for the phones' BYEs, then stops the servers and the media sockets.
+// waits for the phones' BYEs; then the event streams end and the webhooks
+// get their last events, and the servers and the media sockets stop.
 func (a *app) shutdown(ctx context.Context) {
 	a.rooms.Close()
 	a.verto.Shutdown(ctx)
+	a.whip.Shutdown(ctx)
 	if a.sip != nil {
 		a.sip.Shutdown(ctx)
 	}
+	a.events.Close(ctx) // before the servers: a stream's handler lives until then
 	for _, s := range a.servers {
 		_ = s.Shutdown(ctx)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/confd/confd/peer"
 	"github.com/confd/confd/room"
 	"github.com/confd/confd/signalling"
 )
@@ -30,6 +31,13 @@ type Config struct {
 	Web      WebConfig     `yaml:"web"`
 	Metrics  MetricsConfig `yaml:"metrics"`
 	Shutdown time.Duration `yaml:"shutdown_timeout"`
+
+	// The operators' interfaces (api.go).
+	API      APIConfig       `yaml:"api"`
+	Webhooks []WebhookConfig `yaml:"webhooks"`
+
+	// Broadcasters and audiences (whip.go).
+	WHIP WHIPConfig `yaml:"whip"`
 }
 
 // WebConfig is the web client.
@@ -91,6 +99,11 @@ type WebRTCConfig struct {
 	IncludeLoopback *bool             `yaml:"include_loopback"`
 	LoopbackOnly    bool              `yaml:"loopback_only"`
 	ICEServers      []ICEServerConfig `yaml:"ice_servers"`
+	// ICEDisconnected and ICEFailed: how long a browser's media may be
+	// silent before its connection counts as disconnected, then failed
+	// (the call is hung up).
+	ICEDisconnected time.Duration `yaml:"ice_disconnected_timeout"`
+	ICEFailed       time.Duration `yaml:"ice_failed_timeout"`
 }
 
 // ICEServerConfig is a STUN or TURN server handed to browsers.
@@ -120,6 +133,10 @@ type RoomConfig struct {
 	Present      string `yaml:"present"`
 	Lobby        bool   `yaml:"lobby"`
 	Tones        string `yaml:"tones"` // phones (default), always or never
+	// StreamKey lets a WHIP broadcaster publish with it as its bearer token.
+	StreamKey string `yaml:"stream_key"`
+	// WHEP: who may watch over WHEP: token (default), open or off.
+	WHEP string `yaml:"whep"`
 }
 
 // loadConfig reads path (none: every default). Unknown keys are errors, so
@@ -179,6 +196,11 @@ func (c *Config) validate() error {
 		if !room.TonePolicy(r.Tones).Valid() {
 			return fmt.Errorf("room %q: tones must be phones, always or never", r.Number)
 		}
+		switch r.WHEP {
+		case "", room.WHEPToken, room.WHEPOpen, room.WHEPOff:
+		default:
+			return fmt.Errorf("room %q: whep must be token, open or off", r.Number)
+		}
 		if r.RequireToken && c.Verto.TokenSecret == "" {
 			return fmt.Errorf("room %q requires tokens but verto.token_secret is not set", r.Number)
 		}
@@ -194,8 +216,14 @@ func (c *Config) validate() error {
 	if _, err := c.Metrics.allowed(); err != nil {
 		return err
 	}
+	if w := c.WebRTC; w.ICEDisconnected < 0 || w.ICEFailed < 0 || (w.ICEFailed > 0 && w.ICEFailed < w.ICEDisconnected) {
+		return errors.New("webrtc: ice_failed_timeout must not be shorter than ice_disconnected_timeout, and neither negative")
+	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		return errors.New("tls: cert and key go together")
+	}
+	if err := c.validateOperators(); err != nil {
+		return err
 	}
 	return c.SIP.validate()
 }
@@ -206,7 +234,7 @@ func (c *Config) roomConfigs() []room.Config {
 		out[i] = room.Config{
 			Number: r.Number, Name: r.Name, PIN: r.PIN, ModeratorPIN: r.ModeratorPIN, MaxMembers: r.MaxMembers,
 			Speakers: r.Speakers, RequireToken: r.RequireToken, PresentModerators: r.Present == "moderators",
-			Lobby: r.Lobby, Tones: room.TonePolicy(r.Tones),
+			Lobby: r.Lobby, Tones: room.TonePolicy(r.Tones), StreamKey: r.StreamKey, WHEP: r.WHEP,
 		}
 	}
 	return out
@@ -235,12 +263,12 @@ func (c *Config) vertoConfig() signalling.Config {
 	return sc
 }
 
-func (c *Config) mediaConfig() signalling.MediaConfig {
+func (c *Config) mediaConfig() peer.MediaConfig {
 	w := c.WebRTC
-	return signalling.MediaConfig{
+	return peer.MediaConfig{
 		UDPPortMin: w.UDPPortMin, UDPPortMax: w.UDPPortMax, UDPMux: w.UDPMux, ICETCP: w.ICETCP,
 		PublicIPs: w.PublicIPs, IncludeLoopback: w.IncludeLoopback == nil || *w.IncludeLoopback,
-		LoopbackOnly: w.LoopbackOnly,
+		LoopbackOnly: w.LoopbackOnly, ICEDisconnected: w.ICEDisconnected, ICEFailed: w.ICEFailed,
 	}
 }
 

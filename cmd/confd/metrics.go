@@ -110,6 +110,11 @@ func (a *app) writeMetrics(w *bufio.Writer) {
 	e.sample("confd_sip_calls_total", float64(sm.CallsTotal))
 	e.family("confd_sip_rtp_dropped_total", "counter", "RTP packets from phones dropped as malformed or from an unlatched address.")
 	e.sample("confd_sip_rtp_dropped_total", float64(sm.BadRTP))
+	a.writeEventMetrics(e)
+	pubs, viewers := a.whip.Sessions()
+	e.family("confd_whip_sessions", "gauge", "WHIP publishers and WHEP viewers, by kind.")
+	e.sample("confd_whip_sessions", float64(pubs), "kind", "whip")
+	e.sample("confd_whip_sessions", float64(viewers), "kind", "whep")
 }
 
 func (a *app) writeRoomMetrics(e *expo) {
@@ -136,6 +141,8 @@ func (a *app) writeRoomMetrics(e *expo) {
 var roomFamilies = []metricFamily[room.Metrics]{
 	{"confd_room_waiting", "gauge", "Members waiting in the room's lobby.", false,
 		func(m *room.Metrics) float64 { return float64(m.Waiting) }},
+	{"confd_room_viewers", "gauge", "WHEP viewers watching the room (not members).", false,
+		func(m *room.Metrics) float64 { return float64(m.Viewers) }},
 	{"confd_room_publishers", "gauge", "Members sending video.", false,
 		func(m *room.Metrics) float64 { return float64(m.Publishing) }},
 	{"confd_room_talking", "gauge", "Members the mixer hears talking now.", false,

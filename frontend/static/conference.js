@@ -34,7 +34,7 @@ export function parseRow(key, row) {
   const v = st.video && typeof st.video === 'object' ? st.video : null;
   const c = st.confd && typeof st.confd === 'object' ? st.confd : {};
   const codec = String(r[3] ?? '');
-  const kind = ['browser', 'phone', 'screen'].includes(c.kind) ? c.kind : (v?.screenShare ? 'screen' : 'browser');
+  const kind = ['browser', 'phone', 'screen', 'stream'].includes(c.kind) ? c.kind : (v?.screenShare ? 'screen' : 'browser');
   return {
     key: String(key ?? ''),
     id: parseInt(r[0], 10) || 0,

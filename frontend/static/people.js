@@ -140,6 +140,9 @@ export class People {
     if (m.kind === 'screen') {
       tags.push(h('span', { class: 'tag screen' }, icon('screen'), 'Screen'));
     }
+    if (m.kind === 'stream') {
+      tags.push(h('span', { class: 'tag screen' }, icon('screen'), 'Broadcast'));
+    }
     if (m.floorLocked) {
       tags.push(h('span', { class: 'tag' }, icon('pin'), 'Large view'));
     }

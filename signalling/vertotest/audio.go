@@ -21,7 +21,7 @@ type microphone struct {
 	buf   [mixer.MaxPayload]byte
 }
 
-func (c *Call) addMic(pc *webrtc.PeerConnection) error {
+func (c *Call) addMic(pc *webrtc.PeerConnection, dir webrtc.RTPTransceiverDirection) error {
 	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "mic", c.opts.Name)
 	if err != nil {
 		return err
@@ -30,7 +30,7 @@ func (c *Call) addMic(pc *webrtc.PeerConnection) error {
 	if err != nil {
 		return err
 	}
-	tr, err := pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv})
+	tr, err := pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: dir})
 	if err != nil {
 		return err
 	}

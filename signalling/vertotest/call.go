@@ -40,6 +40,12 @@ type CallOptions struct {
 	Simulcast bool
 	// Throttle, when set, limits the rate at which the call receives RTP.
 	Throttle *Throttle
+	// Broadcast offers what a WHIP publisher does: the microphone and the
+	// camera (simulcast when set), both send-only, and nothing to receive.
+	Broadcast bool
+	// Watch offers what a WHEP player does: audio and one video section,
+	// both receive-only.
+	Watch bool
 }
 
 // Call is one call with its PeerConnection.
@@ -158,10 +164,23 @@ func (c *Call) makeOffer() (string, error) {
 // section and nothing else (verto-spec §10); a call has audio, then the
 // camera and receive-only slots.
 func (c *Call) addMedia(pc *webrtc.PeerConnection) error {
-	if c.opts.ScreenShare {
+	switch {
+	case c.opts.ScreenShare:
 		return c.addCamera(pc, webrtc.RTPTransceiverDirectionSendonly)
+	case c.opts.Broadcast:
+		if err := c.addMic(pc, webrtc.RTPTransceiverDirectionSendonly); err != nil {
+			return err
+		}
+		return c.addCamera(pc, webrtc.RTPTransceiverDirectionSendonly)
+	case c.opts.Watch:
+		for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+			if _, err := pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	if err := c.addMic(pc); err != nil {
+	if err := c.addMic(pc, webrtc.RTPTransceiverDirectionSendrecv); err != nil {
 		return err
 	}
 	return c.addVideo(pc)

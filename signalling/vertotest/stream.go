@@ -10,6 +10,7 @@ import (
 
 	"github.com/confd/confd/forwarder/forwardertest"
 	"github.com/confd/confd/forwarder/vp8"
+	"github.com/confd/confd/rtpparse"
 )
 
 // Packet is one received video packet, reduced to what tests check.
@@ -236,19 +237,10 @@ func (s *Stream) SourcesSince(n int) []uint32 {
 	return sourcesOf(pkts[min(n, len(pkts)):])
 }
 
-// rtpPayloadOf returns the payload of a raw RTP packet, padding removed.
+// rtpPayloadOf returns the payload of a raw RTP packet, padding removed;
+// false for garbage and padding alone.
 func rtpPayloadOf(raw []byte) ([]byte, bool) {
 	var h rtp.Header
-	n, err := h.Unmarshal(raw)
-	if err != nil {
-		return nil, false
-	}
-	end := len(raw)
-	if h.Padding {
-		end -= int(raw[end-1])
-	}
-	if end <= n {
-		return nil, false
-	}
-	return raw[n:end], true
+	payload, err := rtpparse.Parse(raw, &h)
+	return payload, err == nil && len(payload) > 0
 }

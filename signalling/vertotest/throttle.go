@@ -19,6 +19,7 @@ type Throttle struct {
 	tokens  float64
 	last    time.Time
 	dropped int
+	cut     bool // the link is down: nothing in or out, STUN and DTLS included
 }
 
 // throttleBurst is the bucket depth in time at the rate: a key frame of
@@ -37,6 +38,24 @@ func (t *Throttle) SetRate(bps int) {
 	t.rate = bps
 	t.tokens = float64(bps) * throttleBurst.Seconds() / 8
 	t.last = time.Now()
+}
+
+// Cut takes the link down for good: from now on the client's sockets drop
+// every datagram they send or receive, as when a laptop leaves the Wi-Fi
+// while its websocket lives on elsewhere.
+func (t *Throttle) Cut() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.cut = true
+}
+
+func (t *Throttle) isCut() bool {
+	if t == nil {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.cut
 }
 
 // Dropped is how many packets the throttle dropped.
@@ -110,6 +129,9 @@ type clientConn struct {
 func (c *clientConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	for {
 		n, addr, err := c.UDPConn.ReadFrom(b)
+		if err == nil && c.t.isCut() {
+			continue
+		}
 		if err != nil || !isRTP(b[:n]) {
 			return n, addr, err
 		}
@@ -119,4 +141,12 @@ func (c *clientConn) ReadFrom(b []byte) (int, net.Addr, error) {
 			return n, addr, err
 		}
 	}
+}
+
+// WriteTo drops everything once the link is cut.
+func (c *clientConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	if c.t.isCut() {
+		return len(b), nil
+	}
+	return c.UDPConn.WriteTo(b, addr)
 }

@@ -1,4 +1,8 @@
-package signalling
+// Package token is confd's join tokens: HS256 JWTs (RFC 7519, RFC 7515)
+// that embedding sites, operators' backends and the control API mint with
+// the shared secret, and that Verto logins, WHIP publishers and WHEP
+// viewers present. A token grants one room, under a name, with a role.
+package token
 
 import (
 	"crypto/hmac"
@@ -15,11 +19,11 @@ import (
 
 // Token errors, each a clear reason for the client.
 var (
-	ErrTokenMalformed = errors.New("token is malformed")
-	ErrTokenSignature = errors.New("token signature is invalid")
-	ErrTokenExpired   = errors.New("token has expired")
-	ErrTokenEarly     = errors.New("token is not valid yet")
-	ErrTokenNoSecret  = errors.New("this server accepts no tokens")
+	ErrMalformed = errors.New("token is malformed")
+	ErrSignature = errors.New("token signature is invalid")
+	ErrExpired   = errors.New("token has expired")
+	ErrEarly     = errors.New("token is not valid yet")
+	ErrNoSecret  = errors.New("this server accepts no tokens")
 )
 
 // Grant is what a valid join token allows: one room, under a name, with a
@@ -41,28 +45,28 @@ type tokenClaims struct {
 // maxTokenBytes bounds what is decoded before the signature is checked.
 const maxTokenBytes = 4096
 
-// verifyToken checks an HS256 JWT (RFC 7519, RFC 7515) signed with secret
+// Verify checks an HS256 JWT (RFC 7519, RFC 7515) signed with secret
 // and returns its grant. Only HS256 is accepted: the header's alg is never
 // trusted to pick the algorithm.
-func verifyToken(token, secret string, now time.Time) (Grant, error) {
+func Verify(token, secret string, now time.Time) (Grant, error) {
 	if secret == "" {
-		return Grant{}, ErrTokenNoSecret
+		return Grant{}, ErrNoSecret
 	}
 	parts := strings.Split(token, ".")
 	if len(token) > maxTokenBytes || len(parts) != 3 {
-		return Grant{}, ErrTokenMalformed
+		return Grant{}, ErrMalformed
 	}
 	if err := checkHeader(parts[0]); err != nil {
 		return Grant{}, err
 	}
 	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
 	if err != nil {
-		return Grant{}, ErrTokenMalformed
+		return Grant{}, ErrMalformed
 	}
 	mac := hmac.New(sha256.New, []byte(secret))
 	mac.Write([]byte(parts[0] + "." + parts[1]))
 	if !hmac.Equal(sig, mac.Sum(nil)) {
-		return Grant{}, ErrTokenSignature
+		return Grant{}, ErrSignature
 	}
 	return grantOf(parts[1], now)
 }
@@ -70,16 +74,16 @@ func verifyToken(token, secret string, now time.Time) (Grant, error) {
 func checkHeader(seg string) error {
 	raw, err := base64.RawURLEncoding.DecodeString(seg)
 	if err != nil {
-		return ErrTokenMalformed
+		return ErrMalformed
 	}
 	var h struct {
 		Alg string `json:"alg"`
 	}
 	if json.Unmarshal(raw, &h) != nil {
-		return ErrTokenMalformed
+		return ErrMalformed
 	}
 	if h.Alg != "HS256" {
-		return fmt.Errorf("%w: alg %q, want HS256", ErrTokenMalformed, h.Alg)
+		return fmt.Errorf("%w: alg %q, want HS256", ErrMalformed, h.Alg)
 	}
 	return nil
 }
@@ -87,17 +91,17 @@ func checkHeader(seg string) error {
 func grantOf(seg string, now time.Time) (Grant, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(seg)
 	if err != nil {
-		return Grant{}, ErrTokenMalformed
+		return Grant{}, ErrMalformed
 	}
 	var c tokenClaims
 	if json.Unmarshal(raw, &c) != nil || c.Room == "" || c.Exp == 0 {
-		return Grant{}, fmt.Errorf("%w: room and exp claims are required", ErrTokenMalformed)
+		return Grant{}, fmt.Errorf("%w: room and exp claims are required", ErrMalformed)
 	}
 	switch {
 	case now.Unix() >= c.Exp:
-		return Grant{}, ErrTokenExpired
+		return Grant{}, ErrExpired
 	case c.Nbf != 0 && now.Unix() < c.Nbf:
-		return Grant{}, ErrTokenEarly
+		return Grant{}, ErrEarly
 	}
 	g := Grant{Room: c.Room, Name: c.Name, Role: room.RoleParticipant}
 	if strings.EqualFold(c.Role, "moderator") {
@@ -106,9 +110,9 @@ func grantOf(seg string, now time.Time) (Grant, error) {
 	return g, nil
 }
 
-// SignToken makes a token for g valid until exp: what an embedding site's
+// Sign makes a token for g valid until exp: what an embedding site's
 // backend does (tests and the docs' example use it).
-func SignToken(g Grant, secret string, exp time.Time) string {
+func Sign(g Grant, secret string, exp time.Time) string {
 	enc := base64.RawURLEncoding
 	header := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
 	claims, _ := json.Marshal(tokenClaims{Room: g.Room, Name: g.Name, Role: g.Role.String(), Exp: exp.Unix()})

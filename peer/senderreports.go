@@ -1,4 +1,4 @@
-package signalling
+package peer
 
 import (
 	"errors"
@@ -16,7 +16,7 @@ import (
 // layers of one publisher lines their timestamps up with them. Reading
 // through rr also lets the RTCP report interceptor see the sender
 // reports it answers with LSR/DLSR in its receiver reports. It runs as
-// one of the call's media goroutines, with one buffer for all reads.
+// one of the peer's goroutines, with one buffer for all reads.
 func readSenderReports(rr *webrtc.RTPReceiver, rid string, recv *forwarder.Receiver) {
 	buf := make([]byte, forwarder.MaxPacketSize)
 	for {

@@ -1,9 +1,10 @@
-package signalling
+package peer
 
 import (
 	"fmt"
 	"net"
 	"net/netip"
+	"time"
 
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
@@ -15,7 +16,8 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// MediaConfig is how browsers' media reaches confd.
+// MediaConfig is how browsers' media reaches confd: the ports and
+// addresses every PeerConnection gathers on.
 type MediaConfig struct {
 	// UDPPortMin and UDPPortMax bound the ports ICE gathers on (0: any).
 	UDPPortMin, UDPPortMax uint16
@@ -29,7 +31,19 @@ type MediaConfig struct {
 	IncludeLoopback bool
 	// LoopbackOnly gathers on loopback only (tests).
 	LoopbackOnly bool
+	// ICEDisconnected is how long a PeerConnection hears nothing from its
+	// client before it counts as disconnected (default 5 s), ICEFailed how
+	// long before it fails and the call is hung up (default 25 s), and
+	// ICEKeepalive how often confd checks the path (default 2 s).
+	ICEDisconnected, ICEFailed, ICEKeepalive time.Duration
 }
+
+// ICE liveness defaults (pion's own).
+const (
+	defaultICEDisconnected = 5 * time.Second
+	defaultICEFailed       = 25 * time.Second
+	defaultICEKeepalive    = 2 * time.Second
+)
 
 // Payload types confd offers. Browsers accept whatever the answer names.
 const (
@@ -37,7 +51,9 @@ const (
 	payloadTypeOpus = 111
 )
 
-// Media builds PeerConnections for browser calls.
+// Media builds the PeerConnections of every peer: one pion API, with the
+// codecs, interceptors and network settings they share, and the shared UDP
+// and TCP muxes when configured.
 type Media struct {
 	api    *webrtc.API
 	closer []func() error
@@ -118,6 +134,8 @@ func (m *Media) settings(cfg MediaConfig) (webrtc.SettingEngine, error) {
 	se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetIncludeLoopbackCandidate(cfg.IncludeLoopback || cfg.LoopbackOnly)
+	se.SetICETimeouts(orDefault(cfg.ICEDisconnected, defaultICEDisconnected), orDefault(cfg.ICEFailed, defaultICEFailed),
+		orDefault(cfg.ICEKeepalive, defaultICEKeepalive))
 	if cfg.LoopbackOnly {
 		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	}
@@ -163,12 +181,6 @@ func (m *Media) muxes(se *webrtc.SettingEngine, cfg MediaConfig) error {
 	return nil
 }
 
-// NewPeerConnection makes a PeerConnection for one call.
-func (m *Media) NewPeerConnection() (*webrtc.PeerConnection, error) {
-	pc, _, err := m.newPeerConnection()
-	return pc, err
-}
-
 // newPeerConnection makes a PeerConnection and returns its send-side
 // bandwidth estimator (nil if the registry made none).
 func (m *Media) newPeerConnection() (*webrtc.PeerConnection, cc.BandwidthEstimator, error) {
@@ -187,4 +199,11 @@ func (m *Media) Close() {
 		_ = c()
 	}
 	m.closer = nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
 }

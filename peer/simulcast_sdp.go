@@ -1,4 +1,4 @@
-package signalling
+package peer
 
 import (
 	"fmt"
@@ -9,9 +9,10 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// Keeping simulcast across a reattach (verto-spec §7.2, RFC 8853).
+// Keeping simulcast across a reattach (RFC 8853).
 //
-// A reattached call gets a server offer, and a browser answers an offer
+// A peer whose client lost its PeerConnection makes a new one with a
+// server offer (Offer), and a browser answers an offer
 // with several encodings only when the offer asks to receive them: a=rid
 // recv lines and a=simulcast:recv on the camera's section. pion v4.2.20
 // cannot produce those lines itself: CreateOffer builds its sections with
@@ -23,27 +24,9 @@ import (
 // side of simulcast from the answer alone: the answer's a=rid send lines
 // become one track per rid (configureRTPReceivers), matched to packets by
 // their RtpStreamId header extension, and OnTrack fires per rid as for a
-// client's own simulcast offer.
-
-// cameraRIDs are the rids the client sent its camera with on the call's
-// last PeerConnection, nil when it did not use simulcast. That
-// PeerConnection is closed by now (the socket dropped), but it keeps its
-// remote description, and startDownlink recorded it in c.sim.pc; it must
-// be read before the reattach's newPC replaces it.
-//
-// A PeerConnection with no remote description (its client lost the socket
-// again before answering an attach) says nothing: the rids last seen stand.
-func (c *Call) cameraRIDs() []string {
-	c.sim.mu.Lock()
-	defer c.sim.mu.Unlock()
-	if c.sim.pc == nil {
-		return c.sim.rids
-	}
-	if rd := c.sim.pc.RemoteDescription(); rd != nil {
-		c.sim.rids = sendRIDs(rd.SDP)
-	}
-	return c.sim.rids
-}
+// client's own simulcast offer. The rids asked for are those of the last
+// remote description the peer applied (noteRIDs): a PeerConnection whose
+// client never answered says nothing, and the rids last seen stand.
 
 // sendRIDs are the rids of the first video section in which the SDP's
 // author sends simulcast (a=rid:<id> send, RFC 8851), in their order; nil

@@ -1,0 +1,37 @@
+package main
+
+import (
+	"github.com/confd/confd/whip"
+)
+
+// WHIPConfig bounds the WHIP publishers and WHEP viewers.
+type WHIPConfig struct {
+	// MaxSessions bounds the sessions at once (default 500),
+	// MaxSessionsPerAddress those from one client address (default 10).
+	MaxSessions           int `yaml:"max_sessions"`
+	MaxSessionsPerAddress int `yaml:"max_sessions_per_address"`
+	// AllowedOrigins are the browser pages that may publish or watch
+	// (CORS; "*": any). Broadcast tools send no Origin and need none.
+	AllowedOrigins []string `yaml:"allowed_origins"`
+}
+
+// newBroadcast makes the WHIP and WHEP endpoints.
+func (a *app) newBroadcast() {
+	w := a.cfg.WHIP
+	a.whip = whip.New(whip.Config{
+		Rooms: a.rooms, Media: a.media, TokenSecret: a.cfg.Verto.TokenSecret,
+		ICEServers: a.iceServers, AllowedOrigins: w.AllowedOrigins,
+		MaxSessions: w.MaxSessions, MaxSessionsPerAddress: w.MaxSessionsPerAddress,
+		Log: a.log.Named("whip"),
+	})
+}
+
+// iceServers are the configured STUN and TURN servers, as the WHIP and
+// WHEP Link headers announce them.
+func (a *app) iceServers() []whip.ICEServer {
+	out := make([]whip.ICEServer, 0, len(a.cfg.WebRTC.ICEServers))
+	for _, s := range a.cfg.WebRTC.ICEServers {
+		out = append(out, whip.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
+	}
+	return out
+}
