@@ -46,6 +46,11 @@ type Config struct {
 	PingInterval time.Duration
 	// AnswerTimeout bounds building an answer, ICE gathering included (default 10 s).
 	AnswerTimeout time.Duration
+	// MemoryRelease is how long the load (live calls and open websockets)
+	// must stay at half its peak or less (none included) before the server
+	// collects garbage and returns free memory to the system (default 10 s; negative: never, leaving it
+	// to the Go runtime, which GOMEMLIMIT also steers).
+	MemoryRelease time.Duration
 	// WriteTimeout bounds one frame's write to the websocket: a client that
 	// takes longer to accept it is disconnected (default 5 s).
 	WriteTimeout time.Duration
@@ -83,6 +88,9 @@ func (c *Config) defaults() {
 	}
 	if c.AnswerTimeout <= 0 {
 		c.AnswerTimeout = 10 * time.Second
+	}
+	if c.MemoryRelease == 0 {
+		c.MemoryRelease = 10 * time.Second
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 5 * time.Second

@@ -23,6 +23,8 @@
 //	Call.endDetached          1 per detached call the room closes
 //	                                                 the Server's call registry, as above   the call ended
 //	detach timer (AfterFunc)  1 per detached call    the Server (stopped by takeDetached)    fires once: the call ends
+//	memory release timer      1 per Server at most   the Server (wg: Shutdown stops it      fires once: collects and returns
+//	(AfterFunc)                                      or waits for it)                       free memory (releaseMemory)
 //	Shutdown's waiter         1 per Shutdown         Shutdown                               every session ended, or ctx
 //
 // The peer's own goroutines (media readers, RTCP, the Allocator) are listed

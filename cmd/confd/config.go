@@ -82,6 +82,9 @@ type VertoConfig struct {
 	AttachWindow    time.Duration `yaml:"attach_window"`
 	PingInterval    time.Duration `yaml:"ping_interval"`
 	WriteTimeout    time.Duration `yaml:"write_timeout"`
+	// ReleaseMemoryAfter: see signalling.Config.MemoryRelease; negative
+	// turns it off.
+	ReleaseMemoryAfter time.Duration `yaml:"release_memory_after"`
 	// MaxNameLength, MaxIDBytes and MaxUserVariablesBytes bound what a
 	// client stores (docs/protocol.md, Limits); 0 is the default.
 	MaxNameLength         int `yaml:"max_name_length"`
@@ -247,6 +250,7 @@ func (c *Config) vertoConfig() signalling.Config {
 		AllowedOrigins: v.AllowedOrigins, MaxMessageBytes: v.MaxMessageBytes,
 		MessageRate: v.MessageRate, MessageBurst: v.MessageBurst,
 		AttachWindow: v.AttachWindow, PingInterval: v.PingInterval, WriteTimeout: v.WriteTimeout,
+		MemoryRelease: v.ReleaseMemoryAfter,
 		MaxNameLength: v.MaxNameLength, MaxIDBytes: v.MaxIDBytes, MaxUserVariablesBytes: v.MaxUserVariablesBytes,
 	}
 	for _, u := range c.Users {
