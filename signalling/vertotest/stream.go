@@ -10,7 +10,6 @@ import (
 
 	"github.com/confd/confd/forwarder/forwardertest"
 	"github.com/confd/confd/forwarder/vp8"
-	"github.com/confd/confd/rtpparse"
 )
 
 // Packet is one received video packet, reduced to what tests check.
@@ -22,6 +21,7 @@ type Packet struct {
 	Keyframe  bool   // first packet of a key frame
 	PictureID uint16 //
 	Source    uint32 // the publisher's SSRC, read from the frame's payload; 0 when not a frame start
+	Frame     uint32 // the publisher's frame number, read from the frame's payload, when Source is set
 	TID       uint8  // VP8 temporal layer
 	Arrival   time.Time
 }
@@ -85,7 +85,7 @@ func (s *Stream) add(h rtp.Header, payload []byte) {
 		p.PictureID = d.PictureID
 		p.TID = d.TID
 		if p.Start {
-			p.Source, _, _ = forwardertest.FrameOf(payload, &d)
+			p.Source, p.Frame, _ = forwardertest.FrameOf(payload, &d)
 		}
 	}
 	s.mu.Lock()
@@ -235,12 +235,4 @@ func (s *Stream) SwitchGaps() []time.Duration {
 func (s *Stream) SourcesSince(n int) []uint32 {
 	pkts := s.Packets()
 	return sourcesOf(pkts[min(n, len(pkts)):])
-}
-
-// rtpPayloadOf returns the payload of a raw RTP packet, padding removed;
-// false for garbage and padding alone.
-func rtpPayloadOf(raw []byte) ([]byte, bool) {
-	var h rtp.Header
-	payload, err := rtpparse.Parse(raw, &h)
-	return payload, err == nil && len(payload) > 0
 }
