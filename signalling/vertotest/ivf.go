@@ -23,6 +23,7 @@ type ivfCamera struct {
 	// wantKey is set by a key frame request (PLI, FIR): the next frame
 	// sent is the file's next key frame, as an encoder answers one.
 	wantKey atomic.Bool
+	sent    atomic.Int64 // frames written
 }
 
 func newIVFCamera(path, streamID string) (*ivfCamera, error) {
@@ -66,7 +67,25 @@ func (c *ivfCamera) writeNext() error {
 	}
 	frame := c.frames[c.next]
 	c.next = (c.next + 1) % len(c.frames)
-	return c.track.WriteSample(media.Sample{Data: frame, Duration: c.interval})
+	if err := c.track.WriteSample(media.Sample{Data: frame, Duration: c.interval}); err != nil {
+		return err
+	}
+	c.sent.Add(1)
+	return nil
+}
+
+// CameraSent is how much of the IVF camera's video the call has sent, in
+// media time (frames times the file's frame interval): on a busy machine
+// the camera's clock falls behind the wall clock, and what a recording of
+// it holds follows the camera's. Zero without an IVF camera.
+func (c *Call) CameraSent() time.Duration {
+	c.mu.Lock()
+	cam := c.ivf
+	c.mu.Unlock()
+	if cam == nil {
+		return 0
+	}
+	return time.Duration(cam.sent.Load()) * cam.interval
 }
 
 // readRTCP answers key frame requests until the sender closes.
