@@ -132,7 +132,7 @@ func (a *app) start() (bool, error) {
 		}
 	}
 	if a.cfg.Listen.HTTP != "" {
-		if err := a.serve("http", a.cfg.Listen.HTTP, h, nil); err != nil {
+		if err := a.serve("http", a.cfg.Listen.HTTP, a.debugHandler(h), nil); err != nil {
 			return false, err
 		}
 	}

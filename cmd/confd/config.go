@@ -38,6 +38,9 @@ type Config struct {
 
 	// Broadcasters and audiences (whip.go).
 	WHIP WHIPConfig `yaml:"whip"`
+
+	// Diagnostics, off by default (debug.go).
+	Debug DebugConfig `yaml:"debug"`
 }
 
 // WebConfig is the web client.
