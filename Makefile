@@ -41,7 +41,9 @@ TEST_CHECKS = \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v node >/dev/null || missing="$$missing nodejs"; \
 	command -v npm >/dev/null || missing="$$missing npm"; \
-	command -v sipp >/dev/null || missing="$$missing sip-tester";
+	command -v sipp >/dev/null || missing="$$missing sip-tester"; \
+	command -v ffprobe >/dev/null || missing="$$missing ffmpeg"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server";
 
 deps-build:
 	$(call apt-install,$(BUILD_CHECKS))
@@ -88,6 +90,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./signalling/verto/
 	$(GO) test -run '^$$' -fuzz '^FuzzDescriptor$$' -fuzztime $(FUZZTIME) ./forwarder/vp8/
 	$(GO) test -run '^$$' -fuzz '^FuzzSDP$$' -fuzztime $(FUZZTIME) ./dialin/
+	$(GO) test -run '^$$' -fuzz '^FuzzWireDatagram$$' -fuzztime $(FUZZTIME) ./dialin/
+	$(GO) test -run '^$$' -fuzz '^FuzzWireStream$$' -fuzztime $(FUZZTIME) ./dialin/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./rtpparse/
 	$(GO) test -run '^$$' -fuzz '^FuzzFrag$$' -fuzztime $(FUZZTIME) ./whip/
 

@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,11 +15,14 @@ import (
 )
 
 // fakeRecorder records nothing; it marks the room as a recorder would.
-type fakeRecorder struct{ fail bool }
+type fakeRecorder struct{ fail, refuse bool }
 
 func (f *fakeRecorder) Start(r *room.Room) error {
 	if f.fail {
 		return errors.New("disk full")
+	}
+	if f.refuse {
+		return fmt.Errorf("%w: too many recordings", room.ErrCannotRecord)
 	}
 	r.SetRecording(true)
 	return nil
@@ -91,6 +95,10 @@ func TestRecordingWithARecorder(t *testing.T) {
 	rec.fail = true
 	if status, body := send(t, srv, http.MethodPost, "/rooms/3500/recording"); status != http.StatusInternalServerError || !strings.Contains(body, "disk full") || r.Recording() {
 		t.Errorf("a failing recorder: %d %s", status, body)
+	}
+	rec.fail, rec.refuse = false, true
+	if status, body := send(t, srv, http.MethodPost, "/rooms/3500/recording"); status != http.StatusConflict || r.Recording() {
+		t.Errorf("a recorder's refusal: %d %s", status, body)
 	}
 }
 

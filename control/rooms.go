@@ -271,7 +271,11 @@ func (a *API) recording(w http.ResponseWriter, r *http.Request, rm *room.Room, s
 		op, action = rec.Start, "recording_start"
 	}
 	if err := op(rm); err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		status := http.StatusInternalServerError
+		if errors.Is(err, room.ErrCannotRecord) {
+			status = http.StatusConflict
+		}
+		writeError(w, status, err.Error())
 		return
 	}
 	rm.Audit(room.Actor{Key: keyName(r)}, action, 0, "")

@@ -140,11 +140,12 @@ func (c *call) open(req *sip.Request, tx sip.ServerTransaction) error {
 	c.dlg = dlg
 	c.log = c.log.With(zap.String("call", req.CallID().Value()))
 	_ = dlg.Respond(100, "Trying", nil)
-	rtp, rtcp, port, err := c.srv.ports.open()
+	bind, announce := c.srv.mediaAddrs(arrivalOf(req).Addr())
+	rtp, rtcp, port, err := c.srv.ports.open(bind)
 	if err != nil {
 		return reject(503, "Service Unavailable", err)
 	}
-	local := netip.AddrPortFrom(c.srv.announce(c.srv.ports.ip), port)
+	local := netip.AddrPortFrom(announce, port)
 	c.port = newMediaPort(rtp, rtcp, local, c.onDigit)
 	c.origin = sdpOrigin{id: uint64(time.Now().UnixNano()), addr: local}
 	if c.mediaOK {
@@ -276,7 +277,7 @@ func (c *call) currentMedia() (media, bool, bool) {
 }
 
 // pinKeys are this caller's PIN-lockout keys.
-func (c *call) pinKeys() []string { return pinKeys(c.who, c.number) }
+func (c *call) pinKeys() []pinKey { return c.srv.guard.pinKeys(c.who, c.number, c.room.Number()) }
 
 // shownNumber is the caller ID as the participant list and logs show it.
 func (c *call) shownNumber() string {

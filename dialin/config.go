@@ -16,13 +16,15 @@ type Config struct {
 	UDP, TCP, TLS string
 	TLSConfig     *tls.Config
 
-	// RTPIP is the address media sockets bind to (default: the UDP listen
-	// host, else all interfaces); RTPPortMin..RTPPortMax the range
-	// (default 16384..32767, FreeSWITCH's).
+	// RTPIP is the address media sockets bind to and SDP names (default:
+	// the address the call's INVITE arrived on, so that a phone on a host
+	// with several addresses sends its RTP where it sent its INVITE);
+	// RTPPortMin..RTPPortMax the range (default 16384..32767, FreeSWITCH's).
 	RTPIP                  netip.Addr
 	RTPPortMin, RTPPortMax uint16
 	// PublicIPs are announced in SDP and Contact instead of a local
-	// address (1:1 NAT); the first of the right family is used.
+	// address (1:1 NAT); the first of the right family is used. Contact
+	// otherwise names the address and port the INVITE arrived on.
 	PublicIPs []netip.Addr
 
 	// Codecs in preference order (default PCMU, PCMA).
@@ -41,10 +43,15 @@ type Config struct {
 	InviteRate  float64
 	InviteBurst int
 
-	// PINAttempts wrong PINs (default 3) end the call and lock the caller
-	// ID and source out of PIN entry for PINLockout (default 5 minutes).
-	PINAttempts int
-	PINLockout  time.Duration
+	// PINAttempts wrong PINs (default 3) end the call, and within
+	// PINLockout (default 5 minutes) lock the caller ID and, off a trunk,
+	// the source address out of PIN entry for PINLockout. Through a trunk,
+	// PINTrunkAttempts wrong PINs into one room (default 10, from any
+	// caller ID or none) lock that room's PIN entry through that trunk
+	// address (lockout.go).
+	PINAttempts      int
+	PINTrunkAttempts int
+	PINLockout       time.Duration
 
 	// ShowCallerID puts the whole calling number in the participant list;
 	// by default only its last four digits show.
@@ -59,6 +66,73 @@ type Config struct {
 	// (180) this long first (default 0).
 	RTPTimeout time.Duration
 	Ring       time.Duration
+
+	Limits Limits
+}
+
+// Limits bound what one peer may make confd hold. Zero values take the
+// defaults noted.
+type Limits struct {
+	// MaxMessageBytes bounds a whole message (default and most 32768, what
+	// sipgo reads at once), MaxHeaderBytes its header section (default
+	// 16384) and MaxHeaders its header field lines (default 100). Larger
+	// requests get 513 Message Too Large; over TCP and TLS the connection
+	// is closed, since the message cannot be skipped.
+	MaxMessageBytes, MaxHeaderBytes, MaxHeaders int
+
+	// Over TCP and TLS: ReadTimeout bounds how long a message may take to
+	// arrive once it began (default 30 s; one byte every few seconds does
+	// not keep a connection), IdleTimeout how long a connection that
+	// carries no call may send nothing (default 2 minutes; CRLF keep-alives
+	// count), TLSHandshakeTimeout the TLS handshake (default 10 s) and
+	// WriteTimeout a write to a peer that does not read (default 10 s).
+	ReadTimeout, IdleTimeout, TLSHandshakeTimeout, WriteTimeout time.Duration
+
+	// MaxConnsPerAddress bounds the TCP and TLS connections from one IP
+	// address (default 32), MaxConns all of them (default 1024); further
+	// connections are closed as they are accepted.
+	MaxConnsPerAddress, MaxConns int
+}
+
+// MaxMessageBytes is the most Limits.MaxMessageBytes may be: what sipgo
+// reads of one message, its transports' read buffer
+// (sip.TransportBufferReadSize).
+const MaxMessageBytes = 32768
+
+// DefaultLimits are the limits a zero Limits takes.
+func DefaultLimits() Limits {
+	var l Limits
+	l.defaults()
+	return l
+}
+
+func (l *Limits) defaults() {
+	if l.MaxMessageBytes <= 0 || l.MaxMessageBytes > MaxMessageBytes {
+		l.MaxMessageBytes = MaxMessageBytes
+	}
+	l.MaxHeaderBytes = positive(l.MaxHeaderBytes, 16384)
+	l.MaxHeaders = positive(l.MaxHeaders, 100)
+	l.ReadTimeout = positive(l.ReadTimeout, 30*time.Second)
+	l.IdleTimeout = positive(l.IdleTimeout, 2*time.Minute)
+	l.TLSHandshakeTimeout = positive(l.TLSHandshakeTimeout, 10*time.Second)
+	l.WriteTimeout = positive(l.WriteTimeout, 10*time.Second)
+	l.MaxConnsPerAddress = positive(l.MaxConnsPerAddress, 32)
+	l.MaxConns = positive(l.MaxConns, 1024)
+}
+
+func positive[T int | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+func (l *Limits) stream() streamLimits {
+	return streamLimits{read: l.ReadTimeout, idle: l.IdleTimeout, handshake: l.TLSHandshakeTimeout, write: l.WriteTimeout}
+}
+
+func (l *Limits) wire() wireLimits {
+	return wireLimits{maxMessage: l.MaxMessageBytes, maxHeader: l.MaxHeaderBytes, maxFields: l.MaxHeaders}
 }
 
 // User is an account that may authenticate with SIP digest.
@@ -86,10 +160,14 @@ func (c *Config) defaults() {
 	if c.PINAttempts <= 0 {
 		c.PINAttempts = 3
 	}
+	if c.PINTrunkAttempts <= 0 {
+		c.PINTrunkAttempts = 10
+	}
 	if c.PINLockout <= 0 {
 		c.PINLockout = 5 * time.Minute
 	}
 	if c.RTPTimeout <= 0 {
 		c.RTPTimeout = 60 * time.Second
 	}
+	c.Limits.defaults()
 }

@@ -17,8 +17,19 @@
 //     mixer writes to, and RTCP reports.
 //
 // Offer/answer (RFC 3264) lives in sdp.go as pure functions with a fuzz
-// target; admission (trunk networks, digest auth, per-source INVITE rate,
-// PIN lockout) in guard.go.
+// target; admission (trunk networks, digest auth, per-source INVITE rate)
+// in guard.go, the PIN lockout in lockout.go.
+//
+// In front of sipgo sits the gate (gate.go, wire.go, wirecheck.go,
+// wiresyntax.go, fuzzed): every message is read and judged before sipgo
+// sees it, malformed requests get a stateless 4xx, malformed ACKs and
+// responses are dropped. Over UDP it is the socket sipgo reads (it also
+// learns each datagram's destination on a socket bound to every address,
+// udpdst.go); over TCP and TLS a streamConn per connection (stream.go)
+// frames messages itself under Config.Limits: sizes, the read, idle,
+// handshake and write deadlines, connections per address and in all.
+// Each request that passes carries the address it arrived on, which the
+// call's Contact, SDP and RTP socket follow (arrival.go).
 //
 // Goroutines and ownership:
 //
@@ -31,7 +42,12 @@
 //	mediaPort.readRTP      1 per call            call     the receive buffer, DTMF decoder state;   socket closed
 //	                                                      pushes into the mixer input
 //	mediaPort.readRTCP     1 per call            call     the RTCP receive buffer                   socket closed
-//	sipgo transports       1 per listener        Server   the listening sockets                     Shutdown
+//	sipgo transports       1 per listener        Server   the listening sockets (UDP: also the      Shutdown
+//	                                                      reading, through the gate)
+//	sipgo stream reader    1 per TCP/TLS conn    sipgo    the connection's streamConn: framing     a limit (closed by
+//	                                                      buffers, TLS handshake                    streamConn), peer
+//	                                                                                                close, Shutdown
+//	                                                                                                (waited for)
 //
 // sipgo calls a handler on its own goroutine and terminates the
 // transaction when the handler returns, so every handler sends its final

@@ -26,24 +26,21 @@ type caller struct {
 
 // guard decides which INVITEs confd accepts: trunk networks, digest-
 // authenticated accounts, guests only when configured; INVITE rate per
-// source; and the PIN lockout.
+// source; and the PIN lockout (lockout.go).
 type guard struct {
 	cfg    *Config
 	secret [32]byte // keys the nonces, so they need no server-side state
 
 	mu       sync.Mutex
 	limiters map[netip.Addr]*limiter
-	failures map[string]*pinFailures
+	failures map[string]*pinFailures // lockout.go
+	// pinSweepAt is the size of failures at which it is next swept.
+	pinSweepAt int
 }
 
 type limiter struct {
 	lim  *rate.Limiter
 	seen time.Time
-}
-
-type pinFailures struct {
-	count int
-	until time.Time // locked out until then
 }
 
 func newGuard(cfg *Config) *guard {
@@ -178,58 +175,6 @@ func (g *guard) user(login string) *User {
 		}
 	}
 	return nil
-}
-
-// pinKeys are the lockout keys of a caller: its caller ID and, unless it
-// comes through a trunk (which carries everyone), its source address.
-func pinKeys(c caller, callerID string) []string {
-	var keys []string
-	if callerID != "" {
-		keys = append(keys, "id:"+callerID)
-	}
-	if !c.trunk {
-		keys = append(keys, "ip:"+c.src.String())
-	}
-	return keys
-}
-
-// lockedOut reports whether any of keys is locked out of PIN entry.
-func (g *guard) lockedOut(keys []string, now time.Time) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	for _, k := range keys {
-		if f := g.failures[k]; f != nil && now.Before(f.until) {
-			return true
-		}
-	}
-	return false
-}
-
-// pinFailed counts a wrong PIN against keys; the attempt that reaches
-// PINAttempts locks them out for PINLockout.
-func (g *guard) pinFailed(keys []string, now time.Time) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	for _, k := range keys {
-		f := g.failures[k]
-		if f == nil || (f.count >= g.cfg.PINAttempts && !now.Before(f.until)) {
-			f = &pinFailures{}
-			g.failures[k] = f
-		}
-		f.count++
-		if f.count >= g.cfg.PINAttempts {
-			f.until = now.Add(g.cfg.PINLockout)
-		}
-	}
-}
-
-// pinPassed clears the failures of keys.
-func (g *guard) pinPassed(keys []string) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	for _, k := range keys {
-		delete(g.failures, k)
-	}
 }
 
 // maskNumber hides all but the last four digits of a caller ID

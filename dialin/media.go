@@ -10,7 +10,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pion/rtp"
+
 	"github.com/confd/confd/mixer"
+	"github.com/confd/confd/rtpparse"
 )
 
 // PacketConn is the part of *net.UDPConn a media port uses, so that tests
@@ -126,7 +129,7 @@ func (p *mediaPort) close() {
 func (p *mediaPort) readRTP() {
 	defer p.wg.Done()
 	buf := make([]byte, maxRTP)
-	var h rtpHeader
+	var h rtp.Header
 	var dtmf dtmfDecoder
 	errs := 0
 	for {
@@ -147,23 +150,25 @@ func (p *mediaPort) readRTP() {
 // spin (the call then ends on its RTP timeout).
 const maxReadErrors = 100
 
-// handleRTP accepts one packet from src: parsed, source-checked, counted
-// and demultiplexed by payload type.
-func (p *mediaPort) handleRTP(b []byte, src netip.AddrPort, h *rtpHeader, dtmf *dtmfDecoder) {
-	payload, ok := parseRTP(b, h)
+// handleRTP accepts one packet from src: parsed in place (rtpparse, into
+// the reader's own h), source-checked, counted and demultiplexed by
+// payload type. A packet rtpparse refuses, or one with nothing to play
+// (padding alone), is dropped and counted.
+func (p *mediaPort) handleRTP(b []byte, src netip.AddrPort, h *rtp.Header, dtmf *dtmfDecoder) {
+	payload, err := rtpparse.Parse(b, h)
 	now := mixer.Now()
-	if !ok || !p.accept(src, h, now) {
+	if err != nil || len(payload) == 0 || !p.accept(src, h, now) {
 		p.bad.Add(1)
 		return
 	}
 	p.lastRecv.Store(now)
-	switch int32(h.pt) {
+	switch int32(h.PayloadType) {
 	case p.rxPT.Load():
 		if in := p.in.Load(); in != nil {
-			in.Push(h.seq, h.ts, payload, -1, now)
+			in.Push(h.SequenceNumber, h.Timestamp, payload, -1, now)
 		}
 	case p.rxDTMF.Load():
-		if d, ok := dtmf.decode(h.ts, payload); ok && p.onDigit != nil {
+		if d, ok := dtmf.decode(h.Timestamp, payload); ok && p.onDigit != nil {
 			p.onDigit(d)
 		}
 	}
@@ -171,7 +176,7 @@ func (p *mediaPort) handleRTP(b []byte, src netip.AddrPort, h *rtpHeader, dtmf *
 
 // accept latches the port to src (symmetric RTP) and records the packet in
 // the receive statistics; false drops the packet.
-func (p *mediaPort) accept(src netip.AddrPort, h *rtpHeader, now int64) bool {
+func (p *mediaPort) accept(src netip.AddrPort, h *rtp.Header, now int64) bool {
 	a := src.Addr().Unmap()
 	src = netip.AddrPortFrom(a, src.Port())
 	p.mu.Lock()

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 
 	"github.com/confd/confd/mixer"
 )
@@ -62,7 +63,7 @@ func TestSymmetricRTP(t *testing.T) {
 	sdpPeer, natPeer := udp(t), udp(t)
 	digits := make(chan byte, 4)
 	p := testPort(t, addrOf(sdpPeer), digits)
-	var h rtpHeader
+	var h rtp.Header
 	var d dtmfDecoder
 	frame := make([]byte, 160)
 
@@ -84,13 +85,54 @@ func TestSymmetricRTP(t *testing.T) {
 	readFrom(t, natPeer)
 }
 
+// TestMalformedRTPDropped: what RFC 3550 §5.1 forbids, and a packet with
+// nothing to play, is dropped and counted before the latch sees it; a
+// packet with CSRCs, an extension and padding plays.
+func TestMalformedRTPDropped(t *testing.T) {
+	peer := udp(t)
+	digits := make(chan byte, 4)
+	p := testPort(t, addrOf(peer), digits)
+	var h rtp.Header
+	var d dtmfDecoder
+	src := addrOf(peer)
+	good := rtpPacket(101, 1, 160, []byte{5, 0x0a, 0, 160})
+	for name, b := range map[string][]byte{
+		"short":         good[:11],
+		"version 1":     append([]byte{0x40}, good[1:]...),
+		"no payload":    good[:12],
+		"padding only":  {0xa0, 101, 0, 2, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 4},
+		"cut extension": {0x90, 101, 0, 3, 0, 0, 0, 0, 0, 0, 0, 7, 0xbe},
+		"csrc past end": {0x8f, 101, 0, 4, 0, 0, 0, 0, 0, 0, 0, 7, 1, 2, 3, 4},
+	} {
+		before := p.bad.Load()
+		p.handleRTP(b, src, &h, &d)
+		if p.bad.Load() != before+1 {
+			t.Errorf("%s: not counted as dropped", name)
+		}
+	}
+	if len(digits) != 0 {
+		t.Fatal("a malformed packet gave a digit")
+	}
+	// CSRC, a one-byte-header extension, the event, 3 octets of padding.
+	ext := []byte{0xb1, 101, 0, 9, 0, 0, 1, 0xe0, 0, 0, 0, 7, 0xc0, 0xc0, 0xc0, 0xc0, 0xbe, 0xde, 0, 1, 0x10, 0xaa, 0, 0, 7, 0x0a, 0, 160, 0, 0, 3}
+	p.handleRTP(ext, src, &h, &d)
+	select {
+	case got := <-digits:
+		if got != '7' {
+			t.Errorf("digit %c, want 7", got)
+		}
+	default:
+		t.Errorf("the packet with CSRC, extension and padding was dropped (%d dropped)", p.bad.Load())
+	}
+}
+
 // TestPayloadTypeDemux: telephone-event goes to the digit callback, the
 // codec to the mixer input, anything else nowhere.
 func TestPayloadTypeDemux(t *testing.T) {
 	peer := udp(t)
 	digits := make(chan byte, 4)
 	p := testPort(t, addrOf(peer), digits)
-	var h rtpHeader
+	var h rtp.Header
 	var d dtmfDecoder
 	src := addrOf(peer)
 	p.handleRTP(rtpPacket(0, 1, 160, make([]byte, 160)), src, &h, &d)
@@ -148,7 +190,7 @@ func TestRTPPathAllocatesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.in.Store(in)
-	var h rtpHeader
+	var h rtp.Header
 	var d dtmfDecoder
 	pkt := rtpPacket(0, 0, 0, make([]byte, 160))
 	frame := make([]byte, 160)
@@ -173,7 +215,7 @@ func TestRTPPathAllocatesNothing(t *testing.T) {
 func TestReport(t *testing.T) {
 	peer := udp(t)
 	p := testPort(t, addrOf(peer), make(chan byte, 1))
-	var h rtpHeader
+	var h rtp.Header
 	var d dtmfDecoder
 	for i := range 10 {
 		if i != 4 { // one lost

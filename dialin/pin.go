@@ -54,12 +54,15 @@ func equal(entry []byte, pin string) bool {
 	return subtle.ConstantTimeCompare(entry, []byte(pin)) == 1
 }
 
-// wrongPIN counts a failure; the last allowed one says goodbye.
+// wrongPIN counts a failure; the last allowed one says goodbye, and so
+// does one that locks the caller out (its budget may be shared with other
+// calls: a trunk's room, a source's other calls).
 func (c *call) wrongPIN() {
 	c.tries++
-	c.srv.guard.pinFailed(c.pinKeys(), time.Now())
+	keys, now := c.pinKeys(), time.Now()
+	c.srv.guard.pinFailed(keys, now)
 	c.log.Info("wrong PIN", zap.Int("try", c.tries))
-	if c.tries >= c.srv.cfg.PINAttempts {
+	if c.tries >= c.srv.cfg.PINAttempts || c.srv.guard.lockedOut(keys, now) {
 		c.leaveWith("bad-pin", "goodbye")
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 
 	"github.com/confd/confd/mixer"
 )
@@ -44,25 +45,25 @@ type recvStats struct {
 // sequence; a larger one restarts the count (the peer restarted).
 const maxDropout = 3000
 
-func (s *recvStats) update(h *rtpHeader, now int64) {
-	if !s.started || h.ssrc != s.ssrc {
-		*s = recvStats{ssrc: h.ssrc, started: true, baseSeq: h.seq, maxSeq: h.seq, lastSR: s.lastSR, lastSRAt: s.lastSRAt, rtcpSeen: s.rtcpSeen}
-		s.transit = arrivalRTP(now) - int64(h.ts)
+func (s *recvStats) update(h *rtp.Header, now int64) {
+	if !s.started || h.SSRC != s.ssrc {
+		*s = recvStats{ssrc: h.SSRC, started: true, baseSeq: h.SequenceNumber, maxSeq: h.SequenceNumber, lastSR: s.lastSR, lastSRAt: s.lastSRAt, rtcpSeen: s.rtcpSeen}
+		s.transit = arrivalRTP(now) - int64(h.Timestamp)
 	}
-	delta := h.seq - s.maxSeq
+	delta := h.SequenceNumber - s.maxSeq
 	switch {
 	case delta == 0:
 	case delta < maxDropout:
-		if h.seq < s.maxSeq {
+		if h.SequenceNumber < s.maxSeq {
 			s.cycles += 1 << 16
 		}
-		s.maxSeq = h.seq
+		s.maxSeq = h.SequenceNumber
 	case delta > 1<<16-100: // a late or duplicate packet: no change
 	default:
-		s.baseSeq, s.maxSeq, s.cycles, s.received = h.seq, h.seq, 0, 0
+		s.baseSeq, s.maxSeq, s.cycles, s.received = h.SequenceNumber, h.SequenceNumber, 0, 0
 	}
 	s.received++
-	transit := arrivalRTP(now) - int64(h.ts)
+	transit := arrivalRTP(now) - int64(h.Timestamp)
 	d := transit - s.transit
 	s.transit = transit
 	if d < 0 {

@@ -5,7 +5,8 @@ import (
 	"strings"
 )
 
-// rtpHeader is what confd reads from an RTP fixed header (RFC 3550 §5.1).
+// rtpHeader is what confd writes in an RTP fixed header (RFC 3550 §5.1);
+// what it reads, rtpparse parses into a pion rtp.Header.
 type rtpHeader struct {
 	pt     uint8
 	marker bool
@@ -16,34 +17,6 @@ type rtpHeader struct {
 
 // rtpHeaderLen is the fixed header without CSRCs.
 const rtpHeaderLen = 12
-
-// parseRTP fills h from b and returns the payload without CSRCs, header
-// extension (RFC 3550 §5.3.1) or padding. It allocates nothing; ok is false
-// for anything that is not version-2 RTP with a non-empty payload.
-func parseRTP(b []byte, h *rtpHeader) (payload []byte, ok bool) {
-	if len(b) < rtpHeaderLen || b[0]>>6 != 2 {
-		return nil, false
-	}
-	off := rtpHeaderLen + 4*int(b[0]&0x0f)
-	if b[0]&0x10 != 0 { // extension: 4-byte header, then length words
-		if len(b) < off+4 {
-			return nil, false
-		}
-		off += 4 + 4*int(binary.BigEndian.Uint16(b[off+2:]))
-	}
-	end := len(b)
-	if b[0]&0x20 != 0 && end > 0 {
-		end -= int(b[end-1])
-	}
-	if off >= end {
-		return nil, false
-	}
-	h.marker, h.pt = b[1]&0x80 != 0, b[1]&0x7f
-	h.seq = binary.BigEndian.Uint16(b[2:])
-	h.ts = binary.BigEndian.Uint32(b[4:])
-	h.ssrc = binary.BigEndian.Uint32(b[8:])
-	return b[off:end], true
-}
 
 // putRTP writes a fixed header (no CSRC, no extension) into b[:12].
 func putRTP(b []byte, h *rtpHeader) int {

@@ -176,3 +176,39 @@ func TestIntegrationTLS(t *testing.T) {
 	}
 	waitFor(ctx, t, "the phone to leave", func() bool { return !inRoom(h.room("3500"), p) })
 }
+
+// TestIntegrationPINLockoutThroughTrunk: every caller here comes through a
+// trunk (127.0.0.0/8), where the From is whatever the calling side sends.
+// Three wrong PINs lock that caller ID out; a caller who then changes its
+// From is cut off once the room's budget through the trunk (four here) is
+// spent, and after that neither a new From nor a From without a user part
+// gets in. Another room is still open through the trunk.
+func TestIntegrationPINLockoutThroughTrunk(t *testing.T) {
+	h := newHarness(t, []room.Config{{Number: "3500", PIN: "1234"}, {Number: "4000", PIN: "4321"}}, func(c *dialin.Config) {
+		c.PINAttempts, c.PINTrunkAttempts = 3, 4
+	})
+	ctx := timeout(t, 60*time.Second)
+
+	first := h.dial(ctx, dialintest.Options{Dest: "3500", From: "5550000011"})
+	first.SendDigits("1111#2222#3333#")
+	waitBye(ctx, t, first)
+	_, err := h.tryDial(ctx, dialintest.Options{Dest: "3500", From: "5550000011"})
+	wantStatus(t, err, 403)
+
+	// A new From: one more wrong PIN spends the room's budget, and the
+	// call ends there rather than at its own third try.
+	second := h.dial(ctx, dialintest.Options{Dest: "3500", From: "5550000012"})
+	second.SendDigits("4444#")
+	waitBye(ctx, t, second)
+
+	for _, opts := range []dialintest.Options{
+		{Dest: "3500", From: "5550000013"},
+		{Dest: "3500", NoFromUser: true},
+	} {
+		_, err := h.tryDial(ctx, opts)
+		wantStatus(t, err, 403)
+	}
+	other := h.dial(ctx, dialintest.Options{Dest: "4000", From: "5550000014"})
+	other.SendDigits("4321#")
+	memberOf(ctx, t, h.room("4000"), other)
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 
 	"github.com/emiago/sipgo"
@@ -26,13 +27,15 @@ type Server struct {
 	client  *sipgo.Client
 	prompts *prompts
 	guard   *guard
-	ports   portRange
+	gate    *gate
+	conns   *connCounter // TCP and TLS connections, shared
+	ports   portRange    // RTP port pairs; each call picks its address (arrival.go)
 
 	mu       sync.Mutex
 	closed   bool
-	calls    map[string]*call // answered or answering calls, by dialog ID
-	sipgoLog *logGate         // muted at Shutdown: sipgo's log goes quiet
-	contacts map[string]*sipgo.DialogUA
+	calls    map[string]*call           // answered or answering calls, by dialog ID
+	sipgoLog *logGate                   // muted at Shutdown: sipgo's log goes quiet
+	contacts map[string]*sipgo.DialogUA // by transport and arrival address
 	addrs    map[string]netip.AddrPort
 	closers  []func() error
 
@@ -53,17 +56,27 @@ func New(cfg Config, rooms *room.Rooms, log *zap.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dialin: prompts: %w", err)
 	}
-	gate := new(logGate)
-	sl := newSlog(log.Named("sipgo"), gate)
+	logs := new(logGate)
+	sl := newSlog(log.Named("sipgo"), logs)
+	// A response that matches no transaction of confd's is a peer's
+	// retransmission or noise; sipgo would log it to the process's default
+	// logger at info level, reason phrase and all.
+	stray := func(res *sip.Response) {
+		log.Debug("sip response matches no transaction", zap.Int("status", res.StatusCode), zap.String("source", res.Source()))
+	}
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent("confd"),
-		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sl)),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sl),
+			sip.WithTransactionLayerUnhandledResponseHandler(stray)),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sl)))
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, rooms: rooms, ua: ua, prompts: ps, calls: map[string]*call{}, sipgoLog: gate,
+	s := &Server{cfg: cfg, log: log, rooms: rooms, ua: ua, prompts: ps, calls: map[string]*call{}, sipgoLog: logs,
 		contacts: map[string]*sipgo.DialogUA{}, addrs: map[string]netip.AddrPort{}}
+	s.ports = portRange{min: s.cfg.RTPPortMin, max: s.cfg.RTPPortMax}
 	s.guard = newGuard(&s.cfg)
+	s.gate = &gate{lim: s.cfg.Limits.wire(), stream: s.cfg.Limits.stream(), log: log}
+	s.conns = newConnCounter(s.cfg.Limits.MaxConnsPerAddress, s.cfg.Limits.MaxConns)
 	if s.sip, err = sipgo.NewServer(ua, sipgo.WithServerLogger(sl)); err != nil {
 		return nil, err
 	}
@@ -76,22 +89,35 @@ func New(cfg Config, rooms *room.Rooms, log *zap.Logger) (*Server, error) {
 
 // routes is the method → handler table. Every handler sends its final
 // response before it returns: sipgo terminates the transaction then.
+// The gate (gate.go) has checked each request's syntax and version by
+// then; uas adds what a user agent server checks of a request it reads.
 func (s *Server) routes() {
-	s.sip.OnInvite(sip2(s.onInvite))
+	s.sip.OnInvite(uas(s.onInvite))
 	s.sip.OnAck(s.onAck)
-	s.sip.OnBye(sip2(s.onBye))
-	s.sip.OnCancel(sip2(s.onCancel))
-	s.sip.OnOptions(sip2(s.onOptions))
-	s.sip.OnInfo(sip2(s.onInfo))
-	s.sip.OnNoRoute(s.onNoRoute)
+	s.sip.OnBye(uas(s.onBye))
+	s.sip.OnCancel(s.onCancel)
+	s.sip.OnOptions(uas(s.onOptions))
+	s.sip.OnInfo(uas(s.onInfo))
+	s.sip.OnNoRoute(uas(s.onNoRoute))
 }
 
-// sip2 answers requests of another SIP version with 505 (RFC 3261 §8.2.1)
-// before h sees them.
-func sip2(h sipgo.RequestHandler) sipgo.RequestHandler {
+// uas refuses a request that requires extensions confd does not support
+// with 420 and their names (RFC 3261 §8.2.2.3) before h sees it. ACK and
+// CANCEL are never refused so (the same section), and are not wrapped.
+func uas(h sipgo.RequestHandler) sipgo.RequestHandler {
 	return func(req *sip.Request, tx sip.ServerTransaction) {
-		if req.SipVersion != "SIP/2.0" {
-			respond(req, tx, 505, "Version Not Supported")
+		var unsupported []string
+		for _, r := range req.GetHeaders("Require") {
+			for _, tag := range strings.Split(r.Value(), ",") {
+				if tag = strings.TrimSpace(tag); tag != "" {
+					unsupported = append(unsupported, tag)
+				}
+			}
+		}
+		if len(unsupported) > 0 {
+			res := sip.NewResponseFromRequest(req, 420, "Bad Extension", nil)
+			res.AppendHeader(sip.NewHeader("Unsupported", strings.Join(unsupported, ", ")))
+			_ = tx.Respond(res)
 			return
 		}
 		h(req, tx)
@@ -115,7 +141,6 @@ func (s *Server) Start() error {
 			return err
 		}
 	}
-	s.ports = portRange{ip: s.rtpIP(), min: s.cfg.RTPPortMin, max: s.cfg.RTPPortMax}
 	return nil
 }
 
@@ -125,7 +150,8 @@ func (s *Server) listenUDP(addr string) error {
 		return fmt.Errorf("sip udp: %w", err)
 	}
 	s.bound("udp", conn.LocalAddr(), conn.Close)
-	s.serve(func() error { return s.sip.ServeUDP(conn) })
+	pc := newPacketConn(conn, s.gate)
+	s.serve(func() error { return s.sip.ServeUDP(pc) })
 	return nil
 }
 
@@ -135,13 +161,26 @@ func (s *Server) listenStream(transport, addr string, tlsCfg *tls.Config) error 
 		return fmt.Errorf("sip %s: %w", transport, err)
 	}
 	s.bound(transport, l.Addr(), l.Close)
+	sl := &streamListener{Listener: l, gate: s.gate, transport: transport, tls: tlsCfg, conns: s.conns, busy: s.carriesCall}
 	if tlsCfg != nil {
-		l = tls.NewListener(l, tlsCfg)
-		s.serve(func() error { return s.sip.ServeTLS(l) })
+		s.serve(func() error { return s.sip.ServeTLS(sl) })
 		return nil
 	}
-	s.serve(func() error { return s.sip.ServeTCP(l) })
+	s.serve(func() error { return s.sip.ServeTCP(sl) })
 	return nil
+}
+
+// carriesCall reports whether a call's INVITE came from remote over
+// transport: its connection then stays however quiet it is.
+func (s *Server) carriesCall(transport string, remote netip.AddrPort) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.calls {
+		if c.src == remote && transportKey(c.dlg.InviteRequest.Transport()) == transport {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) serve(f func() error) {
@@ -154,23 +193,13 @@ func (s *Server) serve(f func() error) {
 	}()
 }
 
-// bound records a listener's address and its Contact (RFC 3261 §8.1.1.8)
-// for dialogs that arrive over it.
+// bound records a listener's address and how to close it.
 func (s *Server) bound(transport string, a net.Addr, closer func() error) {
-	ap := netip.MustParseAddrPort(a.String())
+	ap := addrPortOf(a)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.addrs[transport] = ap
 	s.closers = append(s.closers, closer)
-	uri := sip.Uri{User: "confd", Host: s.contactHost(ap.Addr()), Port: int(ap.Port())}
-	if transport != "udp" {
-		uri.UriParams = sip.NewParams()
-		uri.UriParams.Add("transport", transport)
-	}
-	// RewriteContact sends in-dialog requests (BYE) to where the INVITE
-	// came from rather than to its Contact: a phone behind NAT writes a
-	// private address there, and the source works for trunks as well.
-	s.contacts[transport] = &sipgo.DialogUA{Client: s.client, ContactHDR: sip.ContactHeader{Address: uri}, RewriteContact: true}
 }
 
 // Addr is the bound address of a transport ("udp", "tcp", "tls").
@@ -181,12 +210,10 @@ func (s *Server) Addr(transport string) (netip.AddrPort, bool) {
 	return a, ok
 }
 
-// contactHost is the host confd puts in Contact and SDP for a local
-// address: the public IP if configured, else the address itself.
-func (s *Server) contactHost(local netip.Addr) string {
-	return s.announce(local).String()
-}
-
+// announce is the address confd names in Contact and SDP for a local
+// address: the public IP if configured (of the same family if there is
+// one), else the address itself, else (for an unspecified one) the address
+// of the default route.
 func (s *Server) announce(local netip.Addr) netip.Addr {
 	for _, ip := range s.cfg.PublicIPs {
 		if ip.Is4() == local.Is4() {
@@ -219,18 +246,6 @@ func outboundIP() netip.Addr {
 	return ap.Addr()
 }
 
-// rtpIP is where media sockets bind: the configured address, else the
-// UDP listen host when it names one, else every interface.
-func (s *Server) rtpIP() netip.Addr {
-	if s.cfg.RTPIP.IsValid() {
-		return s.cfg.RTPIP
-	}
-	if a, ok := s.Addr("udp"); ok && !a.Addr().IsUnspecified() {
-		return a.Addr()
-	}
-	return netip.IPv4Unspecified()
-}
-
 func (s *Server) isClosed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -258,10 +273,13 @@ func (s *Server) Shutdown(ctx context.Context) {
 	case <-ctx.Done():
 		s.log.Warn("sip calls still ending at shutdown")
 	}
-	s.closeTransports()
+	s.closeTransports(ctx)
 }
 
-func (s *Server) closeTransports() {
+// closeTransports closes the listeners, then sipgo, which closes every
+// TCP and TLS connection, and waits for sipgo's serving goroutines and for
+// the connections' readers to let go of them.
+func (s *Server) closeTransports(ctx context.Context) {
 	s.mu.Lock()
 	closers := s.closers
 	s.closers = nil
@@ -271,6 +289,9 @@ func (s *Server) closeTransports() {
 	}
 	_ = s.ua.Close()
 	s.serveWG.Wait()
+	if !s.conns.wait(ctx) {
+		s.log.Warn("sip connections still closing at shutdown")
+	}
 	s.sipgoLog.mute()
 }
 
@@ -323,18 +344,6 @@ func sourceOf(req *sip.Request) netip.AddrPort {
 		return netip.AddrPort{}
 	}
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-}
-
-func (s *Server) dialogUA(req *sip.Request) *sipgo.DialogUA {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if d := s.contacts[transportKey(req.Transport())]; d != nil {
-		return d
-	}
-	for _, d := range s.contacts {
-		return d
-	}
-	return &sipgo.DialogUA{Client: s.client, RewriteContact: true}
 }
 
 func transportKey(t string) string {

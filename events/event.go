@@ -174,8 +174,13 @@ type (
 		Member *Member `json:"member,omitempty"`
 		Key    string  `json:"key,omitempty"`
 	}
-	// Empty: room_started, room_finished, recording_started,
-	// recording_finished.
+	// RecordingData: recording_finished; reason says why the recorder
+	// stopped on its own (a write error, a full disk, a limit), and is
+	// left out when it was asked to stop.
+	RecordingData struct {
+		Reason string `json:"reason,omitempty"`
+	}
+	// Empty: room_started, room_finished, recording_started.
 	Empty struct{}
 )
 
@@ -200,6 +205,8 @@ func eventOf(a room.Activity) (*Event, bool) {
 		e.Data = ChatData{Member: m, From: a.Chat.From, Name: a.Chat.FromDisplay, Message: a.Chat.Message}
 	case ModeratorAction:
 		e.Data = ActionData{By: Actor{Member: memberOf(a.By), Key: a.ByKey}, Action: a.Action, Member: m, Value: a.Value}
+	case RecordingFinished:
+		e.Data = RecordingData{Reason: a.Reason}
 	default:
 		e.Data = Empty{}
 	}

@@ -23,7 +23,7 @@ const resumeGrace = 5 * time.Second
 // which layers the publisher should send.
 type demand struct {
 	mu      sync.Mutex
-	perSlot map[*DownTrack]uint32
+	perSlot map[Sink]uint32 // slots, and other sinks that asked (Want)
 	p       pauser
 	told    uint32 // the layers the publisher was last told to send
 	// onChange receives the new set of layers to send (bit i: layer i).
@@ -81,10 +81,10 @@ func (p *pauser) resuming(i int, now int64) bool {
 // setDemand records the layers slot d wants (its selector's current and
 // target layers) and wakes the Receiver's control goroutine when the
 // union grows: a layer asked for must resume without waiting for a tick.
-func (r *Receiver) setDemand(d *DownTrack, wanted uint32) {
+func (r *Receiver) setDemand(d Sink, wanted uint32) {
 	r.demand.mu.Lock()
 	if r.demand.perSlot == nil {
-		r.demand.perSlot = map[*DownTrack]uint32{}
+		r.demand.perSlot = map[Sink]uint32{}
 	}
 	old := r.demand.perSlot[d]
 	r.demand.perSlot[d] = wanted
@@ -99,10 +99,22 @@ func (r *Receiver) setDemand(d *DownTrack, wanted uint32) {
 }
 
 // dropDemand forgets slot d.
-func (r *Receiver) dropDemand(d *DownTrack) {
+func (r *Receiver) dropDemand(d Sink) {
 	r.demand.mu.Lock()
 	delete(r.demand.perSlot, d)
 	r.demand.mu.Unlock()
+}
+
+// Want records that sink s, which is not a slot (a recorder), wants the
+// layers in mask (bit i: layer i) sent: they count as a slot's do, so
+// none of them is paused while s wants it, and a paused one resumes. A
+// zero mask forgets s.
+func (r *Receiver) Want(s Sink, mask uint32) {
+	if mask == 0 {
+		r.dropDemand(s)
+		return
+	}
+	r.setDemand(s, mask)
 }
 
 // OnActiveLayers sets the function told, from the Receiver's control

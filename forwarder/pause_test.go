@@ -93,3 +93,36 @@ func TestSimulcastPausesUnwatchedLayers(t *testing.T) {
 		t.Errorf("events %v, want %v", events, want)
 	}
 }
+
+// sinkNop is a Sink that is not a slot, as a recorder's is.
+type sinkNop struct{}
+
+func (*sinkNop) WriteRTP(*Packet, *Scratch) {}
+
+// TestWantKeepsALayerSent: a sink that is not a slot and wants the top
+// layer keeps it from being paused while one small slot watches; once it
+// no longer wants it, the layer is paused as before.
+func TestWantKeepsALayerSent(t *testing.T) {
+	n := newTestNet(t)
+	sim := newSim(n, nil)
+	var events []string
+	sim.r.OnActiveLayers(func(rids []string) { events = append(events, fmt.Sprint(rids)) })
+	for i, rid := range forwardertest.SimulcastRIDs {
+		sim.r.layer(i).rid = rid
+	}
+	sim.demand = true
+	slotOn(t, sim.r, 3, 320, 180)
+	rec := &sinkNop{}
+	sim.r.AddSink(rec)
+	sim.r.Want(rec, 1<<2)
+	frames := int(PauseAfter/time.Duration(frameInterval)) + 5
+	n.run(frames, sim)
+	if want := []string{"[q f]"}; !slices.Equal(events, want) {
+		t.Fatalf("with the sink wanting f: events %v, want %v", events, want)
+	}
+	sim.r.Want(rec, 0)
+	n.run(frames, sim)
+	if want := []string{"[q f]", "[q]"}; !slices.Equal(events, want) {
+		t.Fatalf("after the sink let go: events %v, want %v", events, want)
+	}
+}

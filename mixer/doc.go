@@ -12,13 +12,25 @@
 //
 // Goroutines and ownership:
 //
-//	goroutine    count     owns                                            stops on
-//	Mixer.run    1 per room  the clock, the sum buffer, decoders, encoders   Close
+//	goroutine             count       owns                                            stops on
+//	Mixer.run             1 per room  the clock, the sum buffer, decoders, encoders   Close
+//	Mixer.deliverEvents   1 per room  calling Events with the mailbox's changes       Close
+//
+// The tick never calls out of the mixer but to write packets: who talks and
+// who holds the floor go into a latest-value mailbox (atomics on the
+// members and the mixer) and the delivery goroutine hands them to Events,
+// so the room's work for a talk change (its lock, its slots, its rows)
+// never delays a tick.
 //
 // Input.Push is called from the caller's goroutine (a track reader or a SIP
 // socket reader); it only copies the payload into the jitter buffer under
 // the input's small lock. Outputs are written from the mixer goroutine
 // through PacketWriter, which must not block.
+//
+// A Tap (tap.go), set by a recorder, is shown each tick's input frames,
+// the shared mix and the talking changes on the mixer goroutine; it only
+// copies. With Config.EchoDelay the mixer is the echo test (echo.go): no
+// mix, each member hears its own voice that much later.
 //
 // This package imports none of pion/webrtc, room, forwarder or dialin.
 package mixer

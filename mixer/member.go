@@ -12,6 +12,20 @@ type PacketWriter interface {
 	WriteFrame(payload []byte) error
 }
 
+// DTXWriter is a PacketWriter that may be sent nothing while its listener
+// hears silence (Opus DTX, RFC 7587 §3.1.3): the mixer sends the first
+// silent frame, then one every DTXKeepalive frames, and calls SkipFrame for
+// each frame it leaves out, so that the next packet's timestamp is where
+// it belongs. An idle listener so costs 2.5 packets a second, not 50.
+type DTXWriter interface {
+	PacketWriter
+	SkipFrame()
+}
+
+// DTXKeepalive is how often, in frames, a listener hearing silence is
+// still sent a silent frame (every 400 ms, as Opus's own DTX does).
+const DTXKeepalive = 20
+
 // MemberOptions describe a member's audio.
 type MemberOptions struct {
 	// In is the codec the member sends; HasInput false means it sends no
@@ -37,7 +51,11 @@ type Member struct {
 	pushed atomic.Uint64
 
 	muted, deaf, held, removed atomic.Bool
-	gain, volume               atomic.Int32 // levels -4..+4
+	// talk is the latest talk state for Events (bit 0 talking, the score
+	// above it), talkDue whether it changed since it was last delivered.
+	talk         atomic.Uint32
+	talkDue      atomic.Bool
+	gain, volume atomic.Int32 // levels -4..+4
 
 	// Owned by the mixer goroutine.
 	dec     Decoder
@@ -50,7 +68,9 @@ type Member struct {
 	lim     limiter
 	decoded bool
 	vad     activity
-	out     *output // the shared output this member currently listens to, nil while it speaks
+	out     *output   // the shared output this member currently listens to, nil while it speaks
+	silent  int       // silent frames in a row this member was sent or skipped (DTX)
+	echo    *echoLine // the echo test's delay line (Config.EchoDelay); nil in a mix
 }
 
 // ID is the member's ID as given to Add.

@@ -20,12 +20,22 @@ func (m *Mixer) mixOnce(now int64) {
 	m.ticks.Add(1)
 	members := *m.members.Load()
 	m.forgetRemoved()
+	tap := loadTap(&m.tap)
+	if m.cfg.EchoDelay > 0 {
+		m.echoOnce(members, now, tap)
+		return
+	}
 	for _, mb := range members {
-		m.listen(mb, now)
+		m.listen(mb, now, tap)
 	}
 	m.sel.update(members)
 	m.sumSpeakers()
 	m.resetOutputs()
+	if tap != nil {
+		if mix := m.sharedMix(CodecOpus, 0); mix != nil {
+			tap.Mix(now, mix)
+		}
+	}
 	for _, mb := range members {
 		m.deliver(mb)
 	}
@@ -57,12 +67,15 @@ func (m *Mixer) forgetRemoved() {
 // listen pops the member's frame and updates its voice activity. A frame is
 // decoded now only when its loudness must be measured (no RFC 6464 level);
 // the speakers' frames are decoded in sumSpeakers.
-func (m *Mixer) listen(mb *Member, now int64) {
+func (m *Mixer) listen(mb *Member, now int64, tap Tap) {
 	mb.decoded = false
 	if mb.jb == nil {
 		return
 	}
 	status, level := mb.takeFrame(now)
+	if tap != nil {
+		tap.Input(now, mb.id, mb.opts.In, status, mb.frame.Payload, mb.mixable())
+	}
 	score := 0
 	switch {
 	case !mb.mixable():
@@ -74,8 +87,18 @@ func (m *Mixer) listen(mb *Member, now int64) {
 	case status == FrameMissing:
 		score = mb.vad.score // a lost packet is no reason to stop talking
 	}
-	if mb.vad.update(score) && m.cfg.Events != nil {
-		m.cfg.Events.Talking(mb.id, mb.vad.talking, mb.vad.score)
+	if !mb.vad.update(score) {
+		return
+	}
+	st := uint32(mb.vad.score) << 1
+	if mb.vad.talking {
+		st |= 1
+	}
+	mb.talk.Store(st)
+	mb.talkDue.Store(true)
+	m.poke()
+	if tap != nil {
+		tap.Talking(now, mb.id, mb.vad.talking)
 	}
 }
 
@@ -113,9 +136,11 @@ func (m *Mixer) sumSpeakers() {
 			m.sum[i] += int32(s) * g >> 8
 		}
 	}
-	if f := m.sel.floor; f != nil && m.cfg.Events != nil && f.id != m.lastFloor {
+	if f := m.sel.floor; f != nil && f.id != m.lastFloor {
 		m.lastFloor = f.id
-		m.cfg.Events.Floor(f.id)
+		m.floorID.Store(int64(f.id))
+		m.floorDue.Store(true)
+		m.poke()
 	}
 }
 
@@ -138,10 +163,16 @@ func (m *Mixer) deliver(mb *Member) {
 	var payload []byte
 	switch {
 	case mb.deaf.Load() || mb.held.Load() || m.aloneIn(mb):
+		if dw, ok := w.(DTXWriter); ok && m.skipSilent(mb) {
+			dw.SkipFrame()
+			return
+		}
 		payload = m.silence(mb.opts.Out)
 	case m.sel.isSpeaker(mb):
+		mb.silent = 0
 		payload = m.mixMinus(mb)
 	default:
+		mb.silent = 0
 		payload = m.sharedMix(mb.opts.Out, mb.volume.Load())
 	}
 	if payload == nil {
@@ -150,6 +181,17 @@ func (m *Mixer) deliver(mb *Member) {
 	if err := w.WriteFrame(payload); err != nil {
 		m.writeErrors.Add(1)
 	}
+}
+
+// skipSilent counts one more silent frame for mb and says whether it is
+// left out: all but the first of a silence and one every DTXKeepalive.
+func (m *Mixer) skipSilent(mb *Member) bool {
+	mb.silent++
+	if mb.silent == 1 || mb.silent%DTXKeepalive == 0 {
+		return false
+	}
+	m.dtxSkips.Add(1)
+	return true
 }
 
 // aloneIn: nobody but the member itself speaks, so it hears silence and

@@ -11,7 +11,10 @@ import (
 )
 
 // Events is how the mixer tells the room who talks. Its methods are called
-// on the mixer goroutine and must not block.
+// on the mixer's delivery goroutine, never on the tick: they may take the
+// room's lock and do the room's work while the mix goes on. What they get
+// is the latest state, a mailbox and not a queue: a member whose state
+// changed twice since the last delivery is reported once, as it is now.
 type Events interface {
 	// Talking reports a member starting or stopping to talk, with its
 	// loudness score (0..127).
@@ -27,13 +30,18 @@ type Config struct {
 	// MaxCatchUp bounds the ticks run at once after a late wake-up
 	// (default 5, i.e. 100 ms); further missed ticks are skipped.
 	MaxCatchUp int
-	Events     Events
-	Log        *zap.Logger
+	// EchoDelay, when set, makes the mixer an echo test (echo.go): each
+	// member hears its own voice this much later, and no mix is made.
+	EchoDelay time.Duration
+	Events    Events
+	Log       *zap.Logger
 }
 
 // Stats are a mixer's counters.
 type Stats struct {
 	Ticks, Skipped, Encodes, WriteErrors uint64
+	// DTXSkips counts the silent frames not sent to listeners (DTXWriter).
+	DTXSkips uint64
 }
 
 var errClosed = errors.New("mixer: closed")
@@ -56,6 +64,13 @@ type Mixer struct {
 
 	stop chan struct{}
 	done chan struct{}
+	// The events mailbox: the tick writes the latest state (the members'
+	// talk fields, floorID) and wakes the delivery goroutine, which calls
+	// Events outside the tick.
+	wake      chan struct{}
+	delivered chan struct{} // closed when the delivery goroutine has ended
+	floorID   atomic.Int64
+	floorDue  atomic.Bool
 
 	// newDecoder and newEncoder make codecs; tests swap in exact ones.
 	newDecoder func(Codec) (Decoder, error)
@@ -71,8 +86,10 @@ type Mixer struct {
 	shared    []*output // one per (codec, volume) heard by non-speakers
 	silent    [3]*output
 
-	ticks, skipped, encodes, writeErrors atomic.Uint64
-	latency                              histogram
+	ticks, skipped, encodes, writeErrors, dtxSkips atomic.Uint64
+	latency                                        histogram
+
+	tap atomic.Pointer[tapBox] // a recorder's view of the audio (tap.go)
 }
 
 // New makes a mixer; Start runs its clock.
@@ -88,7 +105,7 @@ func New(cfg Config) *Mixer {
 	}
 	m := &Mixer{
 		cfg: cfg, sel: newSelector(cfg.Speakers), gone: make(chan *Member, 64),
-		stop: make(chan struct{}), done: make(chan struct{}),
+		stop: make(chan struct{}), done: make(chan struct{}), wake: make(chan struct{}, 1), delivered: make(chan struct{}),
 		newDecoder: NewDecoder, newEncoder: NewEncoder,
 	}
 	m.members.Store(&[]*Member{})
@@ -113,6 +130,9 @@ func (m *Mixer) Add(id int, opts MemberOptions) (*Member, error) {
 			return nil, err
 		}
 		mb.enc = enc
+	}
+	if m.cfg.EchoDelay > 0 {
+		mb.echo = newEchoLine(m.cfg.EchoDelay)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -142,8 +162,12 @@ func (m *Mixer) Remove(mb *Member) {
 // Members is how many members the mixer has.
 func (m *Mixer) Members() int { return len(*m.members.Load()) }
 
-// Start runs the mixer's clock until Close.
-func (m *Mixer) Start() { go m.run() }
+// Start runs the mixer's clock, and the delivery of its events, until
+// Close.
+func (m *Mixer) Start() {
+	go m.run()
+	go m.deliverEvents()
+}
 
 // Close stops the clock and waits for the mixer goroutine.
 func (m *Mixer) Close() {
@@ -156,6 +180,47 @@ func (m *Mixer) Close() {
 	close(m.stop)
 	m.mu.Unlock()
 	<-m.done
+	<-m.delivered
+}
+
+// deliverEvents is the delivery goroutine: it hands the mailbox's changes to
+// Events each time the tick says there are some, until Close.
+func (m *Mixer) deliverEvents() {
+	defer close(m.delivered)
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-m.wake:
+			m.deliverDue()
+		}
+	}
+}
+
+// deliverDue calls Events for every member whose talk state changed since
+// the last delivery, then for the floor if it moved.
+func (m *Mixer) deliverDue() {
+	ev := m.cfg.Events
+	if ev == nil {
+		return
+	}
+	for _, mb := range *m.members.Load() {
+		if mb.talkDue.Swap(false) {
+			st := mb.talk.Load()
+			ev.Talking(mb.id, st&1 == 1, int(st>>1))
+		}
+	}
+	if m.floorDue.Swap(false) {
+		ev.Floor(int(m.floorID.Load()))
+	}
+}
+
+// poke wakes the delivery goroutine; it never blocks the tick.
+func (m *Mixer) poke() {
+	select {
+	case m.wake <- struct{}{}:
+	default: // already awake with changes to deliver
+	}
 }
 
 // Latency returns the p50 and p99 of the time the server adds to a voice:
@@ -166,7 +231,8 @@ func (m *Mixer) Latency() (p50, p99 time.Duration) {
 
 // Stats returns the mixer's counters.
 func (m *Mixer) Stats() Stats {
-	return Stats{Ticks: m.ticks.Load(), Skipped: m.skipped.Load(), Encodes: m.encodes.Load(), WriteErrors: m.writeErrors.Load()}
+	return Stats{Ticks: m.ticks.Load(), Skipped: m.skipped.Load(), Encodes: m.encodes.Load(), WriteErrors: m.writeErrors.Load(),
+		DTXSkips: m.dtxSkips.Load()}
 }
 
 // run is the mixer goroutine: a 20 ms ticker, never clocked by input

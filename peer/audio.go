@@ -54,6 +54,13 @@ func newAudioOut(mt *mixTrack) *audioOut {
 	return o
 }
 
+var _ mixer.DTXWriter = (*audioOut)(nil)
+
+// SkipFrame implements mixer.DTXWriter: a silent frame not sent moves the
+// timestamp on, the sequence number not (RFC 7587 §3.1.3: the receiver
+// sees a gap in time, no loss).
+func (o *audioOut) SkipFrame() { o.mt.ts.Add(mixer.FrameSamples) }
+
 // WriteFrame implements mixer.PacketWriter.
 func (o *audioOut) WriteFrame(payload []byte) error {
 	o.pkt.SequenceNumber = uint16(o.mt.seq.Add(1))

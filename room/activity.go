@@ -61,6 +61,8 @@ type Activity struct {
 	ByKey  string    // ModeratorAction: the operator's API key by name
 	Action string    // ModeratorAction: the command (mute, kick, transfer, …)
 	Value  string    // ModeratorAction: its argument (a room for transfer, a banner)
+
+	Reason string // RecordingFinished: why the recorder stopped on its own (an error, a limit); "" when asked to
 }
 
 // MemberRef names a member in an Activity.
@@ -101,11 +103,16 @@ func (rs *Rooms) ReportTo(s ActivitySink) {
 
 // reportLocked stamps a and hands it to the sink.
 func (r *Room) reportLocked(a Activity) {
-	if r.sink == nil {
+	if r.sink == nil && r.tap == nil {
 		return
 	}
 	a.Time, a.Room, a.RoomName = time.Now(), r.cfg.Number, r.Name()
-	r.sink.Activity(a)
+	if r.sink != nil {
+		r.sink.Activity(a)
+	}
+	if r.tap != nil {
+		r.tap.Activity(a)
+	}
 }
 
 // floorsLocked reports FloorChanged when the audio or the video floor
@@ -124,7 +131,8 @@ func (r *Room) floorsLocked(ranked []*Participant) {
 }
 
 // SetRecording marks the room as recorded or not, for the recorder to
-// call; a change is reported (RecordingStarted, RecordingFinished).
+// call; a change is reported (RecordingStarted, RecordingFinished) and
+// shows in every member's row.
 func (r *Room) SetRecording(on bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -137,6 +145,7 @@ func (r *Room) SetRecording(on bool) {
 		kind = RecordingStarted
 	}
 	r.reportLocked(Activity{Kind: kind})
+	r.changedLocked()
 }
 
 // Recording reports whether a recorder is recording the room.

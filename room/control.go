@@ -185,7 +185,8 @@ func idOf(p *Participant) int {
 type commandFunc func(r *Room, by *Participant, c Command) (string, error)
 
 // commands are FreeSWITCH's conf-control set (verto-spec §9.7) that confd
-// implements, plus confd's own: lock, unlock, muteall, lowerhands.
+// implements (recording in recording.go), plus confd's own: lock, unlock,
+// muteall, lowerhands.
 var commands = map[string]commandFunc{
 	"kick":       cmdKick,
 	"mute":       cmdMute(func(bool) bool { return true }),
@@ -207,6 +208,7 @@ var commands = map[string]commandFunc{
 	"muteall":    cmdMuteAll,
 	"admit":      cmdAdmit,
 	"lowerhands": cmdLowerHands,
+	"recording":  cmdRecording,
 }
 
 // onTarget makes a command that acts on its target member under the

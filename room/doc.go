@@ -10,6 +10,12 @@
 // floors, chat, recording, moderator actions), and acts through Operate, the
 // moderator commands of Run under an API key's name; both audit the same way.
 //
+// A Recorder (package recorder) records rooms: a moderator's "recording"
+// command and the API call it, and a room with Config.Record asks it to
+// record each meeting. While it records, it sees the room through a Tap
+// (activity and cameras); every member's row says the room is recorded.
+// A room with Config.Echo is the echo test (echo.go).
+//
 // Concurrency: each Room has one mutex guarding its members and slots.
 // Member methods (Notify, Close), the Observer and the ActivitySink are
 // called with it held and must not block; the forwarder calls made under it

@@ -33,6 +33,8 @@ type Room struct {
 	rooms       *Rooms         // the registry, for moving members between rooms
 	dynamic     bool           // created by an operator, not configured
 	recording   bool           // a recorder is recording the room
+	recorder    Recorder       // nil: recording is not available
+	tap         Tap            // the recorder's view of the room while it records; nil for none
 	audioFloor  *Participant   // the floors last reported to the sink
 	videoFloor  *Participant
 	chat        []ChatMessage // the recent chat, oldest first, for late joiners
@@ -81,7 +83,11 @@ type slot struct {
 
 func newRoom(cfg Config, log *zap.Logger, sounds *tones) *Room {
 	r := &Room{cfg: cfg, log: log, tones: newTonePlayer(sounds)}
-	r.mix = mixer.New(mixer.Config{Speakers: cfg.Speakers, Events: mixEvents{r}, Log: log.Named("mixer")})
+	mc := mixer.Config{Speakers: cfg.Speakers, Events: mixEvents{r}, Log: log.Named("mixer")}
+	if cfg.Echo {
+		mc.EchoDelay = EchoDelay
+	}
+	r.mix = mixer.New(mc)
 	r.mix.Start()
 	return r
 }
@@ -125,6 +131,7 @@ func (r *Room) Join(m Member, info JoinInfo) (*Participant, error) {
 	}
 	r.reportLocked(Activity{Kind: MemberJoined, Member: refOf(p)})
 	r.addedLocked(p)
+	r.autoRecordLocked(true)
 	r.log.Info("member joined", zap.Int("member", p.ID), zap.String("name", info.Name))
 	return p, nil
 }
@@ -153,6 +160,7 @@ func (r *Room) Leave(p *Participant) {
 	r.members = slices.DeleteFunc(r.members, func(o *Participant) bool { return o == p })
 	r.exitLocked(p) // the leave tone, for those still here
 	r.publishers = slices.DeleteFunc(r.publishers, func(o *Participant) bool { return o == p })
+	r.unpublishedLocked(p)
 	p.camera = nil
 	for i := range p.slots {
 		p.slots[i].track.SetSource(nil)
@@ -163,6 +171,7 @@ func (r *Room) Leave(p *Participant) {
 	if len(r.members) == 0 {
 		r.reportLocked(Activity{Kind: RoomFinished})
 	}
+	r.autoRecordLocked(false)
 	r.log.Info("member left", zap.Int("member", p.ID))
 }
 
@@ -174,7 +183,9 @@ func (r *Room) Publish(p *Participant, recv *forwarder.Receiver) {
 	if p.left {
 		return
 	}
+	r.unpublishedLocked(p) // a new camera replaces the old one
 	p.camera = recv
+	r.publishedLocked(p)
 	r.publishers = slices.DeleteFunc(r.publishers, func(o *Participant) bool { return o == p })
 	r.publishers = slices.Insert(r.publishers, 0, p)
 	r.reassignLocked()
@@ -188,6 +199,7 @@ func (r *Room) Unpublish(p *Participant, recv *forwarder.Receiver) {
 	if p.camera != recv {
 		return
 	}
+	r.unpublishedLocked(p)
 	p.camera = nil
 	r.publishers = slices.DeleteFunc(r.publishers, func(o *Participant) bool { return o == p })
 	r.reassignLocked()

@@ -35,6 +35,12 @@ type Config struct {
 	// WHEP says who may watch the room over WHEP: WHEPToken (""), anyone
 	// with a join token for it; WHEPOpen, anyone; WHEPOff, nobody.
 	WHEP string
+	// Record records every meeting in the room: the recorder starts when
+	// the first member joins and stops when the last one leaves.
+	Record bool
+	// Echo makes the room the echo test (echo.go): each member hears its
+	// own voice and sees its own camera, and nobody else.
+	Echo bool
 }
 
 // Who may watch a room over WHEP (Config.WHEP).
@@ -51,13 +57,14 @@ const DefaultMaxMembers = 100
 // as the server, and dynamic ones an operator creates and removes while it
 // runs.
 type Rooms struct {
-	log    *zap.Logger
-	sounds *tones // the join and leave tones, shared by every room
-	mu     sync.RWMutex
-	byKey  map[string]*Room
-	list   []*Room
-	obs    Observer     // handed to every room, dynamic ones too
-	sink   ActivitySink // likewise
+	log      *zap.Logger
+	sounds   *tones // the join and leave tones, shared by every room
+	mu       sync.RWMutex
+	byKey    map[string]*Room
+	list     []*Room
+	obs      Observer     // handed to every room, dynamic ones too
+	sink     ActivitySink // likewise
+	recorder Recorder     // likewise
 }
 
 // New makes the registry; numbers and names must be unique.
@@ -88,6 +95,9 @@ func (rs *Rooms) checkLocked(c *Config) error {
 	if c.MaxMembers <= 0 {
 		c.MaxMembers = DefaultMaxMembers
 	}
+	if err := checkEcho(c); err != nil {
+		return err
+	}
 	keys := roomKeys(*c)
 	if len(keys) == 2 && keys[0] == keys[1] {
 		keys = keys[:1] // a room may be named by its own number
@@ -113,7 +123,7 @@ func roomKeys(c Config) []string {
 // addLocked builds a room checked by checkLocked and registers it.
 func (rs *Rooms) addLocked(c Config, dynamic bool) *Room {
 	r := newRoom(c, rs.log.With(zap.String("room", c.Number)), rs.sounds)
-	r.rooms, r.dynamic, r.obs, r.sink = rs, dynamic, rs.obs, rs.sink
+	r.rooms, r.dynamic, r.obs, r.sink, r.recorder = rs, dynamic, r.observerFor(rs.obs), rs.sink, rs.recorder
 	for _, k := range roomKeys(c) {
 		rs.byKey[k] = r
 	}

@@ -74,6 +74,9 @@ func (r *Room) reassignViewerLocked(v *Participant, ranked []*Participant) bool 
 			cands = append(cands, p.ID)
 		}
 	}
+	if r.cfg.Echo {
+		cands = echoCandidates(v, ranked)
+	}
 	next := assign(cur, cands, pins)
 	if slices.Equal(cur, next) {
 		return false

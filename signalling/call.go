@@ -142,15 +142,12 @@ func (c *Call) endDetached(code int) {
 
 // canRecover says whether the call is kept for a reconnect when its
 // socket drops: an answered call whose client did not ask otherwise
-// (recoverCall:false), unless it is a screen share. A presentation slot
-// frozen for the attach window helps nobody, and clients do not bring a
-// screen capture back through verto.attach (the SDKs answer it with the
-// camera): the presenter shares again.
+// (recoverCall:false). Screen shares are kept too: confd's page brings
+// its share back through verto.attach.
 func (c *Call) canRecover() bool {
-	screen := c.part() != nil && c.part().Info.Kind == room.KindScreen
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.answered && !c.ended && c.dialog.Recover() && !screen
+	return c.answered && !c.ended && c.dialog.Recover()
 }
 
 func (c *Call) isAnswered() bool {

@@ -137,6 +137,9 @@ type confdStatus struct {
 	ModMuted bool   `json:"muteLocked"`
 	Banner   string `json:"banner,omitempty"`
 	Lobby    bool   `json:"lobby,omitempty"`
+	// Recording: the room is being recorded (every row says so, for every
+	// member to see; FreeSWITCH's Verto carries no such flag).
+	Recording bool `json:"recording,omitempty"`
 }
 
 type rowStatusJSON struct {
@@ -150,7 +153,8 @@ func rowStatus(r room.Row) rowStatusJSON {
 	st := rowStatusJSON{
 		Audio: audioStatus{Muted: r.Muted, Deaf: r.Deaf, OnHold: r.Held, Talking: r.Talking, Floor: r.Floor, EnergyScore: r.Energy},
 		Video: false,
-		Confd: confdStatus{Kind: kindName(r.Kind), Role: r.Role.String(), Hand: r.Hand, ModMuted: r.ModMuted, Banner: r.Banner, Lobby: r.Waiting},
+		Confd: confdStatus{Kind: kindName(r.Kind), Role: r.Role.String(), Hand: r.Hand, ModMuted: r.ModMuted, Banner: r.Banner, Lobby: r.Waiting,
+			Recording: r.Recording},
 	}
 	if r.HasVideo {
 		v := videoStatus{Visible: !r.VideoMuted, ScreenShare: r.ScreenShare, MediaFlow: "sendRecv", Muted: r.VideoMuted,

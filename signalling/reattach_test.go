@@ -345,33 +345,3 @@ func TestPuntHandsOverCalls(t *testing.T) {
 		t.Fatalf("alice is member %d after the takeover, was %d", got, aliceID)
 	}
 }
-
-// TestScreenShareEndsWithItsSocket: when a presenter's websocket drops, its
-// camera call is kept for a reconnect but its screen share ends at once:
-// a presentation slot frozen for the attach window helps nobody, and
-// clients do not bring a screen capture back through verto.attach (the
-// SDKs answer the attach with the camera).
-func TestScreenShareEndsWithItsSocket(t *testing.T) {
-	env := startServer(t, func(c *Config) { c.AllowGuests = true })
-	ctx := testCtx(t, 60*time.Second)
-	r := env.room3500(t)
-	alice := joinV(ctx, t, env, "alice@"+testDomain, "pw", "alice", 1111, 1)
-	screen, err := alice.client.Invite(ctx, vertotest.CallOptions{Dest: "3500-screen", Name: "alice (screen)", Publish: true, ScreenShare: true, SSRC: 9999})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(screen.Close)
-	waitUntil(ctx, t, "alice and her screen in the room", func() bool { return len(r.Members()) == 2 })
-
-	_ = alice.client.Close()
-	waitUntil(ctx, t, "the screen share left, the camera call is kept", func() bool {
-		ms := r.Members()
-		return len(ms) == 1 && ms[0].Info.Name == "alice"
-	})
-	env.srv.mu.Lock()
-	detached := len(env.srv.detached[alice.client.Sessid])
-	env.srv.mu.Unlock()
-	if detached != 1 {
-		t.Errorf("%d calls kept for the reconnect, want 1 (the camera)", detached)
-	}
-}

@@ -94,7 +94,11 @@ func (a *app) newOperators() error {
 	if len(a.cfg.API.Keys) == 0 {
 		return nil
 	}
-	a.api, err = control.New(a.cfg.controlConfig(a.rooms, bus, a.log.Named("api")))
+	cc := a.cfg.controlConfig(a.rooms, bus, a.log.Named("api"))
+	if a.recorder != nil {
+		cc.Recorder = a.recorder
+	}
+	a.api, err = control.New(cc)
 	return err
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/confd/confd/events"
 	"github.com/confd/confd/frontend"
 	"github.com/confd/confd/peer"
+	"github.com/confd/confd/recorder"
 	"github.com/confd/confd/room"
 	"github.com/confd/confd/signalling"
 	"github.com/confd/confd/whip"
@@ -33,9 +34,10 @@ type app struct {
 	verto *signalling.Server
 	sip   *dialin.Server // nil when no SIP listener is configured
 
-	events *events.Bus  // webhooks and event streams (api.go)
-	api    *control.API // nil while no API key is configured
-	whip   *whip.Server // broadcasters and audiences (whip.go)
+	events   *events.Bus        // webhooks and event streams (api.go)
+	api      *control.API       // nil while no API key is configured
+	recorder *recorder.Recorder // nil without recording.dir (recording.go)
+	whip     *whip.Server       // broadcasters and audiences (whip.go)
 
 	servers []*http.Server
 	addrs   map[string]net.Addr // "https", "http" → bound address
@@ -53,6 +55,9 @@ func newApp(cfg Config, log *zap.Logger) (*app, error) {
 	}
 	a := &app{cfg: cfg, log: log, rooms: rooms, media: media, addrs: map[string]net.Addr{}}
 	a.verto = signalling.NewServer(cfg.vertoConfig(), rooms, media, log.Named("verto"))
+	if err := a.newRecorder(); err != nil {
+		return nil, err
+	}
 	if err := a.newOperators(); err != nil {
 		return nil, err
 	}
@@ -174,6 +179,9 @@ func (a *app) shutdown(ctx context.Context) {
 	a.whip.Shutdown(ctx)
 	if a.sip != nil {
 		a.sip.Shutdown(ctx)
+	}
+	if a.recorder != nil {
+		a.recorder.Close(ctx) // before the events: recording_finished goes out
 	}
 	a.events.Close(ctx) // before the servers: a stream's handler lives until then
 	for _, s := range a.servers {

@@ -39,6 +39,10 @@ type Config struct {
 	// Broadcasters and audiences (whip.go).
 	WHIP WHIPConfig `yaml:"whip"`
 
+	// Recording and the echo test (recording.go).
+	Recording RecordingConfig `yaml:"recording"`
+	Echo      EchoConfig      `yaml:"echo"`
+
 	// Diagnostics, off by default (debug.go).
 	Debug DebugConfig `yaml:"debug"`
 }
@@ -129,7 +133,8 @@ type RoomConfig struct {
 	RequireToken bool   `yaml:"require_token"`
 	Present      string `yaml:"present"`
 	Lobby        bool   `yaml:"lobby"`
-	Tones        string `yaml:"tones"` // phones (default), always or never
+	Tones        string `yaml:"tones"`  // phones (default), always or never
+	Record       bool   `yaml:"record"` // record every meeting (needs recording.dir)
 	// StreamKey lets a WHIP broadcaster publish with it as its bearer token.
 	StreamKey string `yaml:"stream_key"`
 	// WHEP: who may watch over WHEP: token (default), open or off.
@@ -175,6 +180,7 @@ func (c *Config) defaults() {
 	if c.Shutdown == 0 {
 		c.Shutdown = 5 * time.Second
 	}
+	c.recordingDefaults()
 }
 
 func (c *Config) validate() error {
@@ -219,6 +225,9 @@ func (c *Config) validate() error {
 	if err := c.validateOperators(); err != nil {
 		return err
 	}
+	if err := c.validateRecording(); err != nil {
+		return err
+	}
 	return c.SIP.validate()
 }
 
@@ -228,10 +237,10 @@ func (c *Config) roomConfigs() []room.Config {
 		out[i] = room.Config{
 			Number: r.Number, Name: r.Name, PIN: r.PIN, ModeratorPIN: r.ModeratorPIN, MaxMembers: r.MaxMembers,
 			Speakers: r.Speakers, RequireToken: r.RequireToken, PresentModerators: r.Present == "moderators",
-			Lobby: r.Lobby, Tones: room.TonePolicy(r.Tones), StreamKey: r.StreamKey, WHEP: r.WHEP,
+			Lobby: r.Lobby, Tones: room.TonePolicy(r.Tones), Record: r.Record, StreamKey: r.StreamKey, WHEP: r.WHEP,
 		}
 	}
-	return out
+	return append(out, c.echoRoom()...)
 }
 
 func (c *Config) vertoConfig() signalling.Config {

@@ -51,7 +51,7 @@ webrtc:
 	if vc.Domain != "example.org" || vc.AttachWindow.Seconds() != 30 || len(vc.Users) != 1 || vc.Users[0].Role.String() != "moderator" {
 		t.Errorf("verto config = %+v", vc)
 	}
-	if rc := c.roomConfigs(); len(rc) != 1 || rc[0].Number != "4000" || rc[0].MaxMembers != 5 || rc[0].Tones != room.TonesAlways {
+	if rc := c.roomConfigs(); len(rc) != 2 || rc[0].Number != "4000" || rc[0].MaxMembers != 5 || rc[0].Tones != room.TonesAlways || !rc[1].Echo {
 		t.Errorf("rooms = %+v", rc)
 	}
 	if mc := c.mediaConfig(); len(mc.PublicIPs) != 1 || mc.UDPPortMin != 20000 || !mc.IncludeLoopback {

@@ -115,6 +115,7 @@ func (a *app) writeMetrics(w *bufio.Writer) {
 	e.family("confd_whip_sessions", "gauge", "WHIP publishers and WHEP viewers, by kind.")
 	e.sample("confd_whip_sessions", float64(pubs), "kind", "whip")
 	e.sample("confd_whip_sessions", float64(viewers), "kind", "whep")
+	a.writeRecordingMetrics(e)
 }
 
 func (a *app) writeRoomMetrics(e *expo) {
@@ -153,6 +154,8 @@ var roomFamilies = []metricFamily[room.Metrics]{
 		func(m *room.Metrics) float64 { return float64(m.Mixer.Ticks) }},
 	{"confd_mixer_ticks_skipped_total", "counter", "Ticks skipped after a stall longer than the catch-up limit.", false,
 		func(m *room.Metrics) float64 { return float64(m.Mixer.Skipped) }},
+	{"confd_mixer_dtx_skips_total", "counter", "Silent frames not sent to listeners (Opus DTX).", false,
+		func(m *room.Metrics) float64 { return float64(m.Mixer.DTXSkips) }},
 	{"confd_mixer_encodes_total", "counter", "Audio frames encoded.", false,
 		func(m *room.Metrics) float64 { return float64(m.Mixer.Encodes) }},
 	{"confd_mixer_write_errors_total", "counter", "Mixed frames that failed to reach a listener.", false,

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/confd/confd/dialin"
 	"github.com/confd/confd/dialin/dialintest"
 	"github.com/confd/confd/room"
 	"github.com/confd/confd/signalling/vertotest"
@@ -176,6 +178,12 @@ sip:
   trunks: [192.0.2.0/24, 198.51.100.7]
   dids: {"+15550001000": "3500"}
   pin_lockout: 1m
+  pin_trunk_attempts: 20
+  max_headers: 60
+  tcp_read_timeout: 15s
+  tcp_idle_timeout: 1m
+  tls_handshake_timeout: 5s
+  tcp_connections_per_address: 8
 `)
 	c, err = loadConfig(path)
 	if err != nil {
@@ -189,10 +197,42 @@ sip:
 		dc.DIDs["+15550001000"] != "3500" || dc.PublicIPs[0].String() != "203.0.113.7" || len(dc.Users) != 1 {
 		t.Errorf("dial-in config %+v", dc)
 	}
-	for _, bad := range []string{"sip: {codecs: G729}", "sip: {trunks: [nowhere]}", "sip: {rtp_port_min: 2000, rtp_port_max: 1000}"} {
+	if l := dc.Limits; dc.PINTrunkAttempts != 20 || l.MaxHeaders != 60 || l.ReadTimeout != 15*time.Second || l.IdleTimeout != time.Minute ||
+		l.TLSHandshakeTimeout != 5*time.Second || l.MaxConnsPerAddress != 8 || l.MaxMessageBytes != 0 {
+		t.Errorf("limits %+v, pin_trunk_attempts %d", l, dc.PINTrunkAttempts)
+	}
+	for _, bad := range []string{"sip: {codecs: G729}", "sip: {trunks: [nowhere]}", "sip: {rtp_port_min: 2000, rtp_port_max: 1000}",
+		"sip: {tcp_read_timeout: -1s}", "sip: {max_message_bytes: 65536}", "sip: {tcp_connections: -1}",
+		"sip: {max_message_bytes: 4096, max_header_bytes: 8192}", "sip: {tcp_read_timout: 1s}"} {
 		writeFile(t, path, bad+"\n")
 		if _, err := loadConfig(path); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// TestREADMESIPConfig: the README's listen and sip example loads, and the
+// limits it shows are the defaults the dial-in takes when none are given.
+func TestREADMESIPConfig(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "## Phones (SIP)")
+	_, block, ok2 := strings.Cut(section, "```yaml\n")
+	block, _, ok3 := strings.Cut(block, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("no yaml example in the README's Phones (SIP) section")
+	}
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	writeFile(t, path, block)
+	c, err := loadConfig(path)
+	if err != nil {
+		t.Fatalf("the README's example: %v", err)
+	}
+	shown := c.SIP.SIPLimits.dialin()
+	def := dialin.DefaultLimits()
+	if shown != def || c.SIP.PINTrunkAttempts != 10 {
+		t.Errorf("the README shows limits %+v, the defaults are %+v", shown, def)
 	}
 }

@@ -32,6 +32,53 @@ type SIPConfig struct {
 	DIDs         map[string]string `yaml:"dids"`
 	RTPTimeout   time.Duration     `yaml:"rtp_timeout"`
 	Ring         time.Duration     `yaml:"ring"`
+
+	PINTrunkAttempts int `yaml:"pin_trunk_attempts"`
+	SIPLimits        `yaml:",inline"`
+}
+
+// SIPLimits bound what one peer may make the SIP server hold (dialin.Limits;
+// zero takes the default).
+type SIPLimits struct {
+	MaxMessageBytes     int           `yaml:"max_message_bytes"`
+	MaxHeaderBytes      int           `yaml:"max_header_bytes"`
+	MaxHeaders          int           `yaml:"max_headers"`
+	ReadTimeout         time.Duration `yaml:"tcp_read_timeout"`
+	IdleTimeout         time.Duration `yaml:"tcp_idle_timeout"`
+	TLSHandshakeTimeout time.Duration `yaml:"tls_handshake_timeout"`
+	WriteTimeout        time.Duration `yaml:"tcp_write_timeout"`
+	MaxConnsPerAddress  int           `yaml:"tcp_connections_per_address"`
+	MaxConns            int           `yaml:"tcp_connections"`
+}
+
+func (l SIPLimits) validate() error {
+	for name, v := range map[string]int{"max_message_bytes": l.MaxMessageBytes, "max_header_bytes": l.MaxHeaderBytes,
+		"max_headers": l.MaxHeaders, "tcp_connections_per_address": l.MaxConnsPerAddress, "tcp_connections": l.MaxConns} {
+		if v < 0 {
+			return fmt.Errorf("sip.%s: %d is negative", name, v)
+		}
+	}
+	for name, v := range map[string]time.Duration{"tcp_read_timeout": l.ReadTimeout, "tcp_idle_timeout": l.IdleTimeout,
+		"tls_handshake_timeout": l.TLSHandshakeTimeout, "tcp_write_timeout": l.WriteTimeout} {
+		if v < 0 {
+			return fmt.Errorf("sip.%s: %v is negative", name, v)
+		}
+	}
+	if l.MaxMessageBytes > dialin.MaxMessageBytes {
+		return fmt.Errorf("sip.max_message_bytes: %d is over %d, the most confd reads of one message", l.MaxMessageBytes, dialin.MaxMessageBytes)
+	}
+	if l.MaxHeaderBytes > 0 && l.MaxMessageBytes > 0 && l.MaxHeaderBytes > l.MaxMessageBytes {
+		return errors.New("sip: max_header_bytes is above max_message_bytes")
+	}
+	return nil
+}
+
+func (l SIPLimits) dialin() dialin.Limits {
+	return dialin.Limits{
+		MaxMessageBytes: l.MaxMessageBytes, MaxHeaderBytes: l.MaxHeaderBytes, MaxHeaders: l.MaxHeaders,
+		ReadTimeout: l.ReadTimeout, IdleTimeout: l.IdleTimeout, TLSHandshakeTimeout: l.TLSHandshakeTimeout,
+		WriteTimeout: l.WriteTimeout, MaxConnsPerAddress: l.MaxConnsPerAddress, MaxConns: l.MaxConns,
+	}
 }
 
 // defaultTrunks lets a softphone on this machine call without an account.
@@ -55,7 +102,10 @@ func (s *SIPConfig) validate() error {
 	if (s.TLS.Cert == "") != (s.TLS.Key == "") {
 		return errors.New("sip.tls: cert and key go together")
 	}
-	return nil
+	if s.PINTrunkAttempts < 0 {
+		return errors.New("sip.pin_trunk_attempts is negative")
+	}
+	return s.SIPLimits.validate()
 }
 
 // parseCodecs reads a FreeSWITCH-style codec string: "PCMA,PCMU".
@@ -117,9 +167,9 @@ func (c *Config) sipConfig() (dialin.Config, error) {
 		RTPPortMin: s.RTPPortMin, RTPPortMax: s.RTPPortMax, Codecs: codecs,
 		Trunks: prefixes, Realm: s.Realm, AllowGuests: s.AllowGuests,
 		InviteRate: s.InviteRate, InviteBurst: s.InviteBurst,
-		PINAttempts: s.PINAttempts, PINLockout: s.PINLockout,
+		PINAttempts: s.PINAttempts, PINTrunkAttempts: s.PINTrunkAttempts, PINLockout: s.PINLockout,
 		ShowCallerID: s.ShowCallerID, Phonebook: s.Phonebook, DIDs: s.DIDs,
-		RTPTimeout: s.RTPTimeout, Ring: s.Ring,
+		RTPTimeout: s.RTPTimeout, Ring: s.Ring, Limits: s.SIPLimits.dialin(),
 	}
 	if s.RTPIP != "" {
 		dc.RTPIP = netip.MustParseAddr(s.RTPIP)

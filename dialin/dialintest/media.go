@@ -22,12 +22,15 @@ func (p *Phone) readRTP() {
 	buf := make([]byte, 1500)
 	pcm := make([]int16, 1500)
 	for {
-		n, _, err := p.rtp.ReadFromUDPAddrPort(buf)
+		n, from, err := p.rtp.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			return
 		}
 		if n < 12 || buf[1]&0x7f != p.pt {
 			continue
+		}
+		if last := p.from.Load(); last == nil || *last != from {
+			p.from.Store(&from)
 		}
 		if p.opts.Lean {
 			p.received.Add(1)
@@ -60,6 +63,15 @@ func (p *Phone) Heard() ([]int16, int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]int16(nil), p.heard...), p.packets
+}
+
+// HeardFrom is the source of the last RTP packet the phone took (zero
+// before the first).
+func (p *Phone) HeardFrom() netip.AddrPort {
+	if a := p.from.Load(); a != nil {
+		return *a
+	}
+	return netip.AddrPort{}
 }
 
 // Received counts the packets a Lean phone received.

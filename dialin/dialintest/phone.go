@@ -25,15 +25,16 @@ import (
 
 // Options describe a test call.
 type Options struct {
-	Dest      string   // the number dialled (request-URI user)
-	From      string   // the calling number (default "5551234567")
-	Codecs    []string // offered, in order: "PCMU", "PCMA" (default both)
-	ToneHz    float64  // a sine sent at -12 dBFS; 0 sends silence
-	LateOffer bool     // INVITE without SDP: offer in the 200, answer in the ACK
-	Transport string   // "udp" (default), "tcp" or "tls"
-	Login     string   // digest credentials, used when challenged
-	Password  string
-	NoMedia   bool // send no RTP at all (RTP timeout tests)
+	Dest       string   // the number dialled (request-URI user)
+	From       string   // the calling number (default "5551234567")
+	NoFromUser bool     // a From without a user part: sip:127.0.0.1
+	Codecs     []string // offered, in order: "PCMU", "PCMA" (default both)
+	ToneHz     float64  // a sine sent at -12 dBFS; 0 sends silence
+	LateOffer  bool     // INVITE without SDP: offer in the 200, answer in the ACK
+	Transport  string   // "udp" (default), "tcp" or "tls"
+	Login      string   // digest credentials, used when challenged
+	Password   string
+	NoMedia    bool // send no RTP at all (RTP timeout tests)
 	// Lean sends one pre-encoded frame over and over and only counts what
 	// it receives, so that benchmarks measure confd rather than the phone.
 	Lean bool
@@ -56,6 +57,7 @@ type Phone struct {
 	sess   *sipgo.DialogClientSession
 	rtp    *net.UDPConn
 	remote atomic.Pointer[netip.AddrPort]
+	from   atomic.Pointer[netip.AddrPort] // where confd's RTP comes from
 	codec  mixer.Codec
 	pt     uint8
 	dtmfPT uint8
@@ -211,6 +213,9 @@ func (p *Phone) invite(ctx context.Context, server netip.AddrPort, provisional f
 	req := sip.NewRequest(sip.INVITE, p.target(server))
 	req.SetTransport(strings.ToUpper(p.opts.Transport))
 	from := sip.FromHeader{Address: sip.Uri{User: p.opts.From, Host: "127.0.0.1"}, Params: sip.NewParams()}
+	if p.opts.NoFromUser {
+		from.Address.User = ""
+	}
 	from.Params.Add("tag", sip.GenerateTagN(16))
 	req.AppendHeader(&from)
 	if body != nil {
@@ -251,6 +256,9 @@ func (p *Phone) answered(ctx context.Context) error {
 	res := p.sess.InviteResponse
 	p.answer = string(res.Body())
 	if err := p.readSDP(p.answer); err != nil {
+		return err
+	}
+	if err := loopbackContact(res); err != nil {
 		return err
 	}
 	ack := sip.NewRequest(sip.ACK, p.sess.InviteRequest.Recipient)
@@ -296,6 +304,9 @@ func (p *Phone) readSDP(s string) error {
 	if !found || !addr.IsValid() {
 		return fmt.Errorf("no usable audio in confd's SDP:\n%s", s)
 	}
+	if !addr.IsLoopback() {
+		return fmt.Errorf("%w: confd's SDP names %s:\n%s", ErrNotLoopback, addr, s)
+	}
 	ap := netip.AddrPortFrom(addr, port)
 	p.remote.Store(&ap)
 	return nil
@@ -319,8 +330,35 @@ func (p *Phone) rtpmap(v string, found bool) bool {
 	return found
 }
 
+// ErrNotLoopback: confd's answer named an address off loopback, where a
+// test phone sends nothing (no ACK, no RTP, no BYE).
+var ErrNotLoopback = errors.New("dialintest: not a loopback address")
+
+// loopbackContact checks that the 200's Contact, where the ACK and BYE
+// go, is on loopback.
+func loopbackContact(res *sip.Response) error {
+	ct := res.Contact()
+	if ct == nil {
+		return nil // sipgo sends in-dialog requests to where the INVITE went
+	}
+	a, err := netip.ParseAddr(strings.Trim(ct.Address.Host, "[]"))
+	if err != nil || !a.IsLoopback() {
+		return fmt.Errorf("%w: confd's Contact is %s", ErrNotLoopback, ct.Address.String())
+	}
+	return nil
+}
+
 // Answer is confd's SDP from the 200 OK.
 func (p *Phone) Answer() string { return p.answer }
+
+// Contact is the Contact of confd's 200 OK, where the phone's ACK and BYE
+// went ("" if it had none).
+func (p *Phone) Contact() string {
+	if ct := p.sess.InviteResponse.Contact(); ct != nil {
+		return ct.Address.String()
+	}
+	return ""
+}
 
 // Codec is the codec agreed.
 func (p *Phone) Codec() mixer.Codec { return p.codec }

@@ -57,6 +57,7 @@ export function parseRow(key, row) {
     muteLocked: !!c.muteLocked,
     banner: typeof c.banner === 'string' ? c.banner : '',
     lobby: !!c.lobby,
+    recording: !!c.recording, // the room is being recorded (every row says so)
     userData: r[5] && typeof r[5] === 'object' ? r[5] : {},
   };
 }

@@ -81,6 +81,7 @@ export class Meeting extends EventTarget {
     this.#ui = {
       title: $('room-title'),
       lockBadge: $('lock-badge'),
+      recBadge: $('rec-badge'),
       modBadge: $('mod-badge'),
       elapsed: $('elapsed'),
       quality: $('quality'),
@@ -123,6 +124,7 @@ export class Meeting extends EventTarget {
     document.title = `${ui.title.textContent} · confd`;
     ui.reconnect.hidden = true;
     ui.lockBadge.hidden = true;
+    ui.recBadge.hidden = true;
     ui.modBadge.hidden = true;
     this.#chat.clear();
     this.#bindControls();
@@ -626,7 +628,22 @@ export class Meeting extends EventTarget {
     this.#ui.peopleCount.textContent = String(count);
     this.#ui.peopleBadge.textContent = String(count);
     this.#ui.peopleBadge.hidden = count === 0;
+    this.#renderRecording(members);
     this.#renderControls();
+  }
+
+  // #renderRecording shows the red mark while the room is recorded, and
+  // says so when that changes.
+  #renderRecording(members) {
+    const on = members.some((m) => m.recording);
+    const badge = this.#ui.recBadge;
+    if (on === !badge.hidden) {
+      return;
+    }
+    badge.hidden = !on;
+    if (members.length > 0) {
+      this.#toast(on ? 'This meeting is now being recorded.' : 'The recording has stopped.', on ? 'warn' : undefined);
+    }
   }
 
   #onChat(msg) {

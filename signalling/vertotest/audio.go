@@ -5,10 +5,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pion/rtp"
+
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 
 	"github.com/confd/confd/mixer"
+	"github.com/confd/confd/rtpparse"
 )
 
 // microphone sends a tone (or silence) as Opus, 20 ms per packet.
@@ -71,15 +74,28 @@ func (c *Call) listen(track *webrtc.TrackRemote) {
 	sp := &c.speaker
 	buf := make([]byte, 1500)
 	frame := make([]int16, mixer.FrameSamples)
+	silence := make([]int16, mixer.FrameSamples)
+	var h rtp.Header
+	var last uint32
+	started := false
 	for {
 		n, _, err := track.Read(buf)
 		if err != nil {
 			return
 		}
-		payload, ok := rtpPayloadOf(buf[:n])
-		if !ok {
+		payload, err := rtpparse.Parse(buf[:n], &h)
+		if err != nil || len(payload) == 0 {
 			continue
 		}
+		// A timestamp gap with no sequence gap is silence left out (DTX):
+		// play it as silence, as a browser's jitter buffer does, up to a
+		// second of it.
+		if started {
+			for gap := min((h.Timestamp-last)/mixer.FrameSamples, mixer.SampleRate/mixer.FrameSamples+1); gap > 1 && gap < 1<<16; gap-- {
+				sp.add(silence)
+			}
+		}
+		last, started = h.Timestamp, true
 		if k, err := dec.Decode(payload, frame); err == nil {
 			sp.add(frame[:k])
 		}

@@ -215,7 +215,7 @@ func (c *Call) addCamera(pc *webrtc.PeerConnection, dir webrtc.RTPTransceiverDir
 			return err
 		}
 		c.ivf = cam
-		go drainRTCP(tr.Sender())
+		go cam.readRTCP(tr.Sender())
 		return nil
 	}
 	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "camera", c.opts.Name)

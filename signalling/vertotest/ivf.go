@@ -4,8 +4,10 @@ import (
 	"errors"
 	"io"
 	"os"
+	"sync/atomic"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/pion/webrtc/v4/pkg/media/ivfreader"
@@ -18,6 +20,9 @@ type ivfCamera struct {
 	frames   [][]byte
 	interval time.Duration
 	next     int
+	// wantKey is set by a key frame request (PLI, FIR): the next frame
+	// sent is the file's next key frame, as an encoder answers one.
+	wantKey atomic.Bool
 }
 
 func newIVFCamera(path, streamID string) (*ivfCamera, error) {
@@ -48,9 +53,34 @@ func newIVFCamera(path, streamID string) (*ivfCamera, error) {
 	return cam, err
 }
 
-// writeNext sends the next frame of the loop.
+// writeNext sends the next frame of the loop, or skips ahead to a key
+// frame when one was asked for.
 func (c *ivfCamera) writeNext() error {
+	if c.wantKey.Swap(false) {
+		for i := range c.frames {
+			if k := (c.next + i) % len(c.frames); c.frames[k][0]&1 == 0 { // VP8's P bit 0: a key frame
+				c.next = k
+				break
+			}
+		}
+	}
 	frame := c.frames[c.next]
 	c.next = (c.next + 1) % len(c.frames)
 	return c.track.WriteSample(media.Sample{Data: frame, Duration: c.interval})
+}
+
+// readRTCP answers key frame requests until the sender closes.
+func (c *ivfCamera) readRTCP(s *webrtc.RTPSender) {
+	for {
+		pkts, _, err := s.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, p := range pkts {
+			switch p.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				c.wantKey.Store(true)
+			}
+		}
+	}
 }

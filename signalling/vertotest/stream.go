@@ -10,7 +10,6 @@ import (
 
 	"github.com/confd/confd/forwarder/forwardertest"
 	"github.com/confd/confd/forwarder/vp8"
-	"github.com/confd/confd/rtpparse"
 )
 
 // Packet is one received video packet, reduced to what tests check.
@@ -235,12 +234,4 @@ func (s *Stream) SwitchGaps() []time.Duration {
 func (s *Stream) SourcesSince(n int) []uint32 {
 	pkts := s.Packets()
 	return sourcesOf(pkts[min(n, len(pkts)):])
-}
-
-// rtpPayloadOf returns the payload of a raw RTP packet, padding removed;
-// false for garbage and padding alone.
-func rtpPayloadOf(raw []byte) ([]byte, bool) {
-	var h rtp.Header
-	payload, err := rtpparse.Parse(raw, &h)
-	return payload, err == nil && len(payload) > 0
 }

@@ -93,6 +93,9 @@ test('parseRow reads the status JSON and confd’s extension', () => {
   const broken = parseRow('b', ['x', 1, null, null, '{not json', null, null]);
   assert.equal(broken.id, 0);
   assert.equal(broken.hasVideo, false);
+  assert.equal(broken.recording, false);
+  const recorded = parseRow('r', row(4, 'Ann', { confd: { kind: 'browser', recording: true } }));
+  assert.ok(recorded.recording);
 });
 
 test('join subscribes to the channels, then bootstraps the list', async () => {
