@@ -203,9 +203,23 @@ func (d *DownTrack) retargetLocked() {
 	if d.src != nil {
 		d.src.setDemand(d, d.sel.Wanted())
 		if d.sel.Waiting() {
-			d.src.RequestLayerKeyframe(t.Spatial)
+			d.requestTargetKeyframeLocked(d.src)
 		}
 	}
+}
+
+// requestTargetKeyframeLocked asks src for a key frame of the target
+// layer: at once when the slot shows nothing or must come down (its
+// viewer has no picture, or the link no room for the current layer), and
+// as a switch (Receiver.RequestSwitchKeyframe), which waits for the
+// publisher's own key frame, when it moves up with a picture meanwhile.
+func (d *DownTrack) requestTargetKeyframeLocked(src *Receiver) {
+	cur, t := d.sel.Current(), d.sel.Target()
+	if cur.Spatial >= 0 && t.Spatial > cur.Spatial {
+		src.RequestSwitchKeyframe(t.Spatial)
+		return
+	}
+	src.RequestLayerKeyframe(t.Spatial)
 }
 
 // storeWantLocked publishes the selector's wanted layers to the lock-free
@@ -249,7 +263,7 @@ func (d *DownTrack) translate(p *Packet) (Translation, padding, bool) {
 func (d *DownTrack) translateLocked(p *Packet) (Translation, bool) {
 	dec, request := d.sel.Select(p.Layer, &p.VP8, p.Keyframe)
 	if request {
-		p.Source.RequestLayerKeyframe(d.sel.Target().Spatial)
+		d.requestTargetKeyframeLocked(p.Source)
 	}
 	switch dec {
 	case Drop:
