@@ -89,6 +89,10 @@ bench:
 	$(GO) test -run '^$$' -bench 'MixerLatency' -benchtime 250x ./mixer/
 	$(GO) test -run '^$$' -bench 'PhoneLeg' -benchtime 5x ./dialin/
 	$(GO) test -run '^$$' -bench 'CallSetup' -benchtime 200x ./dialin/
+	@mkdir -p $(E2E_PROFILES)
+	CONFD_STEADY=1 $(GO) test -count=1 -run '^TestSimulcastSteadyUnderLoad$$' -v ./cmd/confd/ >$(E2E_PROFILES)/steady.log 2>&1 || \
+		{ grep -E 'steady_test.go|^--- |^FAIL|^ok' $(E2E_PROFILES)/steady.log; exit 1; }
+	@grep -E 'steady_test.go|^--- |^ok' $(E2E_PROFILES)/steady.log
 	$(MAKE) bench-e2e
 
 ## bench-e2e: the real confd binary and a stock pion SFU side by side, driven by

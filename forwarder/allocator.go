@@ -247,6 +247,9 @@ func (a *Allocator) Step(now int64) {
 	if a.cfg.Congestion != nil {
 		cong = a.cfg.Congestion()
 	}
+	if rr, ok := receiverLoss(slots, now); ok {
+		cong.Loss = min(cong.Loss, rr) // see rrFresh
+	}
 	sent := sentBytes(slots)
 	in := make([]slotInput, len(slots))
 	for i, dt := range slots {

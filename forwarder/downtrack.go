@@ -4,6 +4,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
@@ -70,6 +71,11 @@ type DownTrack struct {
 	alloc         *Allocator
 
 	writeErrors, nacks, retransmits, plis atomic.Uint64
+	// rrLost and rrAt are the fraction lost (RFC 3550 §6.4.1, in 256ths,
+	// plus one: 0 is none yet) of the viewer's latest receiver report on
+	// the slot's stream, and when it came (wall clock, ns).
+	rrLost atomic.Uint32
+	rrAt   atomic.Int64
 
 	id, streamID string
 }
@@ -383,6 +389,14 @@ func (d *DownTrack) handleRTCP(pkt rtcp.Packet, scratch *Scratch) {
 		d.plis.Add(1)
 		if src, l := d.current(); src != nil {
 			src.RequestLayerKeyframe(l)
+		}
+	case *rtcp.ReceiverReport:
+		b := d.bind.Load()
+		for _, r := range p.Reports {
+			if b != nil && r.SSRC == b.ssrc {
+				d.rrLost.Store(uint32(r.FractionLost) + 1)
+				d.rrAt.Store(time.Now().UnixNano())
+			}
 		}
 	case *rtcp.ReceiverEstimatedMaximumBitrate:
 		d.mu.Lock()

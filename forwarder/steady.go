@@ -26,6 +26,30 @@ import (
 // (the steady estimate). A rise is taken at once, as before: stepping up
 // still waits for UpHold, Headroom and a probe.
 
+// Loss is read from two places. GCC's figure comes from the transport-wide
+// feedback, which reports as lost every packet the viewer had not read
+// when it wrote the feedback: on a starved host that is a third to two
+// thirds of them, all of which arrive a moment later (measured: 60 % in
+// GCC's figure over a minute in which the viewers lost 63 packets of
+// 280,000). The viewer's RTCP receiver reports count by sequence number
+// what never came (RFC 3550 §6.4.1). So while a receiver report is fresh
+// (rrFresh), the loss the allocator acts on is the lower of the two: a
+// path that drops packets shows in both, a late reader only in GCC's.
+const rrFresh = 3 * time.Second
+
+// receiverLoss is the highest fraction lost in the slots' fresh receiver
+// reports at now; ok is false when none has one.
+func receiverLoss(slots []*DownTrack, now int64) (loss float64, ok bool) {
+	for _, dt := range slots {
+		v := dt.rrLost.Load()
+		if v == 0 || now-dt.rrAt.Load() > int64(rrFresh) {
+			continue
+		}
+		loss, ok = max(loss, float64(v-1)/256), true
+	}
+	return loss, ok
+}
+
 // delayPersist is how long the delay detector must report overuse, at
 // every allocation, for a fall of GCC's estimate without loss to count.
 // Four allocations at the default Interval: a queue filling at a tenth

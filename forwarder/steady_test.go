@@ -3,6 +3,8 @@ package forwarder
 import (
 	"testing"
 	"time"
+
+	"github.com/pion/rtcp"
 )
 
 // feedback is what one allocation sees: GCC's estimate in kbit/s, the
@@ -95,5 +97,37 @@ func TestSteadyEstimateLoss(t *testing.T) {
 	}
 	if len(w.downs) != 1 || w.downs[0] != at {
 		t.Fatalf("steps down at %v, want one at %v", w.downs, at)
+	}
+}
+
+// TestReceiverReportLoss: the loss the allocator acts on is the lower of
+// GCC's and the viewers' receiver reports while one is fresh: a starved
+// viewer whose transport feedback misses two thirds of the packets it
+// reads a moment later, but whose receiver reports lose none, is clean;
+// a report on another stream, or one older than rrFresh, does not count.
+func TestReceiverReportLoss(t *testing.T) {
+	dt := NewDownTrack("v", "s")
+	bindTrack(t, dt, 0x77)
+	now := time.Now().UnixNano()
+	if _, ok := receiverLoss([]*DownTrack{dt}, now); ok {
+		t.Fatal("a loss before any receiver report")
+	}
+	dt.handleRTCP(&rtcp.ReceiverReport{Reports: []rtcp.ReceptionReport{{SSRC: 0x78, FractionLost: 200}}}, nil)
+	if _, ok := receiverLoss([]*DownTrack{dt}, now); ok {
+		t.Fatal("a report on another stream counted")
+	}
+	dt.handleRTCP(&rtcp.ReceiverReport{Reports: []rtcp.ReceptionReport{{SSRC: 0x77, FractionLost: 0}}}, nil)
+	other := NewDownTrack("w", "s")
+	bindTrack(t, other, 0x79)
+	other.handleRTCP(&rtcp.ReceiverReport{Reports: []rtcp.ReceptionReport{{SSRC: 0x79, FractionLost: 64}}}, nil)
+	now = time.Now().UnixNano()
+	if loss, ok := receiverLoss([]*DownTrack{dt, other}, now); !ok || loss != 0.25 {
+		t.Fatalf("loss %v %v, want 0.25 (the higher of the slots')", loss, ok)
+	}
+	if loss, ok := receiverLoss([]*DownTrack{dt}, now); !ok || loss != 0 {
+		t.Fatalf("loss %v %v, want 0", loss, ok)
+	}
+	if _, ok := receiverLoss([]*DownTrack{dt}, now+int64(rrFresh)+1); ok {
+		t.Fatal("a stale report counted")
 	}
 }
