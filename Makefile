@@ -5,8 +5,13 @@ BIN       := bin/confd
 BROWSER   := testdata/browser
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZTIME  ?= 30s
+# The end-to-end benchmark's room sizes and any further flags
+# (go run ./bench/e2e -h lists them), e.g. E2E_SIZES=10,50,200.
+E2E_SIZES ?= 10,50
+E2E_FLAGS ?=
+E2E_PROFILES ?= bench-profiles
 
-.PHONY: all deps deps-build deps-apt deps-node build run test test-go bench fuzz vet clean
+.PHONY: all deps deps-build deps-apt deps-node build run test test-go bench bench-e2e fuzz vet clean
 
 all: build
 
@@ -78,7 +83,7 @@ vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 
-## bench: forwarder fan-out against pion's TrackLocalStaticRTP, per CPU-second;
+## bench: the end-to-end benchmark (bench-e2e, below), and forwarder fan-out against pion's TrackLocalStaticRTP, per CPU-second;
 ## simulcast layer selection against the plain fan-out (CPU per forwarded packet,
 ## a ratio) and PLIs per 100 layer switches; the mixer's CPU per tick and
 ## member, encodes per tick, and added latency; CPU per SIP phone leg and SIP
@@ -89,6 +94,18 @@ bench:
 	$(GO) test -run '^$$' -bench 'MixerLatency' -benchtime 250x ./mixer/
 	$(GO) test -run '^$$' -bench 'PhoneLeg' -benchtime 5x ./dialin/
 	$(GO) test -run '^$$' -bench 'CallSetup' -benchtime 200x ./dialin/
+	@mkdir -p $(E2E_PROFILES)
+	CONFD_STEADY=1 $(GO) test -count=1 -run '^TestSimulcastSteadyUnderLoad$$' -v ./cmd/confd/ >$(E2E_PROFILES)/steady.log 2>&1 || \
+		{ grep -E 'steady_test.go|^--- |^FAIL|^ok' $(E2E_PROFILES)/steady.log; exit 1; }
+	@grep -E 'steady_test.go|^--- |^ok' $(E2E_PROFILES)/steady.log
+	$(MAKE) bench-e2e
+
+## bench-e2e: the real confd binary and a stock pion SFU side by side, driven by
+## the same real pion peers over loopback: server CPU per delivered packet (video
+## fan-out), per member-second (mixed rooms, 3 talkers), per idle member and per
+## WHEP viewer, as ratios; confd's CPU profiles go to $(E2E_PROFILES)/
+bench-e2e: deps-build
+	$(GO) run ./bench/e2e -sizes $(E2E_SIZES) -profiles $(E2E_PROFILES) $(E2E_FLAGS)
 
 # FUZZ_TARGETS is every fuzz target in the tree, as DIR:FuzzName. They are
 # found rather than listed, so a new one cannot be left out of `make fuzz`.

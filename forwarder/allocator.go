@@ -40,6 +40,10 @@ type AllocatorConfig struct {
 type Congestion struct {
 	// Loss is the fraction of packets recently lost (0 to 1).
 	Loss float64
+	// Overuse is true when the delay detector's latest verdict on the
+	// feedback is overuse: packets arrive further apart than they were
+	// sent (steady.go).
+	Overuse bool
 }
 
 func (c AllocatorConfig) withDefaults() AllocatorConfig {
@@ -88,6 +92,7 @@ type Allocator struct {
 	overSince int64
 	sent      sendMeter
 	probe     prober
+	steady    steadyState
 }
 
 // A step down for bandwidth must have a cause the feedback shows, not one
@@ -242,6 +247,9 @@ func (a *Allocator) Step(now int64) {
 	if a.cfg.Congestion != nil {
 		cong = a.cfg.Congestion()
 	}
+	if rr, ok := receiverLoss(slots, now); ok {
+		cong.Loss = min(cong.Loss, rr) // see rrFresh
+	}
 	sent := sentBytes(slots)
 	in := make([]slotInput, len(slots))
 	for i, dt := range slots {
@@ -282,6 +290,7 @@ func (a *Allocator) stepLocked(now int64, cong Congestion, sent int64, in []slot
 	}
 	sending := a.sent.rate(now, sent)
 	a.observeLocked(now, cong, sending)
+	a.steadyLocked(now, a.bwe, cong)
 	// A probe that is over is judged before deciding, so that the rate it
 	// verified is stepped up to now rather than one Interval later.
 	var pads []padOrder

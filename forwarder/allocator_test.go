@@ -18,6 +18,8 @@ type allocWorld struct {
 	sent  int64   // bytes the slot has sent
 	noise float64 // the measured costs' factor at the next allocation
 	loss  float64 // what the feedback reports at the next allocation
+	// overuse is the delay detector's verdict at the next allocation.
+	overuse bool
 	// downs and ups are the ticks at which the slot's layer went down and
 	// up; probes those at which a probe started.
 	downs, ups, probes []int64
@@ -47,7 +49,7 @@ func (w *allocWorld) step() Layer {
 	late := int64(w.ticks*3%7) * int64(time.Millisecond)
 	w.a.mu.Lock()
 	prev, probing := w.a.cur[0], w.a.probe.slot != nil
-	pads := w.a.stepLocked(w.now+late, Congestion{Loss: w.loss}, w.sent, []slotInput{{d: d}}, []*DownTrack{w.dt})
+	pads := w.a.stepLocked(w.now+late, Congestion{Loss: w.loss, Overuse: w.overuse}, w.sent, []slotInput{{d: d}}, []*DownTrack{w.dt})
 	cur := w.a.cur[0]
 	if !probing && w.a.probe.slot != nil {
 		w.probes = append(w.probes, w.now)

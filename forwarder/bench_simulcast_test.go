@@ -197,7 +197,9 @@ func BenchmarkSwitchKeyframes(b *testing.B) {
 	up := &pliCounter{src: src}
 	// A short throttle keeps the benchmark fast; the count per switch
 	// does not depend on it while frames come faster than it.
-	r := NewReceiver(ReceiverConfig{Kind: KindVideo, KeyframeInterval: 2 * time.Millisecond}, up)
+	// Switches ask at once: the benchmark counts the PLIs of switches, not
+	// the publisher's own key frames they would otherwise wait for.
+	r := NewReceiver(ReceiverConfig{Kind: KindVideo, KeyframeInterval: 2 * time.Millisecond, SwitchKeyframeWait: -1}, up)
 	readers := make([]*blockingReader, 3)
 	for i := range readers {
 		readers[i] = newBlockingReader()

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
@@ -70,6 +71,11 @@ type DownTrack struct {
 	alloc         *Allocator
 
 	writeErrors, nacks, retransmits, plis atomic.Uint64
+	// rrLost and rrAt are the fraction lost (RFC 3550 §6.4.1, in 256ths,
+	// plus one: 0 is none yet) of the viewer's latest receiver report on
+	// the slot's stream, and when it came (wall clock, ns).
+	rrLost atomic.Uint32
+	rrAt   atomic.Int64
 
 	id, streamID string
 }
@@ -203,9 +209,23 @@ func (d *DownTrack) retargetLocked() {
 	if d.src != nil {
 		d.src.setDemand(d, d.sel.Wanted())
 		if d.sel.Waiting() {
-			d.src.RequestLayerKeyframe(t.Spatial)
+			d.requestTargetKeyframeLocked(d.src)
 		}
 	}
+}
+
+// requestTargetKeyframeLocked asks src for a key frame of the target
+// layer: at once when the slot shows nothing or must come down (its
+// viewer has no picture, or the link no room for the current layer), and
+// as a switch (Receiver.RequestSwitchKeyframe), which waits for the
+// publisher's own key frame, when it moves up with a picture meanwhile.
+func (d *DownTrack) requestTargetKeyframeLocked(src *Receiver) {
+	cur, t := d.sel.Current(), d.sel.Target()
+	if cur.Spatial >= 0 && t.Spatial > cur.Spatial {
+		src.RequestSwitchKeyframe(t.Spatial)
+		return
+	}
+	src.RequestLayerKeyframe(t.Spatial)
 }
 
 // storeWantLocked publishes the selector's wanted layers to the lock-free
@@ -249,7 +269,7 @@ func (d *DownTrack) translate(p *Packet) (Translation, padding, bool) {
 func (d *DownTrack) translateLocked(p *Packet) (Translation, bool) {
 	dec, request := d.sel.Select(p.Layer, &p.VP8, p.Keyframe)
 	if request {
-		p.Source.RequestLayerKeyframe(d.sel.Target().Spatial)
+		d.requestTargetKeyframeLocked(p.Source)
 	}
 	switch dec {
 	case Drop:
@@ -369,6 +389,14 @@ func (d *DownTrack) handleRTCP(pkt rtcp.Packet, scratch *Scratch) {
 		d.plis.Add(1)
 		if src, l := d.current(); src != nil {
 			src.RequestLayerKeyframe(l)
+		}
+	case *rtcp.ReceiverReport:
+		b := d.bind.Load()
+		for _, r := range p.Reports {
+			if b != nil && r.SSRC == b.ssrc {
+				d.rrLost.Store(uint32(r.FractionLost) + 1)
+				d.rrAt.Store(time.Now().UnixNano())
+			}
 		}
 	case *rtcp.ReceiverEstimatedMaximumBitrate:
 		d.mu.Lock()

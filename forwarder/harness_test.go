@@ -465,7 +465,9 @@ func (n *testNet) simulcast(cfg forwardertest.SimulcastConfig, kfDelay int) *tes
 	for i, l := range src.Layers {
 		ssrcs[i] = l.Config().SSRC
 	}
-	r := unstartedReceiver(ReceiverConfig{SSRC: ssrcs[0], Kind: KindVideo}, ssrcs[1], ssrcs[2])
+	// Switches ask at once: these tests follow each switch to its key
+	// frame (TestSwitchKeyframeWait covers the wait).
+	r := unstartedReceiver(ReceiverConfig{SSRC: ssrcs[0], Kind: KindVideo, SwitchKeyframeWait: -1}, ssrcs[1], ssrcs[2])
 	r.clock = func() int64 { return n.now }
 	return &testSim{net: n, r: r, src: src, kfDelay: kfDelay, kfIn: [3]int{-1, -1, -1}}
 }

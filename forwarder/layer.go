@@ -65,6 +65,7 @@ type layer struct {
 	tidBytes, tidFrames                [MaxTemporalLayers]atomic.Uint64
 	width, height                      atomic.Int32
 	lastArrival                        atomic.Int64
+	lastKeyframe                       atomic.Int64 // when the last key frame began (Receiver's clock)
 
 	// mu guards the rate snapshots, cost, lastRate and sr. Rates are
 	// measured by the control plane; sr is written by the layer's RTCP
@@ -144,6 +145,7 @@ func (l *layer) account(raw []byte, now int64) {
 		return
 	}
 	l.keyframes.Add(1)
+	l.lastKeyframe.Store(now)
 	if w, h, ok := vp8.KeyframeSize(p.Payload, &p.VP8); ok {
 		l.width.Store(int32(w))
 		l.height.Store(int32(h))

@@ -190,10 +190,13 @@ func (a *Allocator) congestedLocked(now int64, loss float64, sending int) {
 }
 
 // effectiveLocked is the estimate allocation works with: the higher of
-// GCC's and what was verified, within what the last congestion measured
-// and the subscriber's REMB.
+// GCC's steady estimate (steady.go) and what was verified, within what the
+// last congestion measured and the subscriber's REMB.
 func (a *Allocator) effectiveLocked() int {
-	e := a.bwe
+	e := a.steady.held
+	if e == 0 {
+		e = a.bwe // no allocation has looked at it yet
+	}
 	if e > 0 && a.probe.verified > e {
 		e = a.probe.verified
 	}

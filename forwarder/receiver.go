@@ -45,7 +45,16 @@ type ReceiverConfig struct {
 	// for one layer (default 500 ms): enough for an encoder to produce a
 	// key frame, short enough that a switching viewer is not kept waiting.
 	KeyframeInterval time.Duration
-	Log              *zap.Logger
+	// SwitchKeyframeWait is how long after a layer's last key frame a slot
+	// that switches up to it, with a picture on its screen meanwhile,
+	// waits for the publisher's own next key frame before asking for one
+	// (default 4 s). Every viewer of a layer receives each of its key
+	// frames, switching or not: a publisher that makes key frames at
+	// least this often is never asked for more by switches, and one that
+	// makes them less often is asked for at most one per layer per wait.
+	// A negative wait has switches ask at once, as any other request.
+	SwitchKeyframeWait time.Duration
+	Log                *zap.Logger
 }
 
 // ReceiverStats are the counters of one Receiver, summed over its layers.
@@ -64,6 +73,7 @@ type Receiver struct {
 	mu     sync.Mutex // serialises sink list and layer list updates, and Close
 
 	kfPending atomic.Uint32 // bit i: a key frame of layer i is wanted
+	kfSwitch  atomic.Uint32 // bit i: a key frame of layer i is wanted for a switch up (SwitchKeyframeWait)
 	kfSignal  chan struct{}
 	// demandSignal wakes the control goroutine when a slot wants a layer
 	// that is paused.
@@ -91,6 +101,9 @@ func NewReceiver(cfg ReceiverConfig, upstream RTCPWriter) *Receiver {
 	}
 	if cfg.KeyframeInterval == 0 {
 		cfg.KeyframeInterval = 500 * time.Millisecond
+	}
+	if cfg.SwitchKeyframeWait == 0 {
+		cfg.SwitchKeyframeWait = 4 * time.Second
 	}
 	if cfg.Log == nil {
 		cfg.Log = zap.NewNop()
@@ -246,6 +259,11 @@ func (r *Receiver) handleLayer(l *layer, raw []byte, now int64) {
 		return
 	}
 	l.account(raw, now)
+	if l.pkt.Keyframe {
+		if bit := uint32(1) << l.index; r.kfSwitch.Load()&bit != 0 {
+			r.kfSwitch.And(^bit) // the publisher's own key frame serves the switch
+		}
+	}
 	l.cache.Store(l.hdr.SequenceNumber, raw)
 	l.pkt.Arrival = now
 	for _, s := range *r.sinks.Load() {
@@ -322,6 +340,28 @@ func (r *Receiver) RequestLayerKeyframe(layer int) {
 	}
 }
 
+// RequestSwitchKeyframe asks for a key frame of layer for a slot that
+// switches up to it and shows another layer meanwhile: the request waits
+// for the publisher's own key frame up to SwitchKeyframeWait after the
+// layer's last one, and is dropped when one comes.
+func (r *Receiver) RequestSwitchKeyframe(layer int) {
+	if layer < 0 || layer >= MaxLayers {
+		return
+	}
+	bit := uint32(1) << layer
+	if r.cfg.SwitchKeyframeWait < 0 {
+		r.requestKeyframes(bit)
+		return
+	}
+	if r.kfSwitch.Or(bit)&bit == bit {
+		return // already waiting
+	}
+	select {
+	case r.kfSignal <- struct{}{}:
+	default:
+	}
+}
+
 func (r *Receiver) requestKeyframes(mask uint32) {
 	if mask == 0 {
 		return
@@ -381,21 +421,33 @@ func (r *Receiver) controlLoop() {
 // is pending).
 func (r *Receiver) sendDuePLIs(last *[MaxLayers]time.Time) time.Duration {
 	var wait time.Duration
-	pending := r.kfPending.Load()
+	later := func(left time.Duration) {
+		if wait == 0 || left < wait {
+			wait = left
+		}
+	}
+	pending, switching := r.kfPending.Load(), r.kfSwitch.Load()
 	for i := range MaxLayers {
 		bit := uint32(1) << i
-		if pending&bit == 0 {
+		if (pending|switching)&bit == 0 {
 			continue
 		}
 		l := r.layers[i].Load()
 		if l == nil {
 			r.kfPending.And(^bit) // no such layer: nothing to ask for
+			r.kfSwitch.And(^bit)
 			continue
 		}
-		if left := r.cfg.KeyframeInterval - time.Since(last[i]); left > 0 {
-			if wait == 0 || left < wait {
-				wait = left
+		if pending&bit == 0 {
+			// Only a switch asks: wait for the publisher's own key frame.
+			since := time.Duration(r.clock() - l.lastKeyframe.Load())
+			if left := r.cfg.SwitchKeyframeWait - since; left > 0 {
+				later(left)
+				continue
 			}
+		}
+		if left := r.cfg.KeyframeInterval - time.Since(last[i]); left > 0 {
+			later(left)
 			continue
 		}
 		// The PLI about to go out answers every request made until now,
@@ -403,6 +455,7 @@ func (r *Receiver) sendDuePLIs(last *[MaxLayers]time.Time) time.Duration {
 		// without clearing them here a burst would cost a second,
 		// redundant PLI one interval later.
 		r.kfPending.And(^bit)
+		r.kfSwitch.And(^bit)
 		if r.rtcp == nil {
 			continue
 		}

@@ -79,8 +79,10 @@ func newDownlink(pc *webrtc.PeerConnection, est cc.BandwidthEstimator, log *zap.
 	cfg := forwarder.AllocatorConfig{Log: log}
 	if est != nil {
 		cfg.Congestion = func() forwarder.Congestion {
-			loss, _ := est.GetStats()["averageLoss"].(float64)
-			return forwarder.Congestion{Loss: loss}
+			st := est.GetStats()
+			loss, _ := st["averageLoss"].(float64)
+			usage, _ := st["usage"].(string)
+			return forwarder.Congestion{Loss: loss, Overuse: usage == "overuse"}
 		}
 	}
 	d := &downlink{pc: pc, alloc: forwarder.NewAllocator(cfg), stop: make(chan struct{})}

@@ -152,7 +152,7 @@ func (a *app) start() (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		a.serveOn("http", l, h)
+		a.serveOn("http", l, a.debugHandler(h))
 	}
 	if a.sip != nil {
 		if err := a.sip.Start(); err != nil {

@@ -45,6 +45,9 @@ type Config struct {
 	// Recording and the echo test (recording.go).
 	Recording RecordingConfig `yaml:"recording"`
 	Echo      EchoConfig      `yaml:"echo"`
+
+	// Diagnostics, off by default (debug.go).
+	Debug DebugConfig `yaml:"debug"`
 }
 
 // WebConfig is the web client.

@@ -78,8 +78,13 @@ func (s *Stream) record(track *webrtc.TrackRemote) {
 
 func (s *Stream) add(h rtp.Header, payload []byte) {
 	p := Packet{SSRC: h.SSRC, Seq: h.SequenceNumber, TS: h.Timestamp, Arrival: time.Now()}
+	if h.Padding && len(payload) > 0 {
+		// RFC 3550 §5.1: the last octet counts the padding. Read as VP8,
+		// a probe's padding could pass for a frame start.
+		payload = payload[:len(payload)-min(len(payload), int(payload[len(payload)-1]))]
+	}
 	var d vp8.Descriptor
-	if d.Unmarshal(payload) == nil {
+	if len(payload) > 0 && d.Unmarshal(payload) == nil {
 		p.Start = d.Start && d.PartitionID == 0
 		p.Keyframe = d.Keyframe
 		p.PictureID = d.PictureID

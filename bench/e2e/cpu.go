@@ -1,0 +1,69 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// clockTick is the unit of the CPU times in /proc (USER_HZ): 100 Hz on
+// every Linux architecture Go supports, whatever the kernel's own HZ.
+const clockTick = 10 * time.Millisecond
+
+// processCPU is the user plus system CPU time process pid has used, all
+// its threads together: fields 14 (utime) and 15 (stime) of
+// /proc/<pid>/stat. Its resolution is one clock tick, 10 ms.
+func processCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) is in parentheses and may hold spaces;
+	// the fields after it are plain numbers, field 3 first.
+	end := bytes.LastIndexByte(b, ')')
+	if end < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(string(b[end+1:]))
+	const utime, stime = 14 - 3, 15 - 3
+	if len(f) <= stime {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	u, err1 := strconv.ParseUint(f[utime], 10, 64)
+	s, err2 := strconv.ParseUint(f[stime], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: bad CPU times", pid)
+	}
+	return time.Duration(u+s) * clockTick, nil
+}
+
+// machineCPU is the busy and total CPU time of every core together since
+// boot, from the first line of /proc/stat (idle and iowait count as not
+// busy; guest time is already inside user).
+func machineCPU() (busy, total time.Duration, err error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := strings.Fields(string(line))
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, 0, fmt.Errorf("/proc/stat: unexpected first line %q", line)
+	}
+	// user nice system idle iowait irq softirq steal
+	var v [8]uint64
+	for i := range v {
+		if v[i], err = strconv.ParseUint(f[1+i], 10, 64); err != nil {
+			return 0, 0, fmt.Errorf("/proc/stat: %w", err)
+		}
+	}
+	idle := v[3] + v[4]
+	var all uint64
+	for _, x := range v {
+		all += x
+	}
+	return time.Duration(all-idle) * clockTick, time.Duration(all) * clockTick, nil
+}

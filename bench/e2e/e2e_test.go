@@ -1,0 +1,40 @@
+package main
+
+import (
+	"slices"
+	"testing"
+)
+
+// The benchmark itself runs under `make bench`; make test only checks
+// that it builds and that its parts that need no server read right.
+
+func TestLoadsForSizes(t *testing.T) {
+	ns, err := parseInts("10,50,200")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := loadNames(allLoads(ns))
+	want := []string{"fanout10", "fanout50", "fanout200", "mixed10", "mixed50", "mixed200", "idle10", "idle50", "idle200", "whep50"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("loads %v, want %v", got, want)
+	}
+	if _, err := pick(allLoads(ns), "fanout50,nosuch"); err == nil {
+		t.Fatal("an unknown load was accepted")
+	}
+	if _, err := parseInts("10,-1"); err == nil {
+		t.Fatal("a negative size was accepted")
+	}
+}
+
+func TestRTPPayload(t *testing.T) {
+	// Version 2, padding, one CSRC, an extension of one word; 3 bytes of
+	// payload and 2 of padding.
+	pkt := []byte{0xb1, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0xbe, 0xde, 0, 1, 1, 2, 3, 4, 7, 8, 9, 0, 2}
+	p, ok := rtpPayload(pkt)
+	if !ok || !slices.Equal(p, []byte{7, 8, 9}) {
+		t.Fatalf("payload %v %v", p, ok)
+	}
+	if _, ok := rtpPayload(pkt[:14]); ok {
+		t.Fatal("a truncated packet was read")
+	}
+}
