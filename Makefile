@@ -92,6 +92,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzSDP$$' -fuzztime $(FUZZTIME) ./dialin/
 	$(GO) test -run '^$$' -fuzz '^FuzzWireDatagram$$' -fuzztime $(FUZZTIME) ./dialin/
 	$(GO) test -run '^$$' -fuzz '^FuzzWireStream$$' -fuzztime $(FUZZTIME) ./dialin/
+	$(GO) test -run '^$$' -fuzz '^FuzzWebSocket$$' -fuzztime $(FUZZTIME) ./dialin/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./rtpparse/
 	$(GO) test -run '^$$' -fuzz '^FuzzFrag$$' -fuzztime $(FUZZTIME) ./whip/
 

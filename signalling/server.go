@@ -61,7 +61,7 @@ func NewServer(cfg Config, rooms *room.Rooms, media *peer.Media, log *zap.Logger
 	s.upgrader = websocket.Upgrader{
 		ReadBufferSize:  4096,
 		WriteBufferSize: 4096,
-		CheckOrigin:     s.checkOrigin,
+		CheckOrigin:     s.CheckOrigin,
 	}
 	return s
 }
@@ -98,10 +98,10 @@ func (s *Server) enter() bool {
 	return true
 }
 
-// checkOrigin admits browsers from the configured origins; with none
+// CheckOrigin admits browsers from the configured origins; with none
 // configured, only pages served by this same host. Non-browser clients send
-// no Origin and are admitted.
-func (s *Server) checkOrigin(r *http.Request) bool {
+// no Origin and are admitted. SIP over WebSocket applies the same rule.
+func (s *Server) CheckOrigin(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return true
