@@ -484,4 +484,3 @@ func (p *wsPhone) info(uri, toTag, body string) {
 		"Content-Type: application/dtmf-relay\r\nContent-Length: %d\r\n\r\n%s", uri, token(), uri, toTag, p.tag, p.callID, p.cseq, len(body), body)
 	p.raw(msg)
 }
-

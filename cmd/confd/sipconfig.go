@@ -37,7 +37,7 @@ type SIPConfig struct {
 	// WebSocket takes SIP over WebSocket (RFC 7118, JsSIP and SIP.js) on
 	// the web listeners (default true).
 	WebSocket *bool `yaml:"websocket"`
-	SIPLimits        `yaml:",inline"`
+	SIPLimits `yaml:",inline"`
 }
 
 // SIPLimits bound what one peer may make the SIP server hold (dialin.Limits;
