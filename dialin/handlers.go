@@ -10,8 +10,20 @@ import (
 	"github.com/confd/confd/room"
 )
 
-// allowed is what confd answers to OPTIONS and 405s (RFC 3261 §20.5).
-const allowed = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, REGISTER"
+// allowed is what confd answers to OPTIONS and 405s (RFC 3261 §20.5);
+// over a websocket, browsers may also REGISTER and UPDATE.
+const (
+	allowed   = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"
+	allowedWS = allowed + ", UPDATE, REGISTER"
+)
+
+// allowFor is the Allow list for req's transport.
+func allowFor(req *sip.Request) string {
+	if isWebSocket(req) {
+		return allowedWS
+	}
+	return allowed
+}
 
 // onInvite answers a new call, or a re-INVITE within one. The handler
 // returns once the final response is sent (and, for a 200, the ACK came):
@@ -187,7 +199,7 @@ func (s *Server) onCancel(req *sip.Request, tx sip.ServerTransaction) {
 
 func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
-	res.AppendHeader(sip.NewHeader("Allow", allowed))
+	res.AppendHeader(sip.NewHeader("Allow", allowFor(req)))
 	res.AppendHeader(sip.NewHeader("Accept", "application/sdp, application/dtmf-relay, application/dtmf"))
 	_ = tx.Respond(res)
 }
@@ -220,12 +232,12 @@ func (s *Server) onInfo(req *sip.Request, tx sip.ServerTransaction) {
 // onUpdate takes a browser's new offer within its call (RFC 3311): hold,
 // unhold, an ICE restart. Phone calls renegotiate with re-INVITE only.
 func (s *Server) onUpdate(req *sip.Request, tx sip.ServerTransaction) {
+	if !isWebSocket(req) {
+		s.onNoRoute(req, tx)
+		return
+	}
 	w := s.lookupWeb(req)
 	if w == nil {
-		if s.lookup(req) != nil {
-			s.onNoRoute(req, tx)
-			return
-		}
 		respond(req, tx, 481, "Call/Transaction Does Not Exist")
 		return
 	}
@@ -248,7 +260,7 @@ func (s *Server) webReoffer(w *webCall, req *sip.Request, tx sip.ServerTransacti
 
 func (s *Server) onNoRoute(req *sip.Request, tx sip.ServerTransaction) {
 	res := sip.NewResponseFromRequest(req, 405, "Method Not Allowed", nil)
-	res.AppendHeader(sip.NewHeader("Allow", allowed))
+	res.AppendHeader(sip.NewHeader("Allow", allowFor(req)))
 	_ = tx.Respond(res)
 }
 

@@ -119,10 +119,15 @@ func (s *Server) Registered(aor string) map[string]time.Duration {
 	return out
 }
 
-// onRegister answers REGISTER (RFC 3261 §10.3): the account's digest (or
+// onRegister answers a browser's REGISTER over a websocket (RFC 3261
+// §10.3); phones' REGISTERs get 405, as before. The account's digest (or
 // a guest, where guests are allowed, under a name that is no account's),
 // then the bindings as asked, each expiring within the configured bounds.
 func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
+	if !isWebSocket(req) {
+		s.onNoRoute(req, tx)
+		return
+	}
 	now := time.Now()
 	who, err := s.admitBrowser(req, now)
 	if err != nil {

@@ -113,7 +113,7 @@ func (s *Server) onWebInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	res := sip.NewSDPResponseFromRequest(c.dlg.InviteRequest, []byte(c.answer))
-	res.AppendHeader(sip.NewHeader("Allow", allowed))
+	res.AppendHeader(sip.NewHeader("Allow", allowedWS))
 	if err := c.dlg.WriteResponse(res); err != nil {
 		c.log.Info("call ended before it was confirmed", zap.Error(err))
 		c.abort()
