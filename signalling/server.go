@@ -82,7 +82,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.log.Debug("websocket upgrade failed", zap.Error(err))
 		return
 	}
-	newSession(s, conn, r.RemoteAddr).run()
+	sess := newSession(s, conn, r.RemoteAddr)
+	sess.host = r.Host
+	sess.run()
 }
 
 // enter counts a connection in, unless the server is shutting down. The
@@ -99,8 +101,9 @@ func (s *Server) enter() bool {
 }
 
 // CheckOrigin admits browsers from the configured origins; with none
-// configured, only pages served by this same host. Non-browser clients send
-// no Origin and are admitted. SIP over WebSocket applies the same rule.
+// configured, only pages served by this same host (or under one of its
+// public origins). Non-browser clients send no Origin and are admitted.
+// SIP over WebSocket applies the same rule.
 func (s *Server) CheckOrigin(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
@@ -108,7 +111,9 @@ func (s *Server) CheckOrigin(r *http.Request) bool {
 	}
 	if len(s.cfg.AllowedOrigins) == 0 {
 		u, err := url.Parse(origin)
-		return err == nil && strings.EqualFold(u.Host, r.Host)
+		return err == nil && strings.EqualFold(u.Host, r.Host) || slices.ContainsFunc(s.cfg.PublicOrigins, func(o string) bool {
+			return strings.EqualFold(strings.TrimSuffix(o, "/"), origin)
+		})
 	}
 	return slices.Contains(s.cfg.AllowedOrigins, "*") || slices.ContainsFunc(s.cfg.AllowedOrigins, func(o string) bool {
 		return strings.EqualFold(strings.TrimSuffix(o, "/"), origin)

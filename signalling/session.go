@@ -60,6 +60,7 @@ type Session struct {
 	punted   bool
 	loginPIN string // loginParams.pin: a room PIN for calls that send none
 	speed    *speedTest
+	host     string // the websocket request's Host (ICE server URLs)
 
 	loginMu sync.Mutex // guards loginName for the Server's takeover check
 	login   string

@@ -21,6 +21,7 @@ type Packet struct {
 	Keyframe  bool   // first packet of a key frame
 	PictureID uint16 //
 	Source    uint32 // the publisher's SSRC, read from the frame's payload; 0 when not a frame start
+	Frame     uint32 // the publisher's frame number, read from the frame's payload, when Source is set
 	TID       uint8  // VP8 temporal layer
 	Arrival   time.Time
 }
@@ -84,7 +85,7 @@ func (s *Stream) add(h rtp.Header, payload []byte) {
 		p.PictureID = d.PictureID
 		p.TID = d.TID
 		if p.Start {
-			p.Source, _, _ = forwardertest.FrameOf(payload, &d)
+			p.Source, p.Frame, _ = forwardertest.FrameOf(payload, &d)
 		}
 	}
 	s.mu.Lock()
