@@ -91,7 +91,7 @@ func newApp(cfg Config, log *zap.Logger) (*app, error) {
 		if cfg.sipWebSocket() {
 			v := cfg.vertoConfig()
 			dc.WebSocket = dialin.WebSocket{CheckOrigin: a.verto.CheckOrigin, MessageRate: v.MessageRate, MessageBurst: v.MessageBurst,
-				Media: media}
+				Media: a.media}
 		}
 		if a.sip, err = dialin.New(dc, rooms, log.Named("sip")); err != nil {
 			return nil, err
