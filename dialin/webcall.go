@@ -32,6 +32,14 @@ type webCall struct {
 	events chan webEvent
 	hangup chan string // why confd hangs up (room, media failure, shutdown)
 
+	// A room with a PIN is joined once the keys give it: until then the
+	// call is answered but in no room. Owned by run, and set before it.
+	pending *room.Room
+	info    room.JoinInfo
+	pinKeys []pinKey
+	entry   []byte
+	tries   int
+
 	star bool // owned by run: '*' pressed
 }
 
@@ -119,8 +127,10 @@ func (s *Server) onWebInvite(req *sip.Request, tx sip.ServerTransaction) {
 		c.abort()
 		return
 	}
-	c.p.Activate()
-	c.log.Info("browser call answered")
+	if c.pending == nil {
+		c.p.Activate()
+	}
+	c.log.Info("browser call answered", zap.Bool("pin", c.pending != nil))
 	go c.run()
 }
 
@@ -143,8 +153,13 @@ func (s *Server) webSetup(req *sip.Request, tx sip.ServerTransaction) (*webSetup
 	if err != nil {
 		return nil, err
 	}
-	if hasPIN(r) {
-		return nil, reject(403, "PIN Required", errors.New("rooms with a PIN take browsers over Verto"))
+	number := ""
+	if f := req.From(); f != nil {
+		number = keypadSafe(f.Address.User)
+	}
+	keys := s.guard.pinKeys(who, number, r.Number())
+	if hasPIN(r) && s.guard.lockedOut(keys, time.Now()) {
+		return nil, reject(403, "Too Many PIN Failures", nil)
 	}
 	offer := string(req.Body())
 	if err := checkWebRTCOffer(offer); err != nil {
@@ -168,7 +183,10 @@ func (s *Server) webSetup(req *sip.Request, tx sip.ServerTransaction) (*webSetup
 	if !s.registerWeb(c.webCall) {
 		return c, reject(503, "Service Unavailable", ErrClosed)
 	}
-	if err := c.p.Join(r, browserJoinInfo(req, who)); err != nil {
+	c.info = browserJoinInfo(req, who)
+	if hasPIN(r) {
+		c.pending, c.pinKeys = r, keys // joined when the PIN is keyed in (run)
+	} else if err := c.p.Join(r, c.info); err != nil {
 		return c, joinRefusal(err)
 	}
 	ctx, cancel := context.WithTimeout(dlg.Context(), ws.AnswerTimeout)
@@ -333,8 +351,18 @@ func (c *webCall) reoffer(req *sip.Request) ([]byte, error) {
 // run is the call goroutine, from the ACK to the end.
 func (c *webCall) run() {
 	defer c.finish()
+	var pinDeadline <-chan time.Time
+	if c.pending != nil {
+		t := time.NewTimer(pinTimeout)
+		defer t.Stop()
+		pinDeadline = t.C
+	}
 	for {
 		select {
+		case <-pinDeadline:
+			if c.pending != nil {
+				c.end("no PIN")
+			}
 		case <-c.dlg.Context().Done():
 			c.log.Info("browser hung up")
 			return
@@ -360,8 +388,52 @@ func (c *webCall) handle(ev webEvent) {
 		return
 	}
 	for i := 0; i < len(ev.digits); i++ {
+		if c.pending != nil {
+			c.pinDigit(ev.digits[i])
+			continue
+		}
 		pressKey(c, &c.star, ev.digits[i])
 	}
+}
+
+// pinDigit collects a browser's PIN as a phone's (pin.go): '#' ends it,
+// '*' starts over. There are no prompts: the page asks for the PIN.
+func (c *webCall) pinDigit(d byte) {
+	switch {
+	case d == '*':
+		c.entry = c.entry[:0]
+		return
+	case d != '#':
+		if len(c.entry) < maxPINDigits {
+			c.entry = append(c.entry, d)
+		}
+		return
+	}
+	role, ok := pinRole(c.pending.Config(), c.entry)
+	c.entry = nil
+	if !ok {
+		c.tries++
+		now := time.Now()
+		c.srv.guard.pinFailed(c.pinKeys, now)
+		c.log.Info("wrong PIN", zap.Int("try", c.tries))
+		if c.tries >= c.srv.cfg.PINAttempts || c.srv.guard.lockedOut(c.pinKeys, now) {
+			c.end("wrong PIN")
+		}
+		return
+	}
+	c.srv.guard.pinPassed(c.pinKeys)
+	if c.role == room.RoleModerator {
+		role = room.RoleModerator
+	}
+	c.role, c.info.Role = role, role
+	r := c.pending
+	if err := c.p.Join(r, c.info); err != nil {
+		c.log.Info("room refused the member", zap.Error(err))
+		c.end("room refused")
+		return
+	}
+	c.pending = nil
+	c.p.Activate()
 }
 
 // finish ends the peer (it leaves the room; its goroutines are waited

@@ -484,3 +484,100 @@ func (p *wsPhone) info(uri, toTag, body string) {
 		"Content-Type: application/dtmf-relay\r\nContent-Length: %d\r\n\r\n%s", uri, token(), uri, toTag, p.tag, p.callID, p.cseq, len(body), body)
 	p.raw(msg)
 }
+
+// TestWebSocketPIN: a browser calling a room with a PIN is answered and
+// joins only once its keys give the PIN: a wrong one keeps it out, the
+// right one, ended by '#', brings it in.
+func TestWebSocketPIN(t *testing.T) {
+	h := newWSHarness(t, nil)
+	p := h.dial(t, nil)
+	uri := "sip:3600@confd"
+	pc, _ := newClientPC(t, false)
+	offer := pc.LocalDescription().SDP
+	p.send("INVITE", uri, "", nil, offer)
+	res := p.final()
+	p.send("ACK", uri, "", nil, "")
+	p.send("INVITE", uri, "", []string{authorize(t, res, "INVITE", uri, "1000", "1234")}, offer)
+	if res = p.final(); res.StatusCode != 200 {
+		t.Fatalf("INVITE: %d, want 200", res.StatusCode)
+	}
+	toTag, _ := res.To().Params.Get("tag")
+	p.send("ACK", uri, toTag, nil, "")
+	r, _ := h.rooms.Lookup("3600")
+	keys := func(ks string) {
+		for _, k := range ks {
+			p.info(uri, toTag, "Signal="+string(k)+"\r\nDuration=160\r\n")
+			if res := p.final(); res.StatusCode != 200 {
+				t.Fatalf("INFO %c: %d", k, res.StatusCode)
+			}
+		}
+	}
+	keys("99#")
+	keys("*") // an OPTIONS round trip later the wrong PIN has been judged
+	p.alive()
+	if n := len(r.Members()); n != 0 {
+		t.Fatalf("%d members after a wrong PIN, want none", n)
+	}
+	keys("1234#")
+	wsRow(t, h, "3600", func(row room.Row) bool { return row.Name == "Alice Web" })
+	p.send("BYE", uri, toTag, nil, "")
+	if res := p.final(); res.StatusCode != 200 {
+		t.Fatalf("BYE: %d", res.StatusCode)
+	}
+}
+
+// TestWebSocketCancel: a CANCEL while confd answers ends the call: 487,
+// and nothing of it stays (when the answer wins the race, the 200 is
+// followed by a BYE, and nothing stays either).
+func TestWebSocketCancel(t *testing.T) {
+	h := newWSHarness(t, func(c *dialin.Config) { c.AllowGuests = true })
+	p := h.dial(t, nil)
+	uri := "sip:3500@confd"
+	p.callID, p.tag = token(), "cancel"
+	pc, _ := newClientPC(t, true)
+	// The INVITE and its CANCEL share the branch (RFC 3261 §9.1).
+	invite := fmt.Sprintf("INVITE %[1]s SIP/2.0\r\nVia: SIP/2.0/WSS x.invalid;branch=z9hG4bKcancel1\r\nMax-Forwards: 70\r\n"+
+		"To: <%[1]s>\r\nFrom: \"Guest\" <sip:guest@confd>;tag=cancel\r\nCall-ID: %[2]s\r\nCSeq: 1 INVITE\r\n"+
+		"Contact: <sip:guest@x.invalid;transport=ws>\r\nContent-Type: application/sdp\r\nContent-Length: %[3]d\r\n\r\n%[4]s",
+		uri, p.callID, len(pc.LocalDescription().SDP), pc.LocalDescription().SDP)
+	cancel := fmt.Sprintf("CANCEL %[1]s SIP/2.0\r\nVia: SIP/2.0/WSS x.invalid;branch=z9hG4bKcancel1\r\nMax-Forwards: 70\r\n"+
+		"To: <%[1]s>\r\nFrom: \"Guest\" <sip:guest@confd>;tag=cancel\r\nCall-ID: %[2]s\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n", uri, p.callID)
+	p.raw(invite)
+	// CANCEL once the INVITE is pending: after its 100 Trying, while the
+	// peer gathers ICE.
+	var inviteRes *sip.Response
+	for m := range p.in {
+		if res, ok := m.(*sip.Response); ok && res.StatusCode == 100 {
+			break
+		} else if ok && res.StatusCode >= 200 {
+			inviteRes = res
+			break
+		}
+	}
+	if inviteRes == nil {
+		p.raw(cancel)
+	}
+	for inviteRes == nil {
+		res := p.final()
+		if res.CSeq().MethodName == sip.INVITE {
+			inviteRes = res
+		}
+	}
+	switch inviteRes.StatusCode {
+	case 487:
+		p.raw(strings.Replace(strings.Replace(cancel, "CANCEL "+uri, "ACK "+uri, 1), "1 CANCEL", "1 ACK", 1))
+	case 200:
+		t.Log("the answer came before the CANCEL")
+		toTag, _ := inviteRes.To().Params.Get("tag")
+		p.cseq = 1
+		p.send("ACK", uri, toTag, nil, "")
+		p.send("BYE", uri, toTag, nil, "")
+	default:
+		t.Fatalf("INVITE then CANCEL: %d, want 487 (or 200)", inviteRes.StatusCode)
+	}
+	r, _ := h.rooms.Lookup("3500")
+	if err := vertotest.WaitFor(doneIn(30*time.Second), func() bool { return h.srv.Calls() == 0 && len(r.Members()) == 0 }); err != nil {
+		t.Fatalf("%d calls and %d members left after the CANCEL", h.srv.Calls(), len(r.Members()))
+	}
+	p.alive()
+}

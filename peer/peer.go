@@ -122,13 +122,18 @@ var (
 )
 
 // Join makes the peer a member of r. Admission (a full or locked room)
-// fails here, before any media is negotiated.
+// fails here, usually before any media is negotiated; a peer that joins
+// once its media flows (after a PIN) publishes the camera it has then,
+// and its slots and microphone go in at the next Activate.
 func (p *Peer) Join(r *room.Room, info room.JoinInfo) error {
 	part, err := r.Join(p, info)
 	if err != nil {
 		return err
 	}
 	p.where.Store(&Membership{Room: r, Part: part})
+	if cam := p.Camera(); cam != nil {
+		r.Publish(part, cam)
+	}
 	return nil
 }
 
@@ -273,15 +278,16 @@ func (p *Peer) Activate() {
 		p.joinAudience(m.Room)
 		return
 	}
+	if m.Part == nil { // not joined yet (a PIN to come): nothing goes in
+		p.mu.Unlock()
+		return
+	}
 	slots, mids, track := p.slots, p.mids, p.audioTrack
 	fresh := (track != nil || p.sendsAudio) && (!p.inMix || track != p.mixed)
 	if fresh {
 		p.mixed, p.inMix = track, true
 	}
 	p.mu.Unlock()
-	if m.Part == nil {
-		return
-	}
 	m.Room.SetSlots(m.Part, slots, mids)
 	if fresh {
 		p.joinAudio(m, track)
