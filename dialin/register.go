@@ -159,6 +159,11 @@ func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 		s.refuse(req, tx, nil, reject(503, "Service Unavailable", err))
 		return
 	}
+	if c := s.wsConn(req.Source()); c != nil {
+		for _, e := range expires {
+			c.keepUntil(now.Add(e))
+		}
+	}
 	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
 	for _, b := range binds {
 		res.AppendHeader(sip.NewHeader("Contact", "<"+b.Contact+">;expires="+strconv.Itoa(int(b.Expires/time.Second))))

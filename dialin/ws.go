@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -87,18 +88,44 @@ type wsConn struct {
 	local  netip.AddrPort // where the client connected to: the arrival address
 	pre    []byte
 	lim    *rate.Limiter
-	flood  int // refusals in a row; the filter's, on sipgo's reader goroutine
+	flood  int       // refusals in a row; the filter's, on sipgo's reader goroutine
+	kept   time.Time // a registration over it lasts until then; guarded by the Server's mu
 	closed sync.Once
 	free   func()
 }
 
+// Read hands sipgo the upgrade request, then the connection's octets. A
+// websocket that sends nothing for the idle timeout is closed, unless it
+// carries a call or a registration that has not expired (JsSIP and
+// SIP.js send nothing between re-REGISTERs).
 func (c *wsConn) Read(b []byte) (int, error) {
 	if len(c.pre) > 0 {
 		n := copy(b, c.pre)
 		c.pre = c.pre[n:]
 		return n, nil
 	}
-	return c.Conn.Read(b)
+	for {
+		_ = c.Conn.SetReadDeadline(time.Now().Add(c.srv.cfg.Limits.IdleTimeout))
+		n, err := c.Conn.Read(b)
+		if n > 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return n, err
+		}
+		if !c.srv.wsBusy(c) {
+			c.srv.gate.closed.Add(1)
+			c.srv.log.Debug("sip websocket closed", zap.String("source", c.key), zap.String("why", "idle"))
+			return 0, net.ErrClosed
+		}
+	}
+}
+
+// keepUntil keeps the connection however quiet it is until t (a binding
+// made over it expires then).
+func (c *wsConn) keepUntil(t time.Time) {
+	c.srv.mu.Lock()
+	defer c.srv.mu.Unlock()
+	if t.After(c.kept) {
+		c.kept = t
+	}
 }
 
 func (c *wsConn) Write(b []byte) (int, error) {
@@ -220,6 +247,22 @@ func (s *Server) dropWS(c *wsConn) {
 	if s.wsConns[c.key] == c {
 		delete(s.wsConns, c.key)
 	}
+}
+
+// wsBusy reports whether c carries a browser call or a live
+// registration.
+func (s *Server) wsBusy(c *wsConn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if time.Now().Before(c.kept) {
+		return true
+	}
+	for _, w := range s.webCalls {
+		if w.dlg.InviteRequest.Source() == c.key {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) wsConn(key string) *wsConn {

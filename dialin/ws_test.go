@@ -581,3 +581,22 @@ func TestWebSocketCancel(t *testing.T) {
 	}
 	p.alive()
 }
+
+// TestWebSocketIdle: a websocket that carries no call or registration and
+// sends nothing for the idle timeout is closed.
+func TestWebSocketIdle(t *testing.T) {
+	h := newWSHarness(t, func(c *dialin.Config) { c.Limits.IdleTimeout = 200 * time.Millisecond })
+	p := h.dial(t, nil)
+	timeout := time.NewTimer(30 * time.Second)
+	defer timeout.Stop()
+	for {
+		select {
+		case _, ok := <-p.in:
+			if !ok {
+				return
+			}
+		case <-timeout.C:
+			t.Fatal("an idle websocket stayed open")
+		}
+	}
+}
