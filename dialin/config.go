@@ -2,10 +2,12 @@ package dialin
 
 import (
 	"crypto/tls"
+	"net/http"
 	"net/netip"
 	"time"
 
 	"github.com/confd/confd/mixer"
+	"github.com/confd/confd/peer"
 	"github.com/confd/confd/room"
 )
 
@@ -68,6 +70,43 @@ type Config struct {
 	Ring       time.Duration
 
 	Limits Limits
+
+	// WebSocket is SIP over WebSocket from browsers (ws.go, webcall.go).
+	WebSocket WebSocket
+}
+
+// WebSocket configures SIP over WebSocket (RFC 7118): browsers running
+// JsSIP or SIP.js register and call rooms with WebRTC media.
+type WebSocket struct {
+	// CheckOrigin admits a page's websocket by its Origin (Verto's rule);
+	// nil admits pages of the same host only, and clients that send no
+	// Origin.
+	CheckOrigin func(*http.Request) bool
+	// MessageRate and MessageBurst bound the messages one connection
+	// sends (default 50 a second, bursts of 200, as for Verto): a request
+	// past them gets 503, and 100 refused in a row close the connection.
+	// Messages are bounded as on every transport (Limits).
+	MessageRate  float64
+	MessageBurst int
+	// Media makes the browsers' PeerConnections; without it their calls
+	// get 488.
+	Media *peer.Media
+	// AnswerTimeout bounds building an answer, ICE gathering included
+	// (default 10 s).
+	AnswerTimeout time.Duration
+	// MaxExpires caps a registration's lifetime (default 3600 s); a
+	// REGISTER asking for less than MinExpires (default 60 s) gets 423.
+	MaxExpires, MinExpires time.Duration
+}
+
+func (w *WebSocket) defaults() {
+	if w.MessageRate <= 0 {
+		w.MessageRate = 50
+	}
+	w.MessageBurst = positive(w.MessageBurst, 200)
+	w.AnswerTimeout = positive(w.AnswerTimeout, 10*time.Second)
+	w.MaxExpires = positive(w.MaxExpires, time.Hour)
+	w.MinExpires = positive(w.MinExpires, time.Minute)
 }
 
 // Limits bound what one peer may make confd hold. Zero values take the
@@ -170,4 +209,5 @@ func (c *Config) defaults() {
 		c.RTPTimeout = 60 * time.Second
 	}
 	c.Limits.defaults()
+	c.WebSocket.defaults()
 }

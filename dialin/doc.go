@@ -16,6 +16,17 @@
 //     input, telephone-event → the RFC 4733 decoder), the packetizer the
 //     mixer writes to, and RTCP reports.
 //
+// Browsers calling over SIP on a websocket (RFC 7118: JsSIP, SIP.js)
+// share the stack: the web listeners hand their websocket upgrades to
+// ServeWebSocket (ws.go), which checks the Origin and the connection
+// limits and passes the connection to sipgo's WS transport, whose
+// messages go through the read filter (the websocket's gate: rate, size,
+// wire check). A browser's INVITE is a webCall (webcall.go): the dialog
+// and a peer.Peer, the room's member, which answers the WebRTC offer;
+// re-INVITE and UPDATE renegotiate it, INFO and RFC 4733 keys (from the
+// peer's audio reader) drive the same keypad table as phones'
+// (keypad.go). REGISTER keeps bindings (register.go).
+//
 // Offer/answer (RFC 3264) lives in sdp.go as pure functions with a fuzz
 // target; admission (trunk networks, digest auth, per-source INVITE rate)
 // in guard.go, the PIN lockout in lockout.go.
@@ -43,7 +54,13 @@
 //	                                                      pushes into the mixer input
 //	mediaPort.readRTCP     1 per call            call     the RTCP receive buffer                   socket closed
 //	sipgo transports       1 per listener        Server   the listening sockets (UDP: also the      Shutdown
-//	                                                      reading, through the gate)
+//	                                                      reading, through the gate); for
+//	                                                      websockets, the accept loop of
+//	                                                      wsListener (started in Start)
+//	webCall.run            1 per answered        Server   the browser call's hangup, moves and      BYE either way, kick,
+//	                       browser call                   keypad; shuts its peer at the end         ICE failure, shutdown
+//	sipgo WS reader        1 per websocket       sipgo    the connection's frames; the read         close by either side,
+//	                                                      filter runs on it                         a flood, Shutdown
 //	sipgo stream reader    1 per TCP/TLS conn    sipgo    the connection's streamConn: framing     a limit (closed by
 //	                                                      buffers, TLS handshake                    streamConn), peer
 //	                                                                                                close, Shutdown
@@ -53,7 +70,8 @@
 // transaction when the handler returns, so every handler sends its final
 // response before returning. The INVITE handler stays until the 200 is
 // ACKed (or the caller cancels while it rings), then hands the call to
-// call.run and returns.
+// call.run (a browser's to webCall.run) and returns. The peer's own
+// goroutines are package peer's.
 //
 // The room calls Notify and Close with its lock held; the call only queues
 // them (a buffered channel, never a blocking send). The mixer calls the

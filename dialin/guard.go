@@ -208,3 +208,34 @@ func keypadSafe(s string) string {
 	}
 	return b.String()
 }
+
+// admitUser checks a request from one who is no trunk, whatever its
+// source: a REGISTER, or anything over a websocket (a browser on this host
+// is not a trunk). A configured account must authenticate: no credentials,
+// or a stale nonce, get the 401 challenge; credentials answering a fresh
+// challenge of confd's with the wrong password (or an unknown login) get
+// 403. Otherwise the caller is a guest, which the config must allow.
+func (g *guard) admitUser(req *sip.Request, src netip.Addr, now time.Time) (caller, error) {
+	c := caller{src: src}
+	if !g.allow(src, now) {
+		return c, reject(503, "Service Unavailable", errRateLimited)
+	}
+	if h := req.GetHeader("Authorization"); h != nil {
+		u, err := g.authenticate(h.Value(), string(req.Method), now)
+		if err == nil {
+			c.user = u
+			return c, nil
+		}
+		if cr, perr := digest.ParseCredentials(h.Value()); perr == nil && cr.Realm == g.cfg.Realm && g.nonceValid(cr.Nonce, now) {
+			return c, reject(403, "Forbidden", err)
+		}
+		return c, g.challenge(now, err)
+	}
+	if g.cfg.AllowGuests {
+		return c, nil
+	}
+	if len(g.cfg.Users) > 0 {
+		return c, g.challenge(now, errNoCredentials)
+	}
+	return c, reject(403, "Forbidden", errNotAllowed)
+}

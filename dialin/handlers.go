@@ -10,8 +10,20 @@ import (
 	"github.com/confd/confd/room"
 )
 
-// allowed is what confd answers to OPTIONS and 405s (RFC 3261 §20.5).
-const allowed = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"
+// allowed is what confd answers to OPTIONS and 405s (RFC 3261 §20.5);
+// over a websocket, browsers may also REGISTER and UPDATE.
+const (
+	allowed   = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"
+	allowedWS = allowed + ", UPDATE, REGISTER"
+)
+
+// allowFor is the Allow list for req's transport.
+func allowFor(req *sip.Request) string {
+	if isWebSocket(req) {
+		return allowedWS
+	}
+	return allowed
+}
 
 // onInvite answers a new call, or a re-INVITE within one. The handler
 // returns once the final response is sent (and, for a 200, the ACK came):
@@ -19,6 +31,10 @@ const allowed = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"
 func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if to := req.To(); to != nil && to.Params.Has("tag") {
 		s.onReinvite(req, tx)
+		return
+	}
+	if isWebSocket(req) {
+		s.onWebInvite(req, tx)
 		return
 	}
 	c, err := s.setup(req, tx)
@@ -124,6 +140,10 @@ func (s *Server) answer(c *call) {
 // onReinvite handles a new offer within a call (RFC 3261 §14.2): hold,
 // unhold, a new address or codec.
 func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
+	if w := s.lookupWeb(req); w != nil {
+		s.webReoffer(w, req, tx)
+		return
+	}
 	c := s.lookup(req)
 	if c == nil {
 		respond(req, tx, 481, "Call/Transaction Does Not Exist")
@@ -142,6 +162,10 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
+	if w := s.lookupWeb(req); w != nil {
+		_ = w.dlg.ReadAck(req, tx)
+		return
+	}
 	c := s.lookup(req)
 	if c == nil {
 		return // an ACK to a non-2xx is absorbed by its transaction
@@ -151,6 +175,12 @@ func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	if w := s.lookupWeb(req); w != nil {
+		if err := w.dlg.ReadBye(req, tx); err != nil {
+			respond(req, tx, 400, "Bad Request")
+		}
+		return
+	}
 	c := s.lookup(req)
 	if c == nil {
 		respond(req, tx, 481, "Call/Transaction Does Not Exist")
@@ -169,7 +199,7 @@ func (s *Server) onCancel(req *sip.Request, tx sip.ServerTransaction) {
 
 func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
-	res.AppendHeader(sip.NewHeader("Allow", allowed))
+	res.AppendHeader(sip.NewHeader("Allow", allowFor(req)))
 	res.AppendHeader(sip.NewHeader("Accept", "application/sdp, application/dtmf-relay, application/dtmf"))
 	_ = tx.Respond(res)
 }
@@ -177,8 +207,8 @@ func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 // onInfo takes keypad digits sent as SIP INFO, the fallback for phones
 // that do not send RFC 4733 events.
 func (s *Server) onInfo(req *sip.Request, tx sip.ServerTransaction) {
-	c := s.lookup(req)
-	if c == nil {
+	c, w := s.lookup(req), s.lookupWeb(req)
+	if c == nil && w == nil {
 		respond(req, tx, 481, "Call/Transaction Does Not Exist")
 		return
 	}
@@ -191,13 +221,46 @@ func (s *Server) onInfo(req *sip.Request, tx sip.ServerTransaction) {
 		respond(req, tx, 415, "Unsupported Media Type")
 		return
 	}
-	c.post(event{kind: evDigits, digits: digits})
+	if w != nil {
+		w.post(webEvent{digits: digits})
+	} else {
+		c.post(event{kind: evDigits, digits: digits})
+	}
 	respond(req, tx, 200, "OK")
+}
+
+// onUpdate takes a browser's new offer within its call (RFC 3311): hold,
+// unhold, an ICE restart. Phone calls renegotiate with re-INVITE only.
+func (s *Server) onUpdate(req *sip.Request, tx sip.ServerTransaction) {
+	if !isWebSocket(req) {
+		s.onNoRoute(req, tx)
+		return
+	}
+	w := s.lookupWeb(req)
+	if w == nil {
+		respond(req, tx, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	s.webReoffer(w, req, tx)
+}
+
+// webReoffer answers a re-INVITE or UPDATE of a browser's call.
+func (s *Server) webReoffer(w *webCall, req *sip.Request, tx sip.ServerTransaction) {
+	if err := w.dlg.ReadRequest(req, tx); err != nil {
+		respond(req, tx, 500, "Server Internal Error") // §14.2: an older CSeq
+		return
+	}
+	body, err := w.reoffer(req)
+	if err != nil {
+		s.refuse(req, tx, nil, err)
+		return
+	}
+	_ = tx.Respond(sip.NewSDPResponseFromRequest(req, body))
 }
 
 func (s *Server) onNoRoute(req *sip.Request, tx sip.ServerTransaction) {
 	res := sip.NewResponseFromRequest(req, 405, "Method Not Allowed", nil)
-	res.AppendHeader(sip.NewHeader("Allow", allowed))
+	res.AppendHeader(sip.NewHeader("Allow", allowFor(req)))
 	_ = tx.Respond(res)
 }
 

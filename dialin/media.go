@@ -130,7 +130,7 @@ func (p *mediaPort) readRTP() {
 	defer p.wg.Done()
 	buf := make([]byte, maxRTP)
 	var h rtp.Header
-	var dtmf dtmfDecoder
+	var dtmf rtpparse.DTMF
 	errs := 0
 	for {
 		n, src, err := p.rtp.ReadFromUDPAddrPort(buf)
@@ -154,7 +154,7 @@ const maxReadErrors = 100
 // the reader's own h), source-checked, counted and demultiplexed by
 // payload type. A packet rtpparse refuses, or one with nothing to play
 // (padding alone), is dropped and counted.
-func (p *mediaPort) handleRTP(b []byte, src netip.AddrPort, h *rtp.Header, dtmf *dtmfDecoder) {
+func (p *mediaPort) handleRTP(b []byte, src netip.AddrPort, h *rtp.Header, dtmf *rtpparse.DTMF) {
 	payload, err := rtpparse.Parse(b, h)
 	now := mixer.Now()
 	if err != nil || len(payload) == 0 || !p.accept(src, h, now) {
@@ -168,7 +168,7 @@ func (p *mediaPort) handleRTP(b []byte, src netip.AddrPort, h *rtp.Header, dtmf 
 			in.Push(h.SequenceNumber, h.Timestamp, payload, -1, now)
 		}
 	case p.rxDTMF.Load():
-		if d, ok := dtmf.decode(h.Timestamp, payload); ok && p.onDigit != nil {
+		if d, ok := dtmf.Decode(h.Timestamp, payload); ok && p.onDigit != nil {
 			p.onDigit(d)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/confd/confd/mixer"
+	"github.com/confd/confd/rtpparse"
 )
 
 // udp binds a loopback socket.
@@ -64,7 +65,7 @@ func TestSymmetricRTP(t *testing.T) {
 	digits := make(chan byte, 4)
 	p := testPort(t, addrOf(sdpPeer), digits)
 	var h rtp.Header
-	var d dtmfDecoder
+	var d rtpparse.DTMF
 	frame := make([]byte, 160)
 
 	_ = p.WriteFrame(frame)
@@ -93,7 +94,7 @@ func TestMalformedRTPDropped(t *testing.T) {
 	digits := make(chan byte, 4)
 	p := testPort(t, addrOf(peer), digits)
 	var h rtp.Header
-	var d dtmfDecoder
+	var d rtpparse.DTMF
 	src := addrOf(peer)
 	good := rtpPacket(101, 1, 160, []byte{5, 0x0a, 0, 160})
 	for name, b := range map[string][]byte{
@@ -133,7 +134,7 @@ func TestPayloadTypeDemux(t *testing.T) {
 	digits := make(chan byte, 4)
 	p := testPort(t, addrOf(peer), digits)
 	var h rtp.Header
-	var d dtmfDecoder
+	var d rtpparse.DTMF
 	src := addrOf(peer)
 	p.handleRTP(rtpPacket(0, 1, 160, make([]byte, 160)), src, &h, &d)
 	p.handleRTP(rtpPacket(13, 2, 320, []byte{0x40}), src, &h, &d) // comfort noise
@@ -191,7 +192,7 @@ func TestRTPPathAllocatesNothing(t *testing.T) {
 	}
 	p.in.Store(in)
 	var h rtp.Header
-	var d dtmfDecoder
+	var d rtpparse.DTMF
 	pkt := rtpPacket(0, 0, 0, make([]byte, 160))
 	frame := make([]byte, 160)
 	src := addrOf(peer)
@@ -216,7 +217,7 @@ func TestReport(t *testing.T) {
 	peer := udp(t)
 	p := testPort(t, addrOf(peer), make(chan byte, 1))
 	var h rtp.Header
-	var d dtmfDecoder
+	var d rtpparse.DTMF
 	for i := range 10 {
 		if i != 4 { // one lost
 			p.handleRTP(rtpPacket(0, uint16(100+i), uint32(i*160), make([]byte, 160)), addrOf(peer), &h, &d)

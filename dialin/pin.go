@@ -28,16 +28,9 @@ func (c *call) pinDigit(d byte) {
 // checkPIN compares the entry with the room's PINs in constant time: the
 // moderator PIN makes a moderator. The PINs are never logged.
 func (c *call) checkPIN() {
-	cfg := c.room.Config()
 	entry := c.entry
 	c.entry = nil
-	role, ok := room.RoleParticipant, false
-	switch {
-	case cfg.ModeratorPIN != "" && equal(entry, cfg.ModeratorPIN):
-		role, ok = room.RoleModerator, true
-	case cfg.PIN == "" || equal(entry, cfg.PIN):
-		ok = true
-	}
+	role, ok := pinRole(c.room.Config(), entry)
 	if !ok {
 		c.wrongPIN()
 		return
@@ -48,6 +41,18 @@ func (c *call) checkPIN() {
 	}
 	c.port.stopPrompt()
 	c.afterPIN(role)
+}
+
+// pinRole checks entry against a room's PINs: the moderator PIN makes a
+// moderator.
+func pinRole(cfg room.Config, entry []byte) (room.Role, bool) {
+	switch {
+	case cfg.ModeratorPIN != "" && equal(entry, cfg.ModeratorPIN):
+		return room.RoleModerator, true
+	case cfg.PIN == "" || equal(entry, cfg.PIN):
+		return room.RoleParticipant, true
+	}
+	return room.RoleParticipant, false
 }
 
 func equal(entry []byte, pin string) bool {

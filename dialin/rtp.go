@@ -31,38 +31,6 @@ func putRTP(b []byte, h *rtpHeader) int {
 	return rtpHeaderLen
 }
 
-// dtmfDecoder turns RFC 4733 telephone-event packets into digits. A key
-// press is one event: every packet of it, including the three redundant
-// end packets (§2.5.1.4), carries the same RTP timestamp, so a digit is
-// reported once, on the first packet of a new timestamp. Reporting at the
-// start rather than the end still works when every end packet is lost.
-type dtmfDecoder struct {
-	last uint32
-	seen bool
-}
-
-// decode returns the digit that payload starts, if any.
-func (d *dtmfDecoder) decode(ts uint32, payload []byte) (byte, bool) {
-	if len(payload) < 4 || (d.seen && ts == d.last) {
-		return 0, false
-	}
-	digit, ok := eventDigit(payload[0])
-	if !ok {
-		return 0, false
-	}
-	d.last, d.seen = ts, true
-	return digit, true
-}
-
-// eventDigit maps RFC 4733 §3.2 event codes 0–15 to keypad characters.
-func eventDigit(ev byte) (byte, bool) {
-	const keys = "0123456789*#ABCD"
-	if int(ev) >= len(keys) {
-		return 0, false
-	}
-	return keys[ev], true
-}
-
 // infoDigits reads the key of a SIP INFO body: application/dtmf-relay
 // ("Signal=5\r\nDuration=160", the de-facto format of Cisco and most
 // PBXs) or application/dtmf (the bare key). Each INFO carries one key;

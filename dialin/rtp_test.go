@@ -23,7 +23,7 @@ func TestPutRTP(t *testing.T) {
 // updates and three end packets, one timestamp) give one digit; the same
 // key again, with a new timestamp, gives another.
 func TestDTMFDeduplicated(t *testing.T) {
-	var d dtmfDecoder
+	var d rtpparse.DTMF
 	var got []byte
 	press := func(ts uint32, ev byte) {
 		for k := range 6 {
@@ -31,7 +31,7 @@ func TestDTMFDeduplicated(t *testing.T) {
 			if k >= 3 {
 				e |= 0x80
 			}
-			if digit, ok := d.decode(ts, []byte{ev, e, 0, byte(160 * (k + 1))}); ok {
+			if digit, ok := d.Decode(ts, []byte{ev, e, 0, byte(160 * (k + 1))}); ok {
 				got = append(got, digit)
 			}
 		}
@@ -44,7 +44,7 @@ func TestDTMFDeduplicated(t *testing.T) {
 	if string(got) != "55#*" {
 		t.Fatalf("digits %q, want 55#*", got)
 	}
-	if _, ok := d.decode(5000, []byte{16, 0, 0, 0}); ok {
+	if _, ok := d.Decode(5000, []byte{16, 0, 0, 0}); ok {
 		t.Error("event 16 (flash) taken as a digit")
 	}
 }

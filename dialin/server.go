@@ -36,6 +36,10 @@ type Server struct {
 	calls    map[string]*call           // answered or answering calls, by dialog ID
 	sipgoLog *logGate                   // muted at Shutdown: sipgo's log goes quiet
 	contacts map[string]*sipgo.DialogUA // by transport and arrival address
+	wsl      *wsListener                // hands websockets to sipgo (ws.go)
+	wsConns  map[string]*wsConn         // by remote address
+	webCalls map[string]*webCall        // browsers' calls, by dialog ID (webcall.go)
+	binds    *registrar                 // REGISTER bindings (register.go)
 	addrs    map[string]netip.AddrPort
 	closers  []func() error
 
@@ -64,15 +68,19 @@ func New(cfg Config, rooms *room.Rooms, log *zap.Logger) (*Server, error) {
 	stray := func(res *sip.Response) {
 		log.Debug("sip response matches no transaction", zap.Int("status", res.StatusCode), zap.String("source", res.Source()))
 	}
+	var filter func(sip.TransportReadProps, []byte) ([]byte, error) // the Server's, set below
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent("confd"),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sl),
 			sip.WithTransactionLayerUnhandledResponseHandler(stray)),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sl)))
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sl),
+			sip.WithTransportLayerReadFilter(func(p sip.TransportReadProps, b []byte) ([]byte, error) { return filter(p, b) })))
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, rooms: rooms, ua: ua, prompts: ps, calls: map[string]*call{}, sipgoLog: logs,
-		contacts: map[string]*sipgo.DialogUA{}, addrs: map[string]netip.AddrPort{}}
+		contacts: map[string]*sipgo.DialogUA{}, addrs: map[string]netip.AddrPort{},
+		wsl: newWSListener(), wsConns: map[string]*wsConn{}, webCalls: map[string]*webCall{}, binds: newRegistrar()}
+	filter = s.readFilter
 	s.ports = portRange{min: s.cfg.RTPPortMin, max: s.cfg.RTPPortMax}
 	s.guard = newGuard(&s.cfg)
 	s.gate = &gate{lim: s.cfg.Limits.wire(), stream: s.cfg.Limits.stream(), log: log}
@@ -98,6 +106,8 @@ func (s *Server) routes() {
 	s.sip.OnCancel(s.onCancel)
 	s.sip.OnOptions(uas(s.onOptions))
 	s.sip.OnInfo(uas(s.onInfo))
+	s.sip.OnUpdate(uas(s.onUpdate))
+	s.sip.OnRegister(uas(s.onRegister))
 	s.sip.OnNoRoute(uas(s.onNoRoute))
 }
 
@@ -124,8 +134,14 @@ func uas(h sipgo.RequestHandler) sipgo.RequestHandler {
 	}
 }
 
-// Start binds the configured listeners and serves them in the background.
+// Start binds the configured listeners and serves them in the background;
+// websockets the web listeners hand over (ServeWebSocket) are served from
+// then on.
 func (s *Server) Start() error {
+	s.mu.Lock()
+	s.closers = append(s.closers, s.wsl.Close)
+	s.mu.Unlock()
+	s.serve(func() error { return s.sip.ServeWS(s.wsl) })
 	if s.cfg.UDP != "" {
 		if err := s.listenUDP(s.cfg.UDP); err != nil {
 			return err
@@ -262,9 +278,16 @@ func (s *Server) Shutdown(ctx context.Context) {
 	for _, c := range s.calls {
 		calls = append(calls, c)
 	}
+	web := make([]*webCall, 0, len(s.webCalls))
+	for _, c := range s.webCalls {
+		web = append(web, c)
+	}
 	s.mu.Unlock()
 	for _, c := range calls {
 		c.Close(room.ReasonShutdown)
+	}
+	for _, c := range web {
+		c.end("shutdown")
 	}
 	done := make(chan struct{})
 	go func() { s.callWG.Wait(); close(done) }()
@@ -330,11 +353,11 @@ func (s *Server) lookup(req *sip.Request) *call {
 	return s.calls[id]
 }
 
-// Calls is how many calls are up or being set up.
+// Calls is how many calls are up or being set up, phones' and browsers'.
 func (s *Server) Calls() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.calls)
+	return len(s.calls) + len(s.webCalls)
 }
 
 // sourceOf is the address a request came from.
@@ -352,6 +375,8 @@ func transportKey(t string) string {
 		return "tcp"
 	case "TLS", "tls":
 		return "tls"
+	case "WS", "ws":
+		return "ws"
 	}
 	return "udp"
 }

@@ -256,18 +256,34 @@ func warnText(s string) string {
 // CRLF keep-alives and anything that is not SIP are dropped.
 // local is the address the datagram arrived on.
 func inspectDatagram(b []byte, lim wireLimits, local netip.AddrPort) verdict {
+	return inspectWhole(b, lim, local, true, nil)
+}
+
+// inspectWS decides about one websocket message, which carries one whole
+// SIP message (RFC 7118 §5.1), as a datagram does; nothing forces rport,
+// since the answer goes back on the same connection. refuse, when set,
+// refuses a message that is itself well formed (over the rate limit).
+func inspectWS(b []byte, lim wireLimits, local netip.AddrPort, refuse *wireProblem) verdict {
+	return inspectWhole(b, lim, local, false, refuse)
+}
+
+// inspectWhole decides about a message that arrived whole.
+func inspectWhole(b []byte, lim wireLimits, local netip.AddrPort, udp bool, refuse *wireProblem) verdict {
 	b = bytes.TrimLeft(b, "\r\n")
 	if len(b) == 0 {
 		return verdict{}
 	}
 	if len(b) > lim.maxMessage {
-		return verdict{why: "datagram over the message size limit"}
+		return verdict{why: "message over the size limit"}
 	}
 	end := bytes.Index(b, []byte("\r\n\r\n"))
 	if end < 0 {
 		return verdict{why: "no end of header"}
 	}
 	m := splitWire(b[:end])
+	if refuse != nil {
+		m.fail(refuse)
+	}
 	if end > lim.maxHeader {
 		m.fail(&wireProblem{code: 513, reason: "Message Too Large", detail: "header section over the limit"})
 	}
@@ -282,5 +298,5 @@ func inspectDatagram(b []byte, lim wireLimits, local netip.AddrPort) verdict {
 		rest = rest[:n]
 	}
 	m.body = rest
-	return m.judge(lim, true, -1, local)
+	return m.judge(lim, udp, -1, local)
 }

@@ -3,6 +3,7 @@ package peer
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"strings"
 	"sync/atomic"
 
 	"github.com/pion/rtp"
@@ -85,18 +86,56 @@ func (p *Peer) joinAudio(m Membership, mt *mixTrack) {
 	p.audioIn.Store(am)
 }
 
-// readAudio hands the browser's Opus packets to its mixer input. It reads
-// into one buffer and allocates nothing per packet.
+// readAudio hands the browser's Opus packets to its mixer input, and its
+// RFC 4733 key presses (a telephone-event payload type on the same
+// stream) to the signalling's Keypad. It reads into one buffer and
+// allocates nothing per packet.
 func (p *Peer) readAudio(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	levelID := audioLevelID(recv)
+	keys := dtmfTypes(recv)
 	buf := make([]byte, forwarder.MaxPacketSize)
 	var h rtp.Header
+	var dtmf rtpparse.DTMF
 	for {
 		n, _, err := track.Read(buf)
 		if err != nil {
 			return
 		}
+		if n > 1 && keys.has(buf[1]&0x7f) {
+			p.keyPacket(buf[:n], &h, &dtmf)
+			continue
+		}
 		p.audioPacket(buf[:n], &h, levelID)
+	}
+}
+
+// dtmfPTs are the payload types a client sends key presses with (0: none).
+type dtmfPTs [2]uint8
+
+func (k dtmfPTs) has(pt uint8) bool { return pt != 0 && (pt == k[0] || pt == k[1]) }
+
+// dtmfTypes are the telephone-event payload types negotiated on recv.
+func dtmfTypes(recv *webrtc.RTPReceiver) dtmfPTs {
+	var k dtmfPTs
+	i := 0
+	for _, c := range recv.GetParameters().Codecs {
+		if i < len(k) && strings.EqualFold(c.MimeType, mimeTypeDTMF) {
+			k[i] = uint8(c.PayloadType)
+			i++
+		}
+	}
+	return k
+}
+
+// keyPacket decodes one RFC 4733 packet; a new key press goes to the
+// signalling, if it takes them.
+func (p *Peer) keyPacket(raw []byte, h *rtp.Header, dtmf *rtpparse.DTMF) {
+	payload, err := rtpparse.Parse(raw, h)
+	if err != nil || p.keypad == nil {
+		return
+	}
+	if d, ok := dtmf.Decode(h.Timestamp, payload); ok {
+		p.keypad.Digit(d)
 	}
 }
 

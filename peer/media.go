@@ -59,7 +59,14 @@ const (
 const (
 	payloadTypeVP8  = 96
 	payloadTypeOpus = 111
+	// RFC 4733 key presses beside Opus, at its clock rate and at the
+	// 8 kHz browsers also offer (SIP clients press keys with them).
+	payloadTypeDTMF48 = 110
+	payloadTypeDTMF8  = 126
 )
+
+// mimeTypeDTMF is RFC 4733's telephone-event.
+const mimeTypeDTMF = "audio/telephone-event"
 
 // Media builds the PeerConnections of every peer: one pion API, with the
 // codecs, interceptors and network settings they share, and the shared UDP
@@ -72,7 +79,7 @@ type Media struct {
 	bwe bweHandoff
 }
 
-// NewMedia makes the pion API: VP8 and Opus only, an explicit interceptor
+// NewMedia makes the pion API: VP8 and Opus (with RFC 4733 key presses), an explicit interceptor
 // registry (NACK generation toward publishers and RTCP reports; NACKs from
 // subscribers are served by the forwarder from its packet cache, so no
 // per-sender retransmission buffer is registered), and AEAD-GCM SRTP first.
@@ -103,6 +110,8 @@ func newMediaEngine() (*webrtc.MediaEngine, error) {
 		kind webrtc.RTPCodecType
 	}{
 		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: payloadTypeOpus}, webrtc.RTPCodecTypeAudio},
+		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: mimeTypeDTMF, ClockRate: 48000, SDPFmtpLine: "0-15"}, PayloadType: payloadTypeDTMF48}, webrtc.RTPCodecTypeAudio},
+		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: mimeTypeDTMF, ClockRate: 8000, SDPFmtpLine: "0-15"}, PayloadType: payloadTypeDTMF8}, webrtc.RTPCodecTypeAudio},
 		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: videoFB}, PayloadType: payloadTypeVP8}, webrtc.RTPCodecTypeVideo},
 	}
 	for _, c := range codecs {

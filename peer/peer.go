@@ -50,6 +50,14 @@ type Signal interface {
 	Move(to *room.Room) error
 }
 
+// Keypad is a Signal that takes the client's key presses: RFC 4733
+// telephone-events on its microphone's stream, one call per press, from
+// the peer's audio reader (the implementation queues them and never
+// blocks).
+type Keypad interface {
+	Digit(d byte)
+}
+
 // Membership is where a peer is: a room and its participant there. A move
 // replaces it as a whole.
 type Membership struct {
@@ -68,9 +76,10 @@ type Membership struct {
 // room's callbacks; everything else is guarded by mu, which is never held
 // across a call into pion, the room or the signalling.
 type Peer struct {
-	media *Media
-	sig   Signal
-	log   *zap.Logger
+	media  *Media
+	sig    Signal
+	keypad Keypad // sig, when it takes key presses
+	log    *zap.Logger
 
 	where   atomic.Pointer[Membership]
 	audioIn atomic.Pointer[mixer.Member] // the mix input the microphone feeds; nil while not mixed
@@ -103,7 +112,8 @@ func New(m *Media, sig Signal, log *zap.Logger) *Peer {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Peer{media: m, sig: sig, log: log}
+	kp, _ := sig.(Keypad)
+	return &Peer{media: m, sig: sig, keypad: kp, log: log}
 }
 
 var (
@@ -112,13 +122,18 @@ var (
 )
 
 // Join makes the peer a member of r. Admission (a full or locked room)
-// fails here, before any media is negotiated.
+// fails here, usually before any media is negotiated; a peer that joins
+// once its media flows (after a PIN) publishes the camera it has then,
+// and its slots and microphone go in at the next Activate.
 func (p *Peer) Join(r *room.Room, info room.JoinInfo) error {
 	part, err := r.Join(p, info)
 	if err != nil {
 		return err
 	}
 	p.where.Store(&Membership{Room: r, Part: part})
+	if cam := p.Camera(); cam != nil {
+		r.Publish(part, cam)
+	}
 	return nil
 }
 
@@ -263,15 +278,16 @@ func (p *Peer) Activate() {
 		p.joinAudience(m.Room)
 		return
 	}
+	if m.Part == nil { // not joined yet (a PIN to come): nothing goes in
+		p.mu.Unlock()
+		return
+	}
 	slots, mids, track := p.slots, p.mids, p.audioTrack
 	fresh := (track != nil || p.sendsAudio) && (!p.inMix || track != p.mixed)
 	if fresh {
 		p.mixed, p.inMix = track, true
 	}
 	p.mu.Unlock()
-	if m.Part == nil {
-		return
-	}
 	m.Room.SetSlots(m.Part, slots, mids)
 	if fresh {
 		p.joinAudio(m, track)

@@ -71,7 +71,7 @@ func NewServer(cfg Config, rooms *room.Rooms, media *peer.Media, log *zap.Logger
 	s.upgrader = websocket.Upgrader{
 		ReadBufferSize:  4096,
 		WriteBufferSize: 4096,
-		CheckOrigin:     s.checkOrigin,
+		CheckOrigin:     s.CheckOrigin,
 	}
 	return s
 }
@@ -121,10 +121,11 @@ func (s *Server) exit() {
 	s.wg.Done()
 }
 
-// checkOrigin admits browsers from the configured origins; with none
+// CheckOrigin admits browsers from the configured origins; with none
 // configured, only pages served by this same host (or under one of its
 // public origins). Non-browser clients send no Origin and are admitted.
-func (s *Server) checkOrigin(r *http.Request) bool {
+// SIP over WebSocket applies the same rule.
+func (s *Server) CheckOrigin(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return true

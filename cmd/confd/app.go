@@ -83,10 +83,15 @@ func newApp(cfg Config, log *zap.Logger) (*app, error) {
 		return nil, err
 	}
 	a.newBroadcast()
-	if cfg.sipEnabled() {
+	if cfg.sipEnabled() || cfg.sipWebSocket() {
 		dc, err := cfg.sipConfig()
 		if err != nil {
 			return nil, err
+		}
+		if cfg.sipWebSocket() {
+			v := cfg.vertoConfig()
+			dc.WebSocket = dialin.WebSocket{CheckOrigin: a.verto.CheckOrigin, MessageRate: v.MessageRate, MessageBurst: v.MessageBurst,
+				Media: a.media}
 		}
 		if a.sip, err = dialin.New(dc, rooms, log.Named("sip")); err != nil {
 			return nil, err
@@ -96,13 +101,18 @@ func newApp(cfg Config, log *zap.Logger) (*app, error) {
 }
 
 // handler routes websocket upgrades on any path to Verto (as FreeSWITCH
-// does) and everything else to the web UI.
+// does), or to SIP over WebSocket when they ask for the subprotocol sip,
+// and everything else to the web UI.
 func (a *app) handler() http.Handler {
 	r := chi.NewRouter()
 	trusted, _ := a.cfg.Web.trustedProxies() // checked when the config was loaded
 	r.Use(netmux.WithTLS, func(next http.Handler) http.Handler { return forwarded(trusted, next) })
 	r.Use(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			if isUpgrade(req) && a.sip != nil && dialin.IsSIPWebSocket(req) {
+				a.sip.ServeWebSocket(w, req)
+				return
+			}
 			if isUpgrade(req) {
 				a.verto.ServeHTTP(w, req)
 				return

@@ -69,6 +69,9 @@ func (a *app) announce(freshCert bool) {
 			fmt.Printf("  SIP (%s): %s — dial a room number, e.g. sip:3500@<this host>\n", l.name, l.addr)
 		}
 	}
+	if a.sip != nil && a.cfg.sipWebSocket() {
+		fmt.Println("  SIP over WebSocket (JsSIP, SIP.js): the same ws:// and wss:// addresses, subprotocol sip")
+	}
 	fmt.Printf("  rooms: %s\n", strings.Join(roomNumbers(a.cfg), ", "))
 	if freshCert {
 		fmt.Printf("  made a self-signed certificate in %s (your browser will ask you to accept it)\n", a.cfg.DataDir)

@@ -34,7 +34,10 @@ type SIPConfig struct {
 	Ring         time.Duration     `yaml:"ring"`
 
 	PINTrunkAttempts int `yaml:"pin_trunk_attempts"`
-	SIPLimits        `yaml:",inline"`
+	// WebSocket takes SIP over WebSocket (RFC 7118, JsSIP and SIP.js) on
+	// the web listeners (default true).
+	WebSocket *bool `yaml:"websocket"`
+	SIPLimits `yaml:",inline"`
 }
 
 // SIPLimits bound what one peer may make the SIP server hold (dialin.Limits;
@@ -143,6 +146,11 @@ func parsePrefixes(ss []string) ([]netip.Prefix, error) {
 
 func (c *Config) sipEnabled() bool {
 	return c.Listen.SIPUDP != "" || c.Listen.SIPTCP != "" || c.sipTLSFiles() != (TLSConfig{}) && c.Listen.SIPTLS != ""
+}
+
+// sipWebSocket reports whether the web listeners take SIP over WebSocket.
+func (c *Config) sipWebSocket() bool {
+	return (c.SIP.WebSocket == nil || *c.SIP.WebSocket) && (c.Listen.HTTP != "" || c.Listen.HTTPS != "")
 }
 
 // sipTLSFiles is the certificate for SIP over TLS, if any.
