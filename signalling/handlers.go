@@ -101,11 +101,13 @@ func (s *Session) handleLogin(req *request) (any, *verto.Error) {
 		return nil, nil
 	}
 	s.setUser(user, sessid)
+	s.loginParams = req.params
 	s.loginPIN, _ = p.LoginParams["pin"].(string)
 	s.log.Info("logged in", zap.String("role", user.Role.String()))
 	s.reply(req.id, verto.LoginResult{Message: verto.MsgLoggedIn, Moderator: user.Role == room.RoleModerator})
 	if old == nil {
 		s.reattach()
+		s.resumeRelay()
 		return nil, nil
 	}
 	// The punted session detaches its calls as it stops; take them over

@@ -26,6 +26,7 @@ type Server struct {
 	rooms *room.Rooms
 	media *peer.Media
 	hub   *hub
+	relay relayState // cluster relaying (relay.go)
 
 	upgrader websocket.Upgrader
 	nextID   atomic.Uint64 // server-originated request ids, process-wide
@@ -72,6 +73,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "this endpoint speaks Verto over a websocket", http.StatusUpgradeRequired)
 		return
 	}
+	relayed, ok := s.relayedRequest(r)
+	if !ok {
+		http.Error(w, "wrong cluster secret", http.StatusForbidden)
+		return
+	}
 	if !s.enter() {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
@@ -82,7 +88,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.log.Debug("websocket upgrade failed", zap.Error(err))
 		return
 	}
-	newSession(s, conn, r.RemoteAddr).run()
+	sess := newSession(s, conn, r.RemoteAddr)
+	sess.relayed = relayed
+	sess.run()
 }
 
 // enter counts a connection in, unless the server is shutting down. The

@@ -61,6 +61,13 @@ type Session struct {
 	loginPIN string // loginParams.pin: a room PIN for calls that send none
 	speed    *speedTest
 
+	// Cluster relaying (relay.go), owned by the loop: relayed marks a
+	// session another node relays here; relay, one this node relays to
+	// the room's node; loginParams are the login's, to log in there.
+	relayed     bool
+	relay       *relayLink
+	loginParams []byte
+
 	loginMu sync.Mutex // guards loginName for the Server's takeover check
 	login   string
 }
@@ -346,6 +353,10 @@ func (s *Session) punt() {
 }
 
 func (s *Session) handleFrame(frame []byte) {
+	if s.relay != nil {
+		s.relayFrame(frame)
+		return
+	}
 	if len(frame) > 0 && frame[0] == '#' && s.authed {
 		s.speedTest(frame)
 		return

@@ -38,6 +38,7 @@ type app struct {
 	api      *control.API       // nil while no API key is configured
 	recorder *recorder.Recorder // nil without recording.dir (recording.go)
 	whip     *whip.Server       // broadcasters and audiences (whip.go)
+	cluster  *clusterNode       // nil without cluster.redis (cluster.go)
 
 	servers []*http.Server
 	addrs   map[string]net.Addr // "https", "http" → bound address
@@ -71,6 +72,7 @@ func newApp(cfg Config, log *zap.Logger) (*app, error) {
 			return nil, err
 		}
 	}
+	a.newCluster()
 	return a, nil
 }
 
@@ -97,7 +99,7 @@ func (a *app) handler() http.Handler {
 	r.Mount(control.Prefix, a.apiHandler())
 	a.whip.Mount(r)
 	r.Mount("/", frontend.New(frontend.Options{EmbedOrigins: a.cfg.Web.EmbedOrigins}))
-	return r
+	return a.clusterHandler(r)
 }
 
 func isUpgrade(r *http.Request) bool {
@@ -146,6 +148,9 @@ func (a *app) start() (bool, error) {
 			return false, err
 		}
 	}
+	if err := a.joinCluster(); err != nil {
+		return false, err
+	}
 	return made, nil
 }
 
@@ -174,6 +179,7 @@ func (a *app) serve(name, addr string, h http.Handler, tlsCfg *tls.Config) error
 // waits for the phones' BYEs; then the event streams end and the webhooks
 // get their last events, and the servers and the media sockets stop.
 func (a *app) shutdown(ctx context.Context) {
+	a.drainCluster(ctx)
 	a.rooms.Close()
 	a.verto.Shutdown(ctx)
 	a.whip.Shutdown(ctx)
@@ -189,6 +195,7 @@ func (a *app) shutdown(ctx context.Context) {
 	}
 	a.wg.Wait()
 	a.media.Close()
+	a.leaveCluster(ctx)
 }
 
 func headerHas(values []string, token string) bool {

@@ -42,6 +42,9 @@ type Config struct {
 	// Recording and the echo test (recording.go).
 	Recording RecordingConfig `yaml:"recording"`
 	Echo      EchoConfig      `yaml:"echo"`
+
+	// Several nodes sharing the rooms (cluster.go).
+	Cluster ClusterConfig `yaml:"cluster"`
 }
 
 // WebConfig is the web client.
@@ -223,6 +226,9 @@ func (c *Config) validate() error {
 		return err
 	}
 	if err := c.validateRecording(); err != nil {
+		return err
+	}
+	if err := c.Cluster.validate(); err != nil {
 		return err
 	}
 	return c.SIP.validate()
