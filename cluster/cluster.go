@@ -115,6 +115,7 @@ func New(ctx context.Context, cfg Config, load func() Load) (*Cluster, error) {
 	case cfg.Advertise == "":
 		return nil, errors.New("cluster: advertise (this node's base URL for the others) is required")
 	}
+	quietRedis.Do(func() { redis.SetLogger(quiet{}) })
 	rdb := redis.NewClient(&redis.Options{
 		Addr: cfg.Redis, Password: cfg.Password, DB: cfg.DB,
 		DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
@@ -134,6 +135,15 @@ func New(ctx context.Context, cfg Config, load func() Load) (*Cluster, error) {
 	}
 	return c, nil
 }
+
+// quietRedis silences go-redis's own log (the process's default logger,
+// a line per failed dial): the cluster logs the registry's state itself,
+// once per change.
+var quietRedis sync.Once
+
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
 
 // Self is this node's ID.
 func (c *Cluster) Self() string { return c.cfg.NodeID }
