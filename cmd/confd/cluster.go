@@ -89,6 +89,8 @@ type clusterNode struct {
 	c    atomic.Pointer[cluster.Cluster] // nil until start has registered
 	http *http.Client                    // to the other nodes
 
+	killed bool // the tests' crash: shutdown has run already
+
 	cpuMu   sync.Mutex
 	cpuLast time.Time
 	cpuUsed time.Duration
@@ -489,8 +491,33 @@ func copyRecorded(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
 
 // clusterError is the API's JSON error shape.
 func clusterError(w http.ResponseWriter, status int, msg string) {
+	code := "unavailable" // 502, 503
+	if status == http.StatusForbidden {
+		code = "unauthorized"
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"error": strings.ToLower(strings.ReplaceAll(http.StatusText(status), " ", "_")), "message": msg})
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "message": msg})
+}
+
+// writeClusterMetrics: this node's part in the cluster (each node's
+// /metrics is its own).
+func (a *app) writeClusterMetrics(e *expo) {
+	c := a.clusterReg()
+	if c == nil {
+		return
+	}
+	e.family("confd_cluster_registry_up", "gauge", "1 while this node's last refresh reached Redis.")
+	e.sample("confd_cluster_registry_up", b2f(c.Healthy()), "node", c.Self())
+	e.family("confd_cluster_draining", "gauge", "1 once this node is stopping and takes no new rooms.")
+	e.sample("confd_cluster_draining", b2f(c.Draining()), "node", c.Self())
+	rooms := 0
+	for _, r := range a.rooms.All() {
+		if len(r.Members()) > 0 {
+			rooms++
+		}
+	}
+	e.family("confd_cluster_rooms_held", "gauge", "Rooms with members on this node.")
+	e.sample("confd_cluster_rooms_held", float64(rooms), "node", c.Self())
 }

@@ -40,6 +40,7 @@ func startClusterNode(t *testing.T, redisAddr, id string) *app {
 	cfg.WebRTC.LoopbackOnly = true
 	cfg.DataDir = t.TempDir()
 	withAPI(&cfg)
+	cfg.Users = []UserConfig{{Login: "mod", Password: "mod-password", Name: "Moderator", Role: "moderator"}}
 	cfg.Rooms = []RoomConfig{{Number: "3500", Name: "Default room"}, {Number: "3600", Name: "Other room"}}
 	cfg.Cluster = ClusterConfig{Redis: redisAddr, NodeID: id, Secret: testClusterSecret, TTL: clusterTTL}
 	if err := cfg.validate(); err != nil {
@@ -201,6 +202,17 @@ func TestCluster(t *testing.T) {
 	if !found {
 		t.Errorf("GET /rooms through %s lists no 3500: %+v", via.cfg.Cluster.NodeID, list)
 	}
+	// Each node's /metrics is its own.
+	for _, n := range nodes {
+		id := n.cfg.Cluster.NodeID
+		_, body := get(t, n.httpBase()+"/metrics")
+		held := map[bool]string{true: "1", false: "0"}[id == home]
+		for _, want := range []string{`confd_cluster_registry_up{node="` + id + `"} 1`, `confd_cluster_rooms_held{node="` + id + `"} ` + held} {
+			if !strings.Contains(body, want+"\n") {
+				t.Errorf("%s's /metrics lacks %s", id, want)
+			}
+		}
+	}
 	var detail struct {
 		Members []struct {
 			ID   int    `json:"id"`
@@ -219,9 +231,22 @@ func TestCluster(t *testing.T) {
 	if bobID < 0 {
 		t.Fatalf("no bob in %+v", detail)
 	}
-	if st := apiDo(t, via, http.MethodPost, fmt.Sprintf("/rooms/3500/members/%d/mute", bobID), nil); st >= 300 {
-		t.Fatalf("mute bob through %s = %d", via.cfg.Cluster.NodeID, st)
+	// A moderator logged in through n3 mutes bob, who joined through n2;
+	// the live array (which runs on n1) shows it.
+	modClient, _, err := vertotest.Join(ctx, nodes[2].vertoURL(), "mod", "mod-password", vertotest.CallOptions{Dest: "3500", Name: "Moderator"})
+	if err != nil {
+		t.Fatalf("moderator: %v", err)
 	}
+	t.Cleanup(func() { _ = modClient.Close() })
+	const modChan, la = "conference-mod.3500@localhost", "conference-liveArray.3500@localhost"
+	if r, err := modClient.Request(ctx, "verto.subscribe", map[string]any{"eventChannel": []string{modChan, la}}); err != nil || r.Error != nil {
+		t.Fatalf("subscribe: %v %v", err, r.Error)
+	}
+	if r, err := modClient.Request(ctx, "verto.broadcast", map[string]any{"eventChannel": modChan,
+		"data": map[string]any{"application": "conf-control", "command": "mute", "id": fmt.Sprint(bobID), "value": nil}}); err != nil || r.Error != nil {
+		t.Fatalf("the moderator's mute: %v %v", err, r.Error)
+	}
+	waitRowMuted(ctx, t, modClient, la, "bob")
 	waitGone(ctx, t, 880, alice)
 	listen(ctx, t, alice)
 	hears(t, "alice after bob's mute", alice, 880, false)
