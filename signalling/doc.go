@@ -20,6 +20,9 @@
 //	                                                 the Server's call registry, as above   the call ended
 //	detach timer (AfterFunc)  1 per detached call    the Server (stopped by takeDetached)    fires once: the call ends
 //	Shutdown's waiter         1 per Shutdown         Shutdown                               every session ended, or ctx
+//	Session.runRelay          1 per session relayed to the room's node (relay.go)
+//	                                                 Session.run (work WaitGroup)           the session's context, a relay socket error
+//	relay reader (relayRead)  1 per relayed session  runRelay, which waits for it           the relay socket closed
 //
 // The peer's own goroutines (media readers, RTCP, the Allocator) are listed
 // in package peer.
