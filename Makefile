@@ -36,12 +36,17 @@ BUILD_CHECKS = \
 	pkg-config --exists opusfile 2>/dev/null || missing="$$missing libopusfile-dev";
 
 # What the tests need besides: Chromium and Node for the browser tests, sipp
-# (package sip-tester) for the SIP test.
+# (package sip-tester) for the SIP test, nginx for the reverse proxy test
+# and coturn for the external TURN server test (both run on loopback by the
+# tests themselves; Debian may also start their services), ffprobe (ffmpeg)
+# for the recording tests and redis-server for the cluster tests.
 TEST_CHECKS = \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v node >/dev/null || missing="$$missing nodejs"; \
 	command -v npm >/dev/null || missing="$$missing npm"; \
 	command -v sipp >/dev/null || missing="$$missing sip-tester"; \
+	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
+	command -v turnserver >/dev/null || missing="$$missing coturn"; \
 	command -v ffprobe >/dev/null || missing="$$missing ffmpeg"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server";
 
@@ -93,6 +98,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzWireDatagram$$' -fuzztime $(FUZZTIME) ./dialin/
 	$(GO) test -run '^$$' -fuzz '^FuzzWireStream$$' -fuzztime $(FUZZTIME) ./dialin/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./rtpparse/
+	$(GO) test -run '^$$' -fuzz '^FuzzSniff$$' -fuzztime $(FUZZTIME) ./netmux/
+	$(GO) test -run '^$$' -fuzz '^FuzzFilter$$' -fuzztime $(FUZZTIME) ./turnserver/
 	$(GO) test -run '^$$' -fuzz '^FuzzFrag$$' -fuzztime $(FUZZTIME) ./whip/
 
 clean:

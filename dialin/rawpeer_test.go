@@ -29,6 +29,7 @@ type rawPeer struct {
 	got     []rawResponse
 	garbage int  // what came back and was not a SIP response
 	eof     bool // the server closed the connection
+	pongs   int  // CRLF keep-alive pongs between messages (RFC 5626 §3.5.1)
 	changed chan struct{}
 }
 
@@ -122,6 +123,13 @@ func (p *rawPeer) readTCP() {
 	for {
 		n, err := p.tcp.Read(buf)
 		stream = append(stream, buf[:n]...)
+		for len(stream) >= 2 && stream[0] == '\r' && stream[1] == '\n' {
+			stream = stream[2:]
+			p.mu.Lock()
+			p.pongs++
+			p.mu.Unlock()
+			p.notify()
+		}
 		for {
 			msg, rest, ok := nextStreamMessage(stream)
 			if !ok {
@@ -228,6 +236,15 @@ func (p *rawPeer) final(ctx context.Context) (rawResponse, bool) {
 		return false
 	})
 	return res, ok
+}
+
+// ponged waits for a CRLF pong.
+func (p *rawPeer) ponged(ctx context.Context) bool {
+	return p.until(ctx, func([]rawResponse, bool) bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.pongs > 0
+	})
 }
 
 // closed waits until the server has closed the TCP connection.

@@ -230,7 +230,21 @@ func (m *wireMsg) first(key string) (string, bool) {
 // (RFC 3261 §7.3.1), not those inside quotes or angle brackets.
 func splitList(v string) []string {
 	var out []string
-	depth, quoted, start := 0, false, 0
+	for {
+		i := indexOutside(v, ',')
+		if i < 0 {
+			return append(out, strings.TrimSpace(v))
+		}
+		out = append(out, strings.TrimSpace(v[:i]))
+		v = v[i+1:]
+	}
+}
+
+// indexOutside is the index of the first sep in a header value that is
+// outside quoted strings (with their backslash escapes) and angle
+// brackets, or -1.
+func indexOutside(v string, sep byte) int {
+	depth, quoted := 0, false
 	for i := 0; i < len(v); i++ {
 		switch c := v[i]; {
 		case quoted && c == '\\':
@@ -242,12 +256,11 @@ func splitList(v string) []string {
 			depth++
 		case c == '>' && depth > 0:
 			depth--
-		case c == ',' && depth == 0:
-			out = append(out, strings.TrimSpace(v[start:i]))
-			start = i + 1
+		case c == sep && depth == 0:
+			return i
 		}
 	}
-	return append(out, strings.TrimSpace(v[start:]))
+	return -1
 }
 
 // bytes writes the message back out for sipgo: the start line (the version

@@ -190,21 +190,8 @@ func hasParam(v, name string) bool {
 // paramsOf is the part of a header value after its address or first
 // element: from the first ';' outside quotes and angle brackets.
 func paramsOf(v string) string {
-	depth, quoted := 0, false
-	for i := 0; i < len(v); i++ {
-		switch c := v[i]; {
-		case quoted && c == '\\':
-			i++
-		case c == '"':
-			quoted = !quoted
-		case quoted:
-		case c == '<':
-			depth++
-		case c == '>' && depth > 0:
-			depth--
-		case c == ';' && depth == 0:
-			return v[i+1:]
-		}
+	if i := indexOutside(v, ';'); i >= 0 {
+		return v[i+1:]
 	}
 	return ""
 }

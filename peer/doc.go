@@ -34,6 +34,7 @@
 //	onTrack                   1 per track the client sends  watch (pion's OnTrack)  the track ends: for audio the reader
 //	                                                    returns, for video the Receiver is done
 //	readSenderReports         1 per camera layer (rid)  onTrack, onSimulcastTrack  RTCP read error (PeerConnection closed)
+//	delayLine.fill            1 per camera layer in the echo test  onTrack, onSimulcastTrack  the track's read error
 //
 // For video, onTrack starts a forwarder.Receiver, whose own goroutines
 // (a reader per layer, the key-frame and pause loop) the forwarder owns;

@@ -13,6 +13,7 @@ import (
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/logging"
 	"github.com/pion/sdp/v3"
+	"github.com/pion/transport/v4"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -25,8 +26,17 @@ type MediaConfig struct {
 	UDPMux string
 	// ICETCP, when set, also offers ICE over TCP on that address.
 	ICETCP string
-	// PublicIPs are announced instead of the host's own addresses (1:1 NAT).
-	PublicIPs []string
+	// PublicIPs are this host's public addresses (1:1 NAT): server-reflexive
+	// candidates beside the host ones, or with PublicIPsReplace instead of
+	// them.
+	PublicIPs        []string
+	PublicIPsReplace bool
+	// Net, when set, is the network pion gathers on (confd's medianet:
+	// loopback binds in tests, the media sockets the TURN relay may reach).
+	Net transport.Net
+	// ICETCPListener, when set, carries ICE over TCP instead of a listener
+	// of its own on ICETCP (the HTTPS port's share, from netmux).
+	ICETCPListener net.Listener
 	// IncludeLoopback offers loopback candidates (useful for browsers on the same host).
 	IncludeLoopback bool
 	// LoopbackOnly gathers on loopback only (tests).
@@ -139,8 +149,13 @@ func (m *Media) settings(cfg MediaConfig) (webrtc.SettingEngine, error) {
 	if cfg.LoopbackOnly {
 		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	}
+	if cfg.Net != nil {
+		se.SetNet(cfg.Net)
+	}
 	if len(cfg.PublicIPs) > 0 {
-		se.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
+		if err := publicIPs(&se, cfg); err != nil {
+			return se, err
+		}
 	}
 	if cfg.UDPPortMin != 0 || cfg.UDPPortMax != 0 {
 		if err := se.SetEphemeralUDPPortRange(cfg.UDPPortMin, cfg.UDPPortMax); err != nil {
@@ -160,7 +175,12 @@ func (m *Media) muxes(se *webrtc.SettingEngine, cfg MediaConfig) error {
 		if err != nil {
 			return fmt.Errorf("udp mux address %q: %w", cfg.UDPMux, err)
 		}
-		conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(ap))
+		var conn net.PacketConn
+		if cfg.Net != nil {
+			conn, err = cfg.Net.ListenUDP("udp", net.UDPAddrFromAddrPort(ap))
+		} else {
+			conn, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(ap))
+		}
 		if err != nil {
 			return fmt.Errorf("udp mux: %w", err)
 		}
@@ -168,15 +188,45 @@ func (m *Media) muxes(se *webrtc.SettingEngine, cfg MediaConfig) error {
 		se.SetICEUDPMux(mux)
 		m.closer = append(m.closer, mux.Close)
 	}
-	if cfg.ICETCP != "" {
-		l, err := net.Listen("tcp", cfg.ICETCP)
-		if err != nil {
-			return fmt.Errorf("ice tcp: %w", err)
+	if cfg.ICETCP != "" || cfg.ICETCPListener != nil {
+		l := cfg.ICETCPListener
+		if l == nil {
+			var err error
+			if l, err = net.Listen("tcp", cfg.ICETCP); err != nil {
+				return fmt.Errorf("ice tcp: %w", err)
+			}
 		}
 		mux := webrtc.NewICETCPMux(log, l, 8)
 		se.SetICETCPMux(mux)
 		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6})
 		m.closer = append(m.closer, mux.Close)
+	}
+	return nil
+}
+
+// publicIPs announces a 1:1 NAT's public addresses. By default they are
+// server-reflexive candidates beside the host ones (RFC 8445 §5.1.1.2),
+// so that clients on the server's own network keep its host addresses
+// and need no hairpin through the router. pion attaches a
+// server-reflexive candidate to a UDP socket of its own, so with a shared
+// UDP mux (whose one port is the point) and for ICE over TCP, the public
+// address is one more host candidate on that socket instead.
+func publicIPs(se *webrtc.SettingEngine, cfg MediaConfig) error {
+	if cfg.PublicIPsReplace {
+		se.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
+		return nil
+	}
+	var rules []webrtc.ICEAddressRewriteRule
+	if cfg.UDPMux == "" {
+		rules = append(rules, webrtc.ICEAddressRewriteRule{External: cfg.PublicIPs, AsCandidateType: webrtc.ICECandidateTypeSrflx})
+	}
+	if cfg.UDPMux != "" || cfg.ICETCP != "" || cfg.ICETCPListener != nil {
+		rules = append(rules, webrtc.ICEAddressRewriteRule{
+			External: cfg.PublicIPs, AsCandidateType: webrtc.ICECandidateTypeHost, Mode: webrtc.ICEAddressRewriteAppend,
+		})
+	}
+	if err := se.SetICEAddressRewriteRules(rules...); err != nil {
+		return fmt.Errorf("public ips: %w", err)
 	}
 	return nil
 }

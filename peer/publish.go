@@ -25,7 +25,7 @@ func (p *Peer) onTrack(pc *webrtc.PeerConnection, track *webrtc.TrackRemote, rr 
 		return
 	}
 	recv := forwarder.NewReceiver(forwarder.ReceiverConfig{SSRC: uint32(track.SSRC()), Kind: forwarder.KindVideo, Log: p.log}, pc)
-	recv.Start(track)
+	recv.Start(p.cameraSource(track))
 	p.spawn(func() { readSenderReports(rr, "", recv) })
 	p.publish(recv)
 }
@@ -119,7 +119,7 @@ func (p *Peer) onSimulcastTrack(pc *webrtc.PeerConnection, track *webrtc.TrackRe
 	}
 	p.mu.Unlock()
 	idx := layerIndex(track.RID(), rr)
-	if err := recv.AddLayer(idx, track.RID(), uint32(track.SSRC()), track); err != nil {
+	if err := recv.AddLayer(idx, track.RID(), uint32(track.SSRC()), p.cameraSource(track)); err != nil {
 		p.log.Info("simulcast layer refused", zap.String("rid", track.RID()), zap.Int("layer", idx), zap.Error(err))
 		return
 	}

@@ -12,7 +12,8 @@ import (
 // later) reaches it by dialling its number, but its members are alone:
 //   - the mixer gives each member its own voice, delayed by EchoDelay,
 //     instead of a mix (mixer.Config.EchoDelay);
-//   - each member's slots show only its own camera;
+//   - each member's slots show only its own camera, delayed as much as its
+//     voice (the peer reads a camera published here through a delay line);
 //   - it has no participant list and no chat (no rows reach the observer),
 //     so callers do not see one another, and no join and leave tones.
 

@@ -31,6 +31,14 @@ type Config struct {
 	// AllowedOrigins are the browser origins that may open the websocket
 	// (scheme://host[:port]; "*" allows all). Empty: same host as the request only.
 	AllowedOrigins []string
+	// PublicOrigins are the origins confd's own page is served under when
+	// that is not the request's host (behind a reverse proxy that does not
+	// forward Host); they are admitted like the same host.
+	PublicOrigins []string
+	// ICEServers, when set, gives the ICE servers (with fresh credentials)
+	// of a session logging in over a websocket to host; the login result
+	// carries them (iceServers).
+	ICEServers func(host string) any
 	// MaxMessageBytes is the largest frame accepted (default 1 MB).
 	MaxMessageBytes int
 	// MessageRate and MessageBurst limit frames per second per connection

@@ -104,7 +104,11 @@ func (s *Session) handleLogin(req *request) (any, *verto.Error) {
 	s.loginParams = req.params
 	s.loginPIN, _ = p.LoginParams["pin"].(string)
 	s.log.Info("logged in", zap.String("role", user.Role.String()))
-	s.reply(req.id, verto.LoginResult{Message: verto.MsgLoggedIn, Moderator: user.Role == room.RoleModerator})
+	res := verto.LoginResult{Message: verto.MsgLoggedIn, Moderator: user.Role == room.RoleModerator}
+	if s.srv.cfg.ICEServers != nil {
+		res.ICEServers = s.srv.cfg.ICEServers(s.host)
+	}
+	s.reply(req.id, res)
 	if old == nil {
 		s.reattach()
 		s.resumeRelay()

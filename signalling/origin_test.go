@@ -69,3 +69,26 @@ func TestOriginCheck(t *testing.T) {
 		t.Errorf("plain GET: status %d, want 426", resp.StatusCode)
 	}
 }
+
+// TestPublicOrigins: behind a reverse proxy that does not forward Host,
+// the page's origin is not the request's host; a configured public origin
+// is admitted as the same host would be, and others still are not.
+func TestPublicOrigins(t *testing.T) {
+	ctx := testCtx(t, 20*time.Second)
+	env := startServer(t, func(c *Config) { c.PublicOrigins = []string{"https://confd.example.org/"} })
+	host := strings.TrimPrefix(env.ts.URL, "http://")
+	for _, tc := range []struct {
+		origin string
+		want   int
+	}{
+		{"https://confd.example.org", http.StatusSwitchingProtocols},
+		{"HTTPS://CONFD.EXAMPLE.ORG", http.StatusSwitchingProtocols},
+		{"http://" + host, http.StatusSwitchingProtocols},
+		{"http://confd.example.org", http.StatusForbidden},
+		{"https://evil.example", http.StatusForbidden},
+	} {
+		if got := dialStatus(ctx, t, env.url, tc.origin); got != tc.want {
+			t.Errorf("origin %q: status %d, want %d", tc.origin, got, tc.want)
+		}
+	}
+}

@@ -89,6 +89,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess := newSession(s, conn, r.RemoteAddr)
+	sess.host = r.Host
 	sess.relayed = relayed
 	sess.run()
 }
@@ -107,8 +108,8 @@ func (s *Server) enter() bool {
 }
 
 // checkOrigin admits browsers from the configured origins; with none
-// configured, only pages served by this same host. Non-browser clients send
-// no Origin and are admitted.
+// configured, only pages served by this same host (or under one of its
+// public origins). Non-browser clients send no Origin and are admitted.
 func (s *Server) checkOrigin(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
@@ -116,7 +117,9 @@ func (s *Server) checkOrigin(r *http.Request) bool {
 	}
 	if len(s.cfg.AllowedOrigins) == 0 {
 		u, err := url.Parse(origin)
-		return err == nil && strings.EqualFold(u.Host, r.Host)
+		return err == nil && strings.EqualFold(u.Host, r.Host) || slices.ContainsFunc(s.cfg.PublicOrigins, func(o string) bool {
+			return strings.EqualFold(strings.TrimSuffix(o, "/"), origin)
+		})
 	}
 	return slices.Contains(s.cfg.AllowedOrigins, "*") || slices.ContainsFunc(s.cfg.AllowedOrigins, func(o string) bool {
 		return strings.EqualFold(strings.TrimSuffix(o, "/"), origin)

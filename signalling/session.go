@@ -60,6 +60,7 @@ type Session struct {
 	punted   bool
 	loginPIN string // loginParams.pin: a room PIN for calls that send none
 	speed    *speedTest
+	host     string // the websocket request's Host (ICE server URLs)
 
 	// Cluster relaying (relay.go), owned by the loop: relayed marks a
 	// session another node relays here; relay, one this node relays to

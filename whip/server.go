@@ -45,9 +45,10 @@ type Config struct {
 	// TokenSecret verifies join tokens; empty accepts none (stream keys and
 	// open rooms still work).
 	TokenSecret string
-	// ICEServers lists the servers announced in Link headers; it is asked
-	// afresh for each answer, so that short-lived credentials stay fresh.
-	ICEServers func() []ICEServer
+	// ICEServers lists the servers announced in Link headers to a client
+	// that reached confd at host (the request's Host); it is asked afresh
+	// for each answer, so that short-lived credentials stay fresh.
+	ICEServers func(host string) []ICEServer
 	// AllowedOrigins are the browser origins CORS lets in ("*": any);
 	// empty lets no browser page in (tools such as OBS send no Origin).
 	AllowedOrigins []string
@@ -75,7 +76,7 @@ func (c *Config) defaults() {
 		c.AnswerTimeout = DefaultAnswerTimeout
 	}
 	if c.ICEServers == nil {
-		c.ICEServers = func() []ICEServer { return nil }
+		c.ICEServers = func(string) []ICEServer { return nil }
 	}
 	if c.Log == nil {
 		c.Log = zap.NewNop()
@@ -249,7 +250,7 @@ func (s *Server) create(w http.ResponseWriter, req *http.Request, kind string) {
 	h.Set("Content-Type", "application/sdp")
 	h.Set("Location", "/"+kind+"/"+chi.URLParam(req, "room")+"/"+ss.id)
 	h.Set("ETag", etag)
-	s.links(h)
+	s.links(h, req.Host)
 	w.WriteHeader(http.StatusCreated)
 	_, _ = io.WriteString(w, answer)
 }
@@ -411,27 +412,31 @@ func (s *Server) patch(w http.ResponseWriter, req *http.Request, kind string) {
 
 // options answers a CORS preflight and lists the ICE servers (RFC 9725
 // §4.4).
-func (s *Server) options(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) options(w http.ResponseWriter, req *http.Request) {
 	h := w.Header()
 	h.Set("Allow", "OPTIONS, POST, PATCH, DELETE")
 	h.Set("Accept-Post", "application/sdp")
 	h.Set("Accept-Patch", "application/trickle-ice-sdpfrag")
-	s.links(h)
+	s.links(h, req.Host)
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// links adds one Link header per ICE server URL (RFC 9725 §4.6).
-func (s *Server) links(h http.Header) {
-	for _, ice := range s.cfg.ICEServers() {
+// links adds one Link header per ICE server URL (RFC 9725 §4.6) for a
+// client that reached confd at host.
+func (s *Server) links(h http.Header, host string) {
+	for _, ice := range s.cfg.ICEServers(host) {
 		for _, u := range ice.URLs {
-			v := fmt.Sprintf("<%s>; rel=\"ice-server\"", u)
-			if ice.Username != "" {
-				v += fmt.Sprintf("; username=%q; credential=%q; credential-type=\"password\"", ice.Username, ice.Credential)
+			v := "<" + u + `>; rel="ice-server"`
+			if ice.Username != "" || ice.Credential != "" {
+				v += `; username="` + quoted.Replace(ice.Username) + `"; credential="` + quoted.Replace(ice.Credential) + `"; credential-type="password"`
 			}
 			h.Add("Link", v)
 		}
 	}
 }
+
+// quoted escapes a quoted-string's value (RFC 9110 §5.6.4).
+var quoted = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
 
 // cors lets the configured browser origins call the endpoints.
 func (s *Server) cors(next http.Handler) http.Handler {

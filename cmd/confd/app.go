@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"net"
@@ -18,10 +17,13 @@ import (
 	"github.com/confd/confd/dialin"
 	"github.com/confd/confd/events"
 	"github.com/confd/confd/frontend"
+	"github.com/confd/confd/medianet"
+	"github.com/confd/confd/netmux"
 	"github.com/confd/confd/peer"
 	"github.com/confd/confd/recorder"
 	"github.com/confd/confd/room"
 	"github.com/confd/confd/signalling"
+	"github.com/confd/confd/turnserver"
 	"github.com/confd/confd/whip"
 )
 
@@ -40,6 +42,13 @@ type app struct {
 	whip     *whip.Server       // broadcasters and audiences (whip.go)
 	cluster  *clusterNode       // nil without cluster.redis (cluster.go)
 
+	// One port (oneport.go): the media network, the HTTPS port's sorter
+	// and the built-in TURN server (nil when off).
+	mnet      *medianet.Net
+	mux       *netmux.Mux
+	turn      *turnserver.Server
+	freshCert bool
+
 	servers []*http.Server
 	addrs   map[string]net.Addr // "https", "http" → bound address
 	wg      sync.WaitGroup
@@ -50,13 +59,25 @@ func newApp(cfg Config, log *zap.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	media, err := peer.NewMedia(cfg.mediaConfig())
-	if err != nil {
+	a := &app{cfg: cfg, log: log, rooms: rooms, addrs: map[string]net.Addr{}}
+	if err := a.newOnePort(); err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: log, rooms: rooms, media: media, addrs: map[string]net.Addr{}}
-	a.verto = signalling.NewServer(cfg.vertoConfig(), rooms, media, log.Named("verto"))
+	if a.media, err = peer.NewMedia(a.mediaConfig()); err != nil {
+		a.closeOnePort()
+		return nil, err
+	}
+	if err := a.newTURN(); err != nil {
+		a.closeOnePort()
+		a.media.Close()
+		return nil, err
+	}
+	vc := cfg.vertoConfig()
+	vc.ICEServers = func(host string) any { return a.iceServers(host) }
+	a.verto = signalling.NewServer(vc, rooms, a.media, log.Named("verto"))
 	if err := a.newRecorder(); err != nil {
+		a.closeOnePort()
+		a.media.Close()
 		return nil, err
 	}
 	if err := a.newOperators(); err != nil {
@@ -80,6 +101,8 @@ func newApp(cfg Config, log *zap.Logger) (*app, error) {
 // does) and everything else to the web UI.
 func (a *app) handler() http.Handler {
 	r := chi.NewRouter()
+	trusted, _ := a.cfg.Web.trustedProxies() // checked when the config was loaded
+	r.Use(netmux.WithTLS, func(next http.Handler) http.Handler { return forwarded(trusted, next) })
 	r.Use(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			if isUpgrade(req) {
@@ -107,16 +130,13 @@ func isUpgrade(r *http.Request) bool {
 }
 
 // clientConfig tells the web client how to reach confd.
-func (a *app) clientConfig(w http.ResponseWriter, _ *http.Request) {
+func (a *app) clientConfig(w http.ResponseWriter, r *http.Request) {
 	rooms := make([]map[string]any, 0, len(a.cfg.Rooms))
 	for _, r := range a.cfg.Rooms {
 		// pin: the pre-join form asks for one (the PIN itself stays here).
 		rooms = append(rooms, map[string]any{"number": r.Number, "name": r.Name, "pin": r.PIN != ""})
 	}
-	ice := a.cfg.WebRTC.ICEServers
-	if ice == nil {
-		ice = []ICEServerConfig{}
-	}
+	ice := a.iceServers(r.Host)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	_ = json.NewEncoder(w).Encode(map[string]any{"domain": a.cfg.Verto.Domain, "iceServers": ice, "rooms": rooms})
@@ -126,22 +146,15 @@ func (a *app) clientConfig(w http.ResponseWriter, _ *http.Request) {
 func (a *app) start() (bool, error) {
 	a.events.Start()
 	h := a.handler()
-	var made bool
-	if a.cfg.Listen.HTTPS != "" {
-		cert, fresh, err := certificate(&a.cfg)
+	if a.mux != nil {
+		a.serveOn("https", a.mux.HTTP(), h) // TLS terminated by the mux
+	}
+	if a.cfg.Listen.HTTP != "" {
+		l, err := net.Listen("tcp", a.cfg.Listen.HTTP)
 		if err != nil {
 			return false, err
 		}
-		made = fresh
-		tlsCfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		if err := a.serve("https", a.cfg.Listen.HTTPS, h, tlsCfg); err != nil {
-			return false, err
-		}
-	}
-	if a.cfg.Listen.HTTP != "" {
-		if err := a.serve("http", a.cfg.Listen.HTTP, h, nil); err != nil {
-			return false, err
-		}
+		a.serveOn("http", l, h)
 	}
 	if a.sip != nil {
 		if err := a.sip.Start(); err != nil {
@@ -151,18 +164,11 @@ func (a *app) start() (bool, error) {
 	if err := a.joinCluster(); err != nil {
 		return false, err
 	}
-	return made, nil
+	return a.freshCert, nil
 }
 
-func (a *app) serve(name, addr string, h http.Handler, tlsCfg *tls.Config) error {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	if tlsCfg != nil {
-		l = tls.NewListener(l, tlsCfg)
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: zap.NewStdLog(a.log.Named(name))}
+func (a *app) serveOn(name string, l net.Listener, h http.Handler) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: zap.NewStdLog(a.log.Named(name)), ConnContext: netmux.ConnContext}
 	a.servers = append(a.servers, srv)
 	a.addrs[name] = l.Addr()
 	a.wg.Add(1)
@@ -172,12 +178,13 @@ func (a *app) serve(name, addr string, h http.Handler, tlsCfg *tls.Config) error
 			a.log.Error("server stopped", zap.String("listener", name), zap.Error(err))
 		}
 	}()
-	return nil
 }
 
 // shutdown ends every call (verto.bye, SIP BYE), closes the sessions and
 // waits for the phones' BYEs; then the event streams end and the webhooks
-// get their last events, and the servers and the media sockets stop.
+// get their last events; the HTTPS port stops taking connections, the
+// servers stop, the TURN server ends its allocations, and the media
+// sockets close.
 func (a *app) shutdown(ctx context.Context) {
 	a.drainCluster(ctx)
 	a.rooms.Close()
@@ -190,12 +197,28 @@ func (a *app) shutdown(ctx context.Context) {
 		a.recorder.Close(ctx) // before the events: recording_finished goes out
 	}
 	a.events.Close(ctx) // before the servers: a stream's handler lives until then
+	if a.mux != nil {
+		_ = a.mux.Close() // no new connections on the shared port
+	}
 	for _, s := range a.servers {
 		_ = s.Shutdown(ctx)
 	}
 	a.wg.Wait()
+	a.closeOnePort()
 	a.media.Close()
 	a.leaveCluster(ctx)
+}
+
+// closeOnePort ends the TURN server and the HTTPS port's sorter.
+func (a *app) closeOnePort() {
+	if a.turn != nil {
+		if err := a.turn.Close(5 * time.Second); err != nil {
+			a.log.Warn("turn server", zap.Error(err))
+		}
+	}
+	if a.mux != nil {
+		_ = a.mux.Close()
+	}
 }
 
 func headerHas(values []string, token string) bool {

@@ -36,6 +36,9 @@ type Config struct {
 	API      APIConfig       `yaml:"api"`
 	Webhooks []WebhookConfig `yaml:"webhooks"`
 
+	// The built-in TURN server (oneport.go).
+	TURN *TURNConfig `yaml:"turn"`
+
 	// Broadcasters and audiences (whip.go).
 	WHIP WHIPConfig `yaml:"whip"`
 
@@ -52,6 +55,18 @@ type WebConfig struct {
 	// EmbedOrigins are the sites allowed to frame /embed/<room> (CSP
 	// frame-ancestors), as origins "https://site.example"; "*": any.
 	EmbedOrigins []string `yaml:"embed_origins"`
+	// PublicOrigin is the origin browsers load confd's page from when a
+	// reverse proxy serves it ("https://confd.example.org"); the
+	// websocket's origin check admits it. TrustedProxies are the proxies'
+	// networks whose X-Forwarded-Host (or Forwarded host=) is believed.
+	PublicOrigin   string   `yaml:"public_origin"`
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// The HTTPS port's limits on connections being sorted (netmux): the
+	// time for the first bytes and the TLS handshake, and how many at once
+	// in all and from one address.
+	HandshakeTimeout   time.Duration `yaml:"handshake_timeout"`
+	MaxHandshakes      int           `yaml:"max_handshakes"`
+	MaxHandshakesPerIP int           `yaml:"max_handshakes_per_ip"`
 }
 
 // ListenConfig holds the listen addresses ("" disables one). SIP's are
@@ -93,6 +108,7 @@ type VertoConfig struct {
 // WebRTCConfig is how browsers' media reaches confd.
 type WebRTCConfig struct {
 	PublicIPs       []string          `yaml:"public_ips"`
+	PublicIPsMode   string            `yaml:"public_ips_mode"` // srflx (default) or replace
 	UDPPortMin      uint16            `yaml:"udp_port_min"`
 	UDPPortMax      uint16            `yaml:"udp_port_max"`
 	UDPMux          string            `yaml:"udp_mux"`
@@ -225,6 +241,9 @@ func (c *Config) validate() error {
 	if err := c.validateOperators(); err != nil {
 		return err
 	}
+	if err := c.validateOnePort(); err != nil {
+		return err
+	}
 	if err := c.validateRecording(); err != nil {
 		return err
 	}
@@ -250,7 +269,7 @@ func (c *Config) vertoConfig() signalling.Config {
 	v := c.Verto
 	sc := signalling.Config{
 		Domain: v.Domain, AllowGuests: v.AllowGuests == nil || *v.AllowGuests, TokenSecret: v.TokenSecret,
-		AllowedOrigins: v.AllowedOrigins, MaxMessageBytes: v.MaxMessageBytes,
+		AllowedOrigins: v.AllowedOrigins, MaxMessageBytes: v.MaxMessageBytes, PublicOrigins: publicOrigins(c.Web),
 		MessageRate: v.MessageRate, MessageBurst: v.MessageBurst,
 		AttachWindow: v.AttachWindow, PingInterval: v.PingInterval,
 	}
@@ -272,9 +291,16 @@ func (c *Config) mediaConfig() peer.MediaConfig {
 	w := c.WebRTC
 	return peer.MediaConfig{
 		UDPPortMin: w.UDPPortMin, UDPPortMax: w.UDPPortMax, UDPMux: w.UDPMux, ICETCP: w.ICETCP,
-		PublicIPs: w.PublicIPs, IncludeLoopback: w.IncludeLoopback == nil || *w.IncludeLoopback,
+		PublicIPs: w.PublicIPs, PublicIPsReplace: w.PublicIPsMode == "replace", IncludeLoopback: w.IncludeLoopback == nil || *w.IncludeLoopback,
 		LoopbackOnly: w.LoopbackOnly, ICEDisconnected: w.ICEDisconnected, ICEFailed: w.ICEFailed,
 	}
+}
+
+func publicOrigins(w WebConfig) []string {
+	if w.PublicOrigin == "" {
+		return nil
+	}
+	return []string{w.PublicOrigin}
 }
 
 // checkOrigin accepts "*" or a bare origin: scheme and host, no path.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/confd/confd/dialin/dialintest"
+	"github.com/confd/confd/room"
 	"github.com/confd/confd/signalling/vertotest"
 )
 
@@ -38,11 +39,48 @@ func TestEchoTest(t *testing.T) {
 			t.Fatalf("the %v Hz caller never heard itself", hz)
 		}
 	}
+	for hz, call := range calls {
+		checkEchoedCamera(ctx, t, hz, call)
+	}
 	listen(ctx, t, calls[440], calls[880])
 	hears(t, "440 Hz caller", calls[440], 440, true)
 	hears(t, "440 Hz caller", calls[440], 880, false)
 	hears(t, "880 Hz caller", calls[880], 880, true)
 	hears(t, "880 Hz caller", calls[880], 440, false)
+}
+
+// checkEchoedCamera: the caller's own camera comes back as late as its
+// voice, every frame at least room.EchoDelay after it was sent (less a
+// little for the clocks of a sender's tick and a receiver's read: load can
+// only add to the delay, never take from it).
+func checkEchoedCamera(ctx context.Context, t *testing.T, hz float64, call *vertotest.Call) {
+	t.Helper()
+	own := func() []vertotest.Packet {
+		var out []vertotest.Packet
+		for _, s := range call.Streams() {
+			for _, p := range s.Packets() {
+				if p.Source != 0 {
+					out = append(out, p)
+				}
+			}
+		}
+		return out
+	}
+	if err := vertotest.WaitFor(ctx, func() bool { return len(own()) >= 30 }); err != nil {
+		t.Fatalf("the %v Hz caller saw fewer than 30 frames of its own camera", hz)
+	}
+	least := time.Hour
+	for _, p := range own() {
+		sent, ok := call.SentAt(p.Frame)
+		if !ok {
+			t.Fatalf("the %v Hz caller got frame %d, never sent", hz, p.Frame)
+		}
+		least = min(least, p.Arrival.Sub(sent))
+	}
+	t.Logf("%v Hz caller: its camera came back %v late at the least", hz, least)
+	if least < room.EchoDelay-50*time.Millisecond {
+		t.Errorf("the %v Hz caller saw its camera %v after it sent it, want about %v as its voice", hz, least, room.EchoDelay)
+	}
 }
 
 // TestEchoTestByPhone: a phone that dials 9196 hears its own tone back.

@@ -20,17 +20,20 @@ func (a *app) newBroadcast() {
 	w := a.cfg.WHIP
 	a.whip = whip.New(whip.Config{
 		Rooms: a.rooms, Media: a.media, TokenSecret: a.cfg.Verto.TokenSecret,
-		ICEServers: a.iceServers, AllowedOrigins: w.AllowedOrigins,
+		ICEServers: a.whipICEServers, AllowedOrigins: w.AllowedOrigins,
 		MaxSessions: w.MaxSessions, MaxSessionsPerAddress: w.MaxSessionsPerAddress,
 		Log: a.log.Named("whip"),
 	})
 }
 
-// iceServers are the configured STUN and TURN servers, as the WHIP and
-// WHEP Link headers announce them.
-func (a *app) iceServers() []whip.ICEServer {
-	out := make([]whip.ICEServer, 0, len(a.cfg.WebRTC.ICEServers))
-	for _, s := range a.cfg.WebRTC.ICEServers {
+// whipICEServers are the ICE servers the WHIP and WHEP Link headers
+// announce to a client that reached confd at host: those of /config.json
+// and the Verto login, the built-in TURN server with a fresh credential
+// among them.
+func (a *app) whipICEServers(host string) []whip.ICEServer {
+	servers := a.iceServers(host)
+	out := make([]whip.ICEServer, 0, len(servers))
+	for _, s := range servers {
 		out = append(out, whip.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
 	}
 	return out

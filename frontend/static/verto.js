@@ -222,6 +222,14 @@ export class VertoClient extends EventTarget {
   }
 
   /**
+   * The ICE servers confd gave this session at its latest login (its
+   * iceServers extension, with fresh TURN credentials), or null.
+   */
+  get iceServers() {
+    return Array.isArray(this.#loginResult.iceServers) ? this.#loginResult.iceServers : null;
+  }
+
+  /**
    * connect opens the socket and logs in. It resolves at the first
    * successful login and rejects if the server cannot be reached or refuses
    * the credentials. Later drops reconnect by themselves.
@@ -975,7 +983,10 @@ export class Call extends EventTarget {
 
   #newPeer() {
     this.#closePeer();
-    const pc = new RTCPeerConnection({ iceServers: this.#opts.iceServers, bundlePolicy: 'max-bundle' });
+    // The servers of the latest login first: a PeerConnection made after a
+    // reconnect gets TURN credentials that have not expired.
+    const iceServers = this.#client.iceServers ?? this.#opts.iceServers;
+    const pc = new RTCPeerConnection({ iceServers, bundlePolicy: 'max-bundle' });
     pc.addEventListener('connectionstatechange', () => {
       if (pc === this.#pc) {
         this.dispatchEvent(new CustomEvent('connection', { detail: { state: pc.connectionState } }));

@@ -29,6 +29,9 @@ type LoginResult struct {
 	Moderator   bool   `json:"moderator,omitempty"`
 	Superuser   bool   `json:"superuser,omitempty"`
 	StereoAudio bool   `json:"stereoAudio,omitempty"`
+	// ICEServers (confd's extension) are the STUN and TURN servers for
+	// this session's calls, with fresh credentials: RTCIceServer objects.
+	ICEServers any `json:"iceServers,omitempty"`
 }
 
 // InviteResult is the result of C→S verto.invite.

@@ -40,6 +40,10 @@ type CallOptions struct {
 	Simulcast bool
 	// Throttle, when set, limits the rate at which the call receives RTP.
 	Throttle *Throttle
+	// Configure, when set, adjusts the PeerConnection's settings and
+	// configuration before it is made (network types, ICE servers, a
+	// relay-only transport policy).
+	Configure func(*webrtc.SettingEngine, *webrtc.Configuration)
 	// Broadcast offers what a WHIP publisher does: the microphone and the
 	// camera (simulcast when set), both send-only, and nothing to receive.
 	Broadcast bool
@@ -61,6 +65,7 @@ type Call struct {
 	slots    SlotsData
 	streams  map[string]*Stream // by mid
 	source   *forwardertest.VP8Source
+	sentAt   []time.Time // guarded by mu: when each synthetic frame went out, by frame number
 	camera   *webrtc.TrackLocalStaticRTP
 	ivf      *ivfCamera
 	sim      *simulcastCamera
@@ -76,13 +81,13 @@ type Call struct {
 
 // NewPeerConnection makes a loopback-only pion PeerConnection.
 func NewPeerConnection() (*webrtc.PeerConnection, error) {
-	return newPeerConnection(nil)
+	return newPeerConnection(nil, nil)
 }
 
 // newPeerConnection makes a loopback-only pion PeerConnection whose
 // received RTP goes through throttle, when set, and whose TWCC feedback
 // tells when packets reached its socket (see arrivals).
-func newPeerConnection(throttle *Throttle) (*webrtc.PeerConnection, error) {
+func newPeerConnection(throttle *Throttle, configure func(*webrtc.SettingEngine, *webrtc.Configuration)) (*webrtc.PeerConnection, error) {
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		return nil, err
@@ -102,8 +107,12 @@ func newPeerConnection(throttle *Throttle) (*webrtc.PeerConnection, error) {
 		return nil, err
 	}
 	se.SetNet(n)
+	var pcc webrtc.Configuration
+	if configure != nil {
+		configure(&se, &pcc)
+	}
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
-	return api.NewPeerConnection(webrtc.Configuration{})
+	return api.NewPeerConnection(pcc)
 }
 
 // Invite places a call and waits until confd answers it.
@@ -144,7 +153,7 @@ func (c *Call) dialog() map[string]any {
 }
 
 func (c *Call) makeOffer() (string, error) {
-	pc, err := newPeerConnection(c.opts.Throttle)
+	pc, err := newPeerConnection(c.opts.Throttle, c.opts.Configure)
 	if err != nil {
 		return "", err
 	}
@@ -345,6 +354,7 @@ func (c *Call) publishEvery(interval time.Duration, step func() error) {
 func (c *Call) writeSyntheticFrame() error {
 	c.mu.Lock()
 	pkts := c.source.NextFrame()
+	c.sentAt = append(c.sentAt, time.Now())
 	c.mu.Unlock()
 	for _, p := range pkts {
 		if _, err := c.camera.Write(p); err != nil {
@@ -352,6 +362,17 @@ func (c *Call) writeSyntheticFrame() error {
 		}
 	}
 	return nil
+}
+
+// SentAt is when the synthetic camera sent the given frame (numbered from
+// 0, as Packet.Frame names it).
+func (c *Call) SentAt(frame uint32) (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if int(frame) >= len(c.sentAt) {
+		return time.Time{}, false
+	}
+	return c.sentAt[frame], true
 }
 
 // Hangup sends verto.bye and closes the PeerConnection.

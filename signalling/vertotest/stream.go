@@ -21,6 +21,7 @@ type Packet struct {
 	Keyframe  bool   // first packet of a key frame
 	PictureID uint16 //
 	Source    uint32 // the publisher's SSRC, read from the frame's payload; 0 when not a frame start
+	Frame     uint32 // the publisher's frame number, read from the frame's payload, when Source is set
 	TID       uint8  // VP8 temporal layer
 	Arrival   time.Time
 }
@@ -84,7 +85,7 @@ func (s *Stream) add(h rtp.Header, payload []byte) {
 		p.PictureID = d.PictureID
 		p.TID = d.TID
 		if p.Start {
-			p.Source, _, _ = forwardertest.FrameOf(payload, &d)
+			p.Source, p.Frame, _ = forwardertest.FrameOf(payload, &d)
 		}
 	}
 	s.mu.Lock()
@@ -207,8 +208,10 @@ func (s *Stream) LongestFreeze() time.Duration {
 }
 
 // SwitchGaps is, for every change of source in the slot, the time between
-// the last frame start of the old source and the first of the new one: how
-// long the viewer saw no new picture at the switch.
+// the last frame of the old source and the first of the new one on the
+// slot's own RTP clock (VP8's 90 kHz): how much of the picture the switch
+// left out. It is media time, not arrival time, so a busy machine that
+// delivers late does not make a switch look worse than it is.
 func (s *Stream) SwitchGaps() []time.Duration {
 	var gaps []time.Duration
 	var last Packet
@@ -222,7 +225,7 @@ func (s *Stream) SwitchGaps() []time.Duration {
 			continue
 		}
 		if last.Source != 0 && p.Source != last.Source {
-			gaps = append(gaps, p.Arrival.Sub(last.Arrival))
+			gaps = append(gaps, time.Duration(int32(p.TS-last.TS))*time.Second/90000)
 		}
 		last = p
 	}

@@ -232,7 +232,7 @@ func (s *sendingPeer) send(t *testing.T, n int) {
 // nothing until the test ends: the feedback can only come from its socket.
 func stalledClient(t *testing.T, throttle *Throttle) *webrtc.PeerConnection {
 	t.Helper()
-	pc, err := newPeerConnection(throttle)
+	pc, err := newPeerConnection(throttle, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,11 +43,11 @@ export class Run {
     this.note(`step ${name} ok (${Date.now() - start}ms)`);
   }
 
-  async launch(chromiumPath) {
+  async launch(chromiumPath, extraFlags = []) {
     this.browser = await chromium.launch({
       executablePath: chromiumPath,
       headless: true,
-      args: CHROMIUM_FLAGS,
+      args: [...CHROMIUM_FLAGS, ...extraFlags],
       timeout: 30000,
       handleSIGINT: false,
       handleSIGTERM: false,
@@ -59,8 +59,8 @@ export class Run {
   }
 
   /** page opens a page in a fresh context (its own storage: its own sessid). */
-  async page(label, { viewport = { width: 1280, height: 800 }, deviceScaleFactor = 1 } = {}) {
-    const context = await this.browser.newContext({ viewport, deviceScaleFactor });
+  async page(label, { viewport = { width: 1280, height: 800 }, deviceScaleFactor = 1, ignoreHTTPSErrors = false } = {}) {
+    const context = await this.browser.newContext({ viewport, deviceScaleFactor, ignoreHTTPSErrors });
     const page = await context.newPage();
     page.on('console', (m) => {
       if (m.type() !== 'verbose' && m.type() !== 'debug') {
@@ -97,7 +97,7 @@ export class Run {
    * main runs body with a watchdog, closes Chromium and prints the result.
    * SIGTERM (a Go test's deadline) still prints what was reached.
    */
-  async main(chromiumPath, timeoutMs, body) {
+  async main(chromiumPath, timeoutMs, body, extraFlags = []) {
     const stop = async (why) => {
       this.result.ok = false;
       this.result.error ||= why;
@@ -108,7 +108,7 @@ export class Run {
     process.on('SIGINT', () => stop('interrupted'));
     const watchdog = setTimeout(() => stop(`timed out after ${timeoutMs}ms in step ${this.result.step}`), timeoutMs);
     try {
-      await this.launch(chromiumPath);
+      await this.launch(chromiumPath, extraFlags);
       await body();
       this.result.ok = this.result.pageErrors.length === 0;
       if (!this.result.ok) {
