@@ -386,3 +386,77 @@ func TestClusterRedisUnavailableAtStart(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+// TestClusterDrain: a node being stopped tells Redis it is draining, takes
+// no new rooms (a join through it is placed on another node), and leaves
+// the registry with its rooms once stopped.
+func TestClusterDrain(t *testing.T) {
+	r := clustertest.StartRedis(t)
+	n1, n2 := startClusterNode(t, r.Addr, "n1"), startClusterNode(t, r.Addr, "n2")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// A relay with the wrong secret is refused, websocket and HTTP alike.
+	hdr := http.Header{"X-Confd-Relay": {"not-the-secret"}}
+	if _, res, err := websocket.DefaultDialer.DialContext(ctx, n2.vertoURL(), hdr); err == nil || res == nil || res.StatusCode != http.StatusForbidden {
+		t.Errorf("a Verto relay with a wrong secret: %v, want 403", err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, n2.httpBase()+"/api/v1/rooms", nil)
+	req.Header = hdr
+	req.Header.Set("Authorization", "Bearer "+testAPIKey)
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusForbidden {
+		t.Errorf("an HTTP relay with a wrong secret: %v %v, want 403", res, err)
+	} else {
+		_ = res.Body.Close()
+	}
+	n1.drainCluster(ctx)
+	live, err := n2.clusterReg().Nodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range live {
+		if n.Draining != (n.ID == "n1") {
+			t.Errorf("node %s draining = %v", n.ID, n.Draining)
+		}
+	}
+	for _, room := range []string{"3500", "3600"} {
+		node, err := n1.clusterReg().Place(ctx, room)
+		if err != nil || node.ID != "n2" {
+			t.Errorf("room %s placed through the draining n1 on %q (%v), want n2", room, node.ID, err)
+		}
+	}
+	n1.shutdown(ctx)
+	n1.cluster.killed = true // shut down already
+	live, err = n2.clusterReg().Nodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.ContainsFunc(live, func(n cluster.Node) bool { return n.ID == "n1" }) {
+		t.Errorf("n1 is still registered after its shutdown: %+v", live)
+	}
+}
+
+// TestClusterConfig: the cluster's keys are checked when the config loads;
+// errors never show the secret.
+func TestClusterConfig(t *testing.T) {
+	for _, c := range []struct {
+		cfg  ClusterConfig
+		want string
+	}{
+		{ClusterConfig{Redis: "r:6379", Secret: testClusterSecret}, "node_id is required"},
+		{ClusterConfig{Redis: "r:6379", NodeID: "a", Secret: "short"}, "secret is required"},
+		{ClusterConfig{Redis: "r:6379", NodeID: "a", Secret: testClusterSecret, Advertise: "10.0.0.1:8080"}, "not a base URL"},
+		{ClusterConfig{Redis: "r:6379", NodeID: "a", Secret: testClusterSecret, AdvertiseSIP: "10.0.0.1"}, "not host:port"},
+		{ClusterConfig{Redis: "r:6379", NodeID: "a", Secret: testClusterSecret, Advertise: "http://10.0.0.1:8080", AdvertiseSIP: "10.0.0.1:5060"}, ""},
+		{ClusterConfig{}, ""}, // alone
+	} {
+		err := c.cfg.validate()
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%+v: %v", c.cfg, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%+v: %v, want %q", c.cfg, err, c.want)
+		case err != nil && strings.Contains(err.Error(), testClusterSecret):
+			t.Errorf("the error shows the secret: %v", err)
+		}
+	}
+}
