@@ -41,7 +41,7 @@ func startClusterNode(t *testing.T, redisAddr, id string) *app {
 	cfg.DataDir = t.TempDir()
 	withAPI(&cfg)
 	cfg.Users = []UserConfig{{Login: "mod", Password: "mod-password", Name: "Moderator", Role: "moderator"}}
-	cfg.Rooms = []RoomConfig{{Number: "3500", Name: "Default room"}, {Number: "3600", Name: "Other room"}}
+	cfg.Rooms = []RoomConfig{{Number: "3500", Name: "Default room", WHEP: "open"}, {Number: "3600", Name: "Other room"}}
 	cfg.Cluster = ClusterConfig{Redis: redisAddr, NodeID: id, Secret: testClusterSecret, TTL: clusterTTL}
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
@@ -251,6 +251,20 @@ func TestCluster(t *testing.T) {
 	listen(ctx, t, alice)
 	hears(t, "alice after bob's mute", alice, 880, false)
 	hears(t, "alice after bob's mute", alice, 330, true)
+
+	// A WHEP viewer through n2 (the room is on n1) sees alice; its
+	// session's DELETE goes through n2 as well.
+	viewer, whep, err := vertotest.Watch(ctx, nodes[1].httpBase()+"/whep/3500", "", vertotest.CallOptions{Name: "viewer"})
+	if err != nil {
+		t.Fatalf("WHEP through n2: %v", err)
+	}
+	if err := viewer.WaitSources(ctx, 1111); err != nil {
+		t.Fatalf("the WHEP viewer through n2 never saw alice: %v", err)
+	}
+	if st, err := whep.Delete(ctx); err != nil || st != http.StatusOK {
+		t.Errorf("DELETE of the WHEP session through n2 = %d, %v", st, err)
+	}
+	viewer.Close()
 
 	// The room's node dies: a join through a survivor places 3500 again.
 	byID[home].kill(t)
