@@ -95,7 +95,7 @@ func headerValue(req *sip.Request, name string) string {
 // straight to the room's node's Contact. handled is false when the room
 // is here; err, when the call could not be proxied (nothing was sent on).
 func (s *Server) proxyInvite(req *sip.Request, tx sip.ServerTransaction, r *room.Room, who caller, src netip.AddrPort) (handled bool, err error) {
-	if s.relay.Route == nil || req.GetHeader(relayMACHeader) != nil {
+	if s.relay.Route == nil || req.GetHeader(relayMACHeader) != nil || r.Echo() { // every node has its own echo test
 		return false, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)

@@ -117,7 +117,7 @@ type relayLink struct {
 // answers the invite) or the invite was refused (verr).
 func (s *Session) routeInvite(req *request, r *room.Room, callID string) (handled bool, verr *verto.Error) {
 	rc := s.srv.relayConfig()
-	if s.relayed || rc.Route == nil {
+	if s.relayed || rc.Route == nil || r.Echo() { // every node has its own echo test
 		return false, nil
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, 3*time.Second)

@@ -373,8 +373,8 @@ func (a *app) roomOfRequest(req *http.Request) (number string, join, ok bool) {
 		return "", false, false
 	}
 	r, err := a.rooms.Lookup(seg)
-	if err != nil {
-		return "", false, false // the local handler says 404
+	if err != nil || r.Echo() {
+		return "", false, false // the local handler says 404; every node has its own echo test
 	}
 	return r.Number(), join, true
 }

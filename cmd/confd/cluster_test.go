@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -472,5 +474,28 @@ func TestClusterConfig(t *testing.T) {
 		case err != nil && strings.Contains(err.Error(), testClusterSecret):
 			t.Errorf("the error shows the secret: %v", err)
 		}
+	}
+}
+
+// TestREADMEClusterConfig: the README's three-node example loads.
+func TestREADMEClusterConfig(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "## Several nodes (cluster)")
+	_, block, ok2 := strings.Cut(section, "```yaml\n")
+	block, _, ok3 := strings.Cut(block, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("no yaml example in the README's cluster section")
+	}
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	writeFile(t, path, block)
+	c, err := loadConfig(path)
+	if err != nil {
+		t.Fatalf("the README's example: %v", err)
+	}
+	if !c.Cluster.enabled() || c.Cluster.NodeID != "a" || c.Cluster.TTL != 10*time.Second {
+		t.Errorf("cluster %+v", c.Cluster)
 	}
 }
