@@ -110,8 +110,9 @@ func (s *Session) handleLogin(req *request) (any, *verto.Error) {
 	}
 	s.reply(req.id, res)
 	if old == nil {
-		s.reattach()
-		s.resumeRelay()
+		if !s.resumeRelay() { // relayed: the room's node reattaches
+			s.reattach()
+		}
 		return nil, nil
 	}
 	// The punted session detaches its calls as it stops; take them over

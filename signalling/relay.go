@@ -110,6 +110,9 @@ func (s *Server) recentRelay(sessid string) string {
 type relayLink struct {
 	url string
 	out chan []byte // the client's frames, in order; closed never (the session's context ends it)
+	// dropReady: the client had verto.clientReady from this node at
+	// login; the room's node's, for the relayed login, is not passed on.
+	dropReady bool
 }
 
 // routeInvite decides whether an invite for r is served here. It returns
@@ -147,13 +150,16 @@ func (s *Session) routeInvite(req *request, r *room.Room, callID string) (handle
 // resumeRelay relays at once a session that logs in again with a sessid
 // relayed from here within the attach window: its calls are on that node,
 // which sends verto.attach for them.
-func (s *Session) resumeRelay() {
-	if s.relayed || s.relay != nil {
-		return
+func (s *Session) resumeRelay() bool {
+	if s.relayed || s.relay != nil || s.srv.relayConfig().Route == nil {
+		return false
 	}
-	if url := s.srv.recentRelay(s.sessid); url != "" {
-		s.startRelay(url, nil)
+	url := s.srv.recentRelay(s.sessid)
+	if url == "" {
+		return false
 	}
+	s.startRelay(url, nil)
+	return true
 }
 
 // startRelay opens the relay to url; first carries the frame that made it
@@ -165,7 +171,7 @@ func (s *Session) startRelay(url string, first []byte) {
 		s.cancel()
 		return
 	}
-	l := &relayLink{url: url, out: make(chan []byte, relayQueue)}
+	l := &relayLink{url: url, out: make(chan []byte, relayQueue), dropReady: first != nil}
 	s.relay = l
 	s.srv.rememberRelay(s.sessid, url)
 	s.log.Info("session relayed to the room's node", zap.String("node", url))
@@ -223,7 +229,7 @@ func (s *Session) runRelay(l *relayLink, login []byte) {
 	readDone := make(chan struct{})
 	go func() { // owned by runRelay, which waits for it
 		defer close(readDone)
-		s.relayRead(conn)
+		s.relayRead(conn, l.dropReady)
 	}()
 	defer func() { <-readDone }()
 	write := func(frame []byte) bool {
@@ -255,8 +261,9 @@ func (s *Session) runRelay(l *relayLink, login []byte) {
 }
 
 // relayRead hands the node's frames to the client, all but the reply to
-// the relayed login.
-func (s *Session) relayRead(conn *websocket.Conn) {
+// the relayed login and, when dropReady, the node's verto.clientReady for
+// it (the client had this node's at its own login).
+func (s *Session) relayRead(conn *websocket.Conn, dropReady bool) {
 	for {
 		_ = conn.SetReadDeadline(time.Now().Add(pongTimeout))
 		_, frame, err := conn.ReadMessage()
@@ -275,8 +282,20 @@ func (s *Session) relayRead(conn *websocket.Conn) {
 			}
 			continue
 		}
+		if dropReady && bytes.Contains(frame, []byte(verto.MethodClientReady)) && methodOf(frame) == verto.MethodClientReady {
+			dropReady = false
+			continue
+		}
 		s.send(frame)
 	}
+}
+
+func methodOf(frame []byte) string {
+	var m struct {
+		Method string `json:"method"`
+	}
+	_ = json.Unmarshal(frame, &m)
+	return m.Method
 }
 
 func isRelayLoginReply(frame []byte) bool {

@@ -148,7 +148,7 @@ func TestCluster(t *testing.T) {
 	}
 	_ = rdb.Close()
 	_, alice := joinVia(nodes[0], "alice", 1111, 440)
-	_, bob := joinVia(nodes[1], "bob", 2222, 880)
+	bobClient, bob := joinVia(nodes[1], "bob", 2222, 880)
 	home := owner(t, nodes[2], "3500")
 	if home != "n1" {
 		t.Fatalf("3500 lives on %s, want n1", home)
@@ -267,6 +267,29 @@ func TestCluster(t *testing.T) {
 		t.Errorf("DELETE of the WHEP session through n2 = %d, %v", st, err)
 	}
 	viewer.Close()
+
+	// Bob's websocket to n2 drops; he reconnects to n2 with his sessid,
+	// and his call, on n1, is reattached through the relay.
+	_ = bobClient.Close()
+	nc, err := vertotest.Dial(ctx, nodes[1].vertoURL(), bobClient.Sessid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = nc.Close() })
+	nc.Adopt(bob)
+	if err := nc.Login(ctx, "bob", "guest"); err != nil {
+		t.Fatalf("bob's login again: %v", err)
+	}
+	select {
+	case <-bob.Attached():
+	case <-ctx.Done():
+		t.Fatal("bob's call was never reattached through n2")
+	}
+	if err := bob.AttachErr(); err != nil {
+		t.Fatalf("bob's reattach: %v", err)
+	}
+	listen(ctx, t, bob)
+	hears(t, "bob after reattaching", bob, 440, true)
 
 	// The room's node dies: a join through a survivor places 3500 again.
 	byID[home].kill(t)
