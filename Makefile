@@ -90,17 +90,19 @@ bench:
 	$(GO) test -run '^$$' -bench 'PhoneLeg' -benchtime 5x ./dialin/
 	$(GO) test -run '^$$' -bench 'CallSetup' -benchtime 200x ./dialin/
 
-## fuzz: run each fuzz target for FUZZTIME
+# FUZZ_TARGETS is every fuzz target in the tree, as DIR:FuzzName. They are
+# found rather than listed, so a new one cannot be left out of `make fuzz`.
+FUZZ_TARGETS = $(shell grep -rn --include='*_test.go' --exclude-dir=node_modules --exclude-dir=.git \
+	-E '^func Fuzz[A-Za-z0-9_]*.*testing\.F' . | sed -E 's|^(.*)/[^/]*_test\.go:[0-9]+:func (Fuzz[A-Za-z0-9_]*).*|\1:\2|' | sort)
+
+define newline
+
+
+endef
+
+## fuzz: run each fuzz target for FUZZTIME (FUZZ=FuzzName runs one)
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./signalling/verto/
-	$(GO) test -run '^$$' -fuzz '^FuzzDescriptor$$' -fuzztime $(FUZZTIME) ./forwarder/vp8/
-	$(GO) test -run '^$$' -fuzz '^FuzzSDP$$' -fuzztime $(FUZZTIME) ./dialin/
-	$(GO) test -run '^$$' -fuzz '^FuzzWireDatagram$$' -fuzztime $(FUZZTIME) ./dialin/
-	$(GO) test -run '^$$' -fuzz '^FuzzWireStream$$' -fuzztime $(FUZZTIME) ./dialin/
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./rtpparse/
-	$(GO) test -run '^$$' -fuzz '^FuzzSniff$$' -fuzztime $(FUZZTIME) ./netmux/
-	$(GO) test -run '^$$' -fuzz '^FuzzFilter$$' -fuzztime $(FUZZTIME) ./turnserver/
-	$(GO) test -run '^$$' -fuzz '^FuzzFrag$$' -fuzztime $(FUZZTIME) ./whip/
+	$(foreach t,$(if $(FUZZ),$(filter %:$(FUZZ),$(FUZZ_TARGETS)),$(FUZZ_TARGETS)),$(GO) test -run '^$$' -fuzz '^$(lastword $(subst :, ,$(t)))$$' -fuzztime $(FUZZTIME) $(firstword $(subst :, ,$(t)))/$(newline))
 
 clean:
 	rm -rf bin

@@ -1,5 +1,7 @@
 package mixer
 
+import "slices"
+
 // selector picks the speakers: the loudest few talking members, with
 // hysteresis so that they do not flap. It runs on the mixer goroutine.
 type selector struct {
@@ -143,7 +145,7 @@ func (s *selector) isSpeaker(mb *Member) bool {
 func (s *selector) forget(mb *Member) {
 	for i, sp := range s.speakers {
 		if sp == mb {
-			s.speakers = append(s.speakers[:i], s.speakers[i+1:]...)
+			s.speakers = slices.Delete(s.speakers, i, i+1) // the tail is zeroed: no stale *Member kept
 			break
 		}
 	}

@@ -1,6 +1,8 @@
 package room
 
 import (
+	"slices"
+
 	"github.com/confd/confd/forwarder"
 	"github.com/confd/confd/mixer"
 )
@@ -64,7 +66,7 @@ func (v *Viewer) Leave() {
 	defer r.mu.Unlock()
 	for i, o := range r.viewers {
 		if o == v {
-			r.viewers = append(r.viewers[:i], r.viewers[i+1:]...)
+			r.viewers = slices.Delete(r.viewers, i, i+1) // the tail is zeroed: no stale *Viewer kept
 			break
 		}
 	}

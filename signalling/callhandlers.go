@@ -24,6 +24,9 @@ func (s *Session) handleInvite(req *request) (any, *verto.Error) {
 		return nil, err
 	}
 	d := p.DialogParams
+	if err := d.Limit(s.srv.cfg.limits()); err != nil {
+		return nil, err
+	}
 	if s.calls[d.CallID] != nil {
 		return nil, callError(d.CallID, verto.CauseCallRejected, "a call with this callID exists")
 	}

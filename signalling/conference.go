@@ -13,15 +13,24 @@ import (
 // array's wire serial number (verto-spec §9). The serial is advanced only
 // under the room's lock (the room calls its observer with it held), so every
 // subscriber sees strictly consecutive numbers.
+//
+// The server keeps a room's conference (Server.confs) from its first row
+// on, for the serial; once the room is closed and its last row deleted it
+// is forgotten, so removed dynamic rooms leave nothing behind. Without rows
+// no one follows the serial, and a conference made for its names alone
+// (conferenceOf) is not kept.
 type conference struct {
 	room                    *room.Room
 	name                    string // laName: the room number
 	la, chat, mod, info, id string
-	serno                   int // guarded by the room's lock
-	rows                    int // guarded by the room's lock: rows in the live array
+	serno                   int  // guarded by the room's lock
+	rows                    int  // guarded by the room's lock: rows in the live array
+	closed                  bool // guarded by the room's lock: the room closed
 }
 
-func (s *Server) conferenceOf(r *room.Room) *conference {
+// conferenceOf is r's conference: the kept one, or else one made for its
+// channel names, kept only if keep (when its first row is added).
+func (s *Server) conferenceOf(r *room.Room, keep bool) *conference {
 	s.confMu.Lock()
 	defer s.confMu.Unlock()
 	if c := s.confs[r]; c != nil {
@@ -33,14 +42,28 @@ func (s *Server) conferenceOf(r *room.Room) *conference {
 		la: chanLiveArray + "." + at, chat: chanChat + "." + at, mod: chanMod + "." + at, info: chanInfo + "." + at,
 		id: "conf+" + at,
 	}
-	s.confs[r] = c
+	if keep {
+		s.confs[r] = c
+	}
 	return c
+}
+
+// forgetIfDone drops a closed room's conference once its last row is gone.
+func (s *Server) forgetIfDone(c *conference) {
+	if !c.closed || c.rows > 0 {
+		return
+	}
+	s.confMu.Lock()
+	defer s.confMu.Unlock()
+	if s.confs[c.room] == c {
+		delete(s.confs, c.room)
+	}
 }
 
 // RowChanged implements room.Observer: add, modify and del go to every
 // subscriber of the live array, numbered consecutively.
 func (s *Server) RowChanged(r *room.Room, action room.RowAction, row room.Row) {
-	c := s.conferenceOf(r)
+	c := s.conferenceOf(r, action == room.RowAdd)
 	c.serno++
 	data := liveArrayEvent{Name: c.name, HashKey: row.Key, WireSerno: c.serno, Data: rowJSON(row)}
 	switch action {
@@ -56,19 +79,26 @@ func (s *Server) RowChanged(r *room.Room, action room.RowAction, row room.Row) {
 		c.rows--
 	}
 	s.hub.publish(c.la, data)
+	if action == room.RowDel {
+		s.forgetIfDone(c)
+	}
 }
 
 // Chat implements room.Observer: messages go to every chat subscriber, the
 // sender included.
 func (s *Server) Chat(r *room.Room, m room.ChatMessage) {
-	c := s.conferenceOf(r)
+	c := s.conferenceOf(r, false)
 	s.hub.publish(c.chat, chatEvent{Direction: "outbound", Message: m.Message, FromDisplay: m.FromDisplay, From: m.From, Type: m.Type})
 }
 
-// RoomClosed implements room.Observer: the live array is cleared.
+// RoomClosed implements room.Observer: the live array is cleared. The
+// members' rows are deleted after, as their calls end; the last one's
+// deletion forgets the conference.
 func (s *Server) RoomClosed(r *room.Room) {
-	c := s.conferenceOf(r)
+	c := s.conferenceOf(r, false)
+	c.closed = true
 	s.hub.publish(c.la, liveArrayEvent{Action: "clear", Name: c.name, WireSerno: -1, Data: struct{}{}})
+	s.forgetIfDone(c)
 }
 
 type liveArrayEvent struct {
@@ -206,7 +236,7 @@ func oldStatus(r room.Row) string {
 // and the lock state;
 // a screen share leg is marked so that clients do not reset their view.
 func (c *Call) sendPvtData(s *Session, action string) {
-	conf := s.srv.conferenceOf(c.room())
+	conf := s.srv.conferenceOf(c.room(), false)
 	p := verto.PvtData{
 		CallID: c.id, Action: action, LaChannel: conf.la, LaName: conf.name, Role: c.part().Role().String(),
 		ChatID: conf.id, ConferenceMemberID: fmt.Sprint(c.part().ID), CanvasCount: 1,
@@ -230,7 +260,7 @@ func (s *Session) channelRoom(channel string) (*Call, *conference, string) {
 		if c.part() == nil {
 			continue
 		}
-		conf := s.srv.conferenceOf(c.room())
+		conf := s.srv.conferenceOf(c.room(), false)
 		switch channel {
 		case conf.la, conf.chat, conf.mod, conf.info:
 			return c, conf, prefix
@@ -248,6 +278,6 @@ func (s *Session) leaveChannels(r *room.Room) {
 			return
 		}
 	}
-	conf := s.srv.conferenceOf(r)
+	conf := s.srv.conferenceOf(r, false)
 	s.srv.hub.unsubscribe(s, []string{conf.la, conf.chat, conf.mod, conf.info})
 }

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/confd/confd/room"
+	"github.com/confd/confd/signalling/vertotest"
 )
 
 // allCommands is every conf-control command confd knows.
@@ -123,4 +126,49 @@ func moderatorAndUser(t *testing.T) (*testEnv, context.Context, *wsClient, *wsCl
 	user.login(ctx, userLogin, userPasswd)
 	user.invite(ctx, "3500", 0)
 	return env, ctx, mod, user
+}
+
+// TestRemovedRoomForgotten: a dynamic room's conference (its live array's
+// serial) is kept while it has rows, and forgotten once the room is
+// removed and its members are gone; a room removed without ever having
+// members leaves none either.
+func TestRemovedRoomForgotten(t *testing.T) {
+	env := startServer(t, func(c *Config) { c.AllowGuests = true })
+	ctx := testCtx(t, time.Minute)
+	kept := func(r *room.Room) bool {
+		env.srv.confMu.Lock()
+		defer env.srv.confMu.Unlock()
+		return env.srv.confs[r] != nil
+	}
+	for round := range 3 {
+		r, err := env.rooms.Create(room.Config{Number: fmt.Sprint(3600 + round)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var calls []*vertotest.Call
+		for i := range round { // none in the first round
+			cl, call, err := vertotest.Join(ctx, env.url, fmt.Sprint("g", i), "x", vertotest.CallOptions{Dest: r.Number(), Name: fmt.Sprint("m", i)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { call.Close(); cl.Close() })
+			calls = append(calls, call)
+		}
+		if round > 0 && !kept(r) {
+			t.Fatalf("room %s with members has no conference kept", r.Number())
+		}
+		if err := env.rooms.Remove(r); err != nil {
+			t.Fatal(err)
+		}
+		for _, call := range calls {
+			waitUntil(ctx, t, "the room's close ends the call", call.GotBye)
+		}
+		waitUntil(ctx, t, "members gone", func() bool { return len(r.Members()) == 0 })
+		waitUntil(ctx, t, "conference forgotten", func() bool { return !kept(r) })
+	}
+	env.srv.confMu.Lock()
+	defer env.srv.confMu.Unlock()
+	if len(env.srv.confs) != 0 {
+		t.Errorf("%d conferences kept with only room 3500, which has no one in it", len(env.srv.confs))
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/confd/confd/room"
+	"github.com/confd/confd/signalling/verto"
 	"github.com/confd/confd/token"
 )
 
@@ -53,6 +54,25 @@ type Config struct {
 	PingInterval time.Duration
 	// AnswerTimeout bounds building an answer, ICE gathering included (default 10 s).
 	AnswerTimeout time.Duration
+	// MemoryRelease is how long the load (live calls and open websockets)
+	// must stay at half its peak or less (none included) before the server
+	// collects garbage and returns free memory to the system (default 10 s; negative: never, leaving it
+	// to the Go runtime, which GOMEMLIMIT also steers).
+	MemoryRelease time.Duration
+	// WriteTimeout bounds one frame's write to the websocket: a client that
+	// takes longer to accept it is disconnected (default 5 s).
+	WriteTimeout time.Duration
+	// MaxNameLength bounds a caller's display name and number
+	// (caller_id_name, caller_id_number), in characters; longer ones are
+	// cut short (default 64).
+	MaxNameLength int
+	// MaxIDBytes bounds identifiers a client chooses: callID, sessid and
+	// the login name; longer ones are refused with -32602 (default 256).
+	MaxIDBytes int
+	// MaxUserVariablesBytes bounds dialogParams.userVariables, which every
+	// participant-list subscriber receives, as JSON; larger ones are
+	// refused with -32602 (default 4096).
+	MaxUserVariablesBytes int
 }
 
 func (c *Config) defaults() {
@@ -77,4 +97,24 @@ func (c *Config) defaults() {
 	if c.AnswerTimeout <= 0 {
 		c.AnswerTimeout = 10 * time.Second
 	}
+	if c.MemoryRelease == 0 {
+		c.MemoryRelease = 10 * time.Second
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 5 * time.Second
+	}
+	if c.MaxNameLength <= 0 {
+		c.MaxNameLength = 64
+	}
+	if c.MaxIDBytes <= 0 {
+		c.MaxIDBytes = 256
+	}
+	if c.MaxUserVariablesBytes <= 0 {
+		c.MaxUserVariablesBytes = 4096
+	}
+}
+
+// limits are the bounds on what a client stores in the server's state.
+func (c *Config) limits() verto.Limits {
+	return verto.Limits{NameChars: c.MaxNameLength, IDBytes: c.MaxIDBytes, UserVariablesBytes: c.MaxUserVariablesBytes}
 }

@@ -79,6 +79,13 @@ func (s *Session) handleLogin(req *request) (any, *verto.Error) {
 	if !p.HasLogin() {
 		return nil, errAuthRequired
 	}
+	lim := s.srv.cfg.limits()
+	if err := lim.CheckID("login", p.Login); err != nil {
+		return nil, err
+	}
+	if err := lim.CheckID("sessid", p.Sessid); err != nil {
+		return nil, err
+	}
 	if p.Passwd == "" {
 		return nil, verto.NewError(verto.CodeAuthFailed, "Missing passwd")
 	}
@@ -149,7 +156,7 @@ func (srv *Server) authenticate(login, passwd, tok string) (*User, *verto.Error)
 		if err != nil {
 			return nil, verto.NewError(verto.CodeAuthFailed, "Authentication Failure: "+err.Error())
 		}
-		return &User{Login: "token", Name: g.Name, Role: g.Role, Grant: &g}, nil
+		return &User{Login: "token", Name: verto.Clip(g.Name, srv.cfg.MaxNameLength), Role: g.Role, Grant: &g}, nil
 	}
 	name, _, _ := strings.Cut(login, "@")
 	for i := range srv.cfg.Users {
@@ -165,7 +172,7 @@ func (srv *Server) authenticate(login, passwd, tok string) (*User, *verto.Error)
 	if !srv.cfg.AllowGuests {
 		return nil, verto.NewError(verto.CodeAuthFailed, "Login Incorrect")
 	}
-	return &User{Login: name, Name: name, Role: room.RoleParticipant}, nil
+	return &User{Login: name, Name: verto.Clip(name, srv.cfg.MaxNameLength), Role: room.RoleParticipant}, nil
 }
 
 func (s *Session) handleEcho(req *request) (any, *verto.Error) {

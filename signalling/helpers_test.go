@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -124,11 +125,12 @@ type wsClient struct {
 	wmu    sync.Mutex
 	nextID int
 
-	frames  chan *rpc
-	done    chan struct{} // the server closed the socket (or the read failed)
-	closed  chan struct{} // Close was called
-	closeMu sync.Once
-	backlog []*rpc // read but not yet consumed
+	frames   chan *rpc
+	done     chan struct{} // the server closed the socket (or the read failed)
+	closeErr error         // why the read ended; set before done is closed
+	closed   chan struct{} // Close was called
+	closeMu  sync.Once
+	backlog  []*rpc // read but not yet consumed
 }
 
 func dialRaw(ctx context.Context, t *testing.T, url, sessid string) *wsClient {
@@ -158,6 +160,7 @@ func (c *wsClient) readLoop() {
 	for {
 		_, data, err := c.conn.ReadMessage()
 		if err != nil {
+			c.closeErr = err
 			return
 		}
 		f := &rpc{raw: data}
@@ -179,6 +182,25 @@ func (c *wsClient) write(kind int, frame []byte) {
 	defer c.wmu.Unlock()
 	if err := c.conn.WriteMessage(kind, frame); err != nil {
 		c.t.Fatalf("write: %v", err)
+	}
+}
+
+// tryWrite sends one frame; false when the socket is no longer writable
+// (the server closed it).
+func (c *wsClient) tryWrite(kind int, frame []byte) bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.conn.WriteMessage(kind, frame) == nil
+}
+
+// wantClose checks, after done, that the server closed the socket with a
+// close frame of the given code.
+func (c *wsClient) wantClose(t *testing.T, code int) {
+	t.Helper()
+	<-c.done
+	var ce *websocket.CloseError
+	if !errors.As(c.closeErr, &ce) || ce.Code != code {
+		t.Errorf("%s: socket ended with %v, want a close frame %d", c.sessid, c.closeErr, code)
 	}
 }
 

@@ -193,28 +193,33 @@ func testLoginResults(t *testing.T) {
 }
 
 // testRateLimit: frames over the burst are refused with CodeRateLimited
-// without ending the session, a new connection has its own budget, and a
-// client that keeps flooding is disconnected.
+// without ending the session, oversized frames count against the limit
+// like any other, a new connection has its own budget, and a client that
+// keeps flooding gets its refusals and then a 1008 close frame.
 func testRateLimit(t *testing.T) {
 	// One token per 1000 s: nothing refills during the test.
 	env := startServer(t, func(c *Config) { c.MessageRate = 0.001; c.MessageBurst = 5; c.MaxMessageBytes = 4096 })
 	ctx := testCtx(t, 20*time.Second)
+	oversized := `{"jsonrpc":"2.0","method":"echo","id":0,"params":{"pad":"` + strings.Repeat("y", 5000) + `"}}`
 
 	c := dialRaw(ctx, t, env.url, "sessid-rate")
-	// A frame over the size limit is refused before the rate limiter.
-	c.writeText(`{"jsonrpc":"2.0","method":"echo","id":0,"params":{"pad":"` + strings.Repeat("y", 5000) + `"}}`)
+	// The burst: an oversized frame, login (-32000, then logged in), then
+	// two echoes.
+	c.writeText(oversized)
 	jsonEq(t, "too large", c.reply(ctx, nil).raw, fmt.Sprintf(`{"jsonrpc":"2.0","id":null,"error":{"code":%d,"message":"Message too large"}}`, CodeTooLarge))
-	// The burst: login (-32000, then logged in), then three echoes.
 	c.login(ctx, userLogin, userPasswd)
-	for range 3 {
+	for range 2 {
 		c.echoOK(ctx)
 	}
 	id := c.send("echo", map[string]any{"sixth": true})
 	jsonEq(t, "sixth frame", c.reply(ctx, id).raw, fmt.Sprintf(`{"jsonrpc":"2.0","id":%s,"error":{"code":%d,"message":"Too many requests"}}`, id, CodeRateLimited))
 	// Refused frames do not end the session; a malformed one is refused too,
-	// with id null.
+	// with id null, and so is an oversized one: over the limit, it is not
+	// even answered as too large.
 	c.writeText(`{"jsonrpc":`)
 	jsonEq(t, "refused parse error", c.reply(ctx, nil).raw, fmt.Sprintf(`{"jsonrpc":"2.0","id":null,"error":{"code":%d,"message":"Too many requests"}}`, CodeRateLimited))
+	c.writeText(oversized)
+	jsonEq(t, "refused oversized frame", c.reply(ctx, nil).raw, fmt.Sprintf(`{"jsonrpc":"2.0","id":null,"error":{"code":%d,"message":"Too many requests"}}`, CodeRateLimited))
 
 	// Normal service on a new connection (the budget is per connection).
 	d := dialRaw(ctx, t, env.url, "sessid-rate-2")
@@ -222,12 +227,14 @@ func testRateLimit(t *testing.T) {
 	d.echoOK(ctx)
 
 	// Flooding past floodLimit refused frames in a row closes the socket.
-	// Two frames were refused already, so the (floodLimit-1)th frame sent
+	// Three frames were refused already, so the (floodLimit-2)th frame sent
 	// now is the (floodLimit+1)th refusal in a row: the socket closes
-	// without answering it. (No more are sent: closing a socket with
-	// unread input resets it, and replies in flight could be lost.)
-	for range floodLimit - 1 {
-		c.send("echo", map[string]any{})
+	// without answering it, with a close frame after the refusals. The
+	// frames sent after it are read and discarded while the socket closes.
+	for range floodLimit + 20 {
+		if !c.tryWrite(websocket.TextMessage, []byte(`{"jsonrpc":"2.0","method":"echo","params":{},"id":1}`)) {
+			break
+		}
 	}
 	c.waitClosed(ctx)
 	refusals := 0
@@ -239,8 +246,9 @@ func testRateLimit(t *testing.T) {
 		jsonEq(t, "flood refusal", f.Error, fmt.Sprintf(`{"code":%d,"message":"Too many requests"}`, CodeRateLimited))
 		refusals++
 	}
-	if refusals != floodLimit-2 {
-		t.Errorf("%d refusals before the socket closed, want %d", refusals, floodLimit-2)
+	if refusals != floodLimit-3 {
+		t.Errorf("%d refusals before the socket closed, want %d", refusals, floodLimit-3)
 	}
+	c.wantClose(t, websocket.ClosePolicyViolation)
 	d.echoOK(ctx)
 }

@@ -154,7 +154,7 @@ func TestLiveArrayConsistency(t *testing.T) {
 // read together under the room's lock.
 func roomState(env *testEnv) (keys []string, serno int) {
 	r, _ := env.rooms.Lookup("3500")
-	conf := env.srv.conferenceOf(r)
+	conf := env.srv.conferenceOf(r, false)
 	r.Snapshot(func(rows []room.Row) {
 		for _, row := range rows {
 			keys = append(keys, row.Key)

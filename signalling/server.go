@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -43,6 +45,14 @@ type Server struct {
 	detached map[string][]*Call  // by sessid: answered calls waiting for a reconnect
 	calls    map[*Call]struct{}  // every live call, for shutdown
 	idle     chan struct{}       // closed when calls becomes empty during shutdown
+
+	// Giving memory back after load (releaseMemory), under mu. The load
+	// is the live calls plus the open websockets.
+	conns     int         // websockets being served
+	memPeak   int         // the most load at once since the last release
+	memTimer  *time.Timer // armed while the load stays at half memPeak or less; counted in wg
+	releasing bool        // a release is collecting
+	releases  atomic.Uint64
 }
 
 // NewServer makes the endpoint.
@@ -82,7 +92,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	defer s.wg.Done()
+	defer s.exit()
 	conn, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		s.log.Debug("websocket upgrade failed", zap.Error(err))
@@ -104,7 +114,18 @@ func (s *Server) enter() bool {
 		return false
 	}
 	s.wg.Add(1)
+	s.conns++
+	s.loadRoseLocked()
 	return true
+}
+
+// exit counts a connection out.
+func (s *Server) exit() {
+	s.mu.Lock()
+	s.conns--
+	s.loadFellLocked()
+	s.mu.Unlock()
+	s.wg.Done()
 }
 
 // checkOrigin admits browsers from the configured origins; with none
@@ -165,6 +186,7 @@ func (s *Server) addCall(c *Call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls[c] = struct{}{}
+	s.loadRoseLocked()
 }
 
 func (s *Server) removeCall(c *Call) {
@@ -175,6 +197,78 @@ func (s *Server) removeCall(c *Call) {
 		close(s.idle)
 		s.idle = nil
 	}
+	s.loadFellLocked()
+}
+
+func (s *Server) loadLocked() int { return len(s.calls) + s.conns }
+
+func (s *Server) loadRoseLocked() {
+	n := s.loadLocked()
+	s.memPeak = max(s.memPeak, n)
+	// The load is back: no release. A timer that has fired already finds
+	// that out itself (releaseMemory) and stays set until then, so that
+	// no second one starts.
+	if s.memTimer != nil && n > s.memPeak/2 && s.memTimer.Stop() {
+		s.memTimer = nil
+		s.wg.Done()
+	}
+}
+
+// loadFellLocked arms the release once the load is at half its peak or
+// less. The timer is counted in wg, so Shutdown stops it or waits for it.
+func (s *Server) loadFellLocked() {
+	if s.memTimer == nil && !s.releasing && s.loadLocked() <= s.memPeak/2 && s.cfg.MemoryRelease > 0 && s.ctx.Err() == nil {
+		s.wg.Add(1)
+		s.memTimer = time.AfterFunc(s.cfg.MemoryRelease, s.releaseMemory)
+	}
+}
+
+// releaseMemory gives the memory a load left behind back to the system.
+// It runs when the load (calls and websockets) has stayed at half its
+// peak or less (none included) for MemoryRelease, so at most once per
+// halving of the load and once per return to idle.
+//
+// The load leaves no live objects behind, but without this the memory
+// they took would stay with the process: an idle server allocates too
+// little to start a collection (the runtime forces one only every 2
+// minutes), the heap goal the peak set stays high until one runs, and the
+// runtime's background scavenger returns free pages only down to that
+// goal, and slowly.
+func (s *Server) releaseMemory() {
+	defer s.wg.Done()
+	s.mu.Lock()
+	s.memTimer = nil
+	n := s.loadLocked()
+	if n > s.memPeak/2 || s.ctx.Err() != nil {
+		s.mu.Unlock() // the load came back, or the server stops
+		return
+	}
+	s.memPeak, s.releasing = n, true
+	s.mu.Unlock()
+
+	freeMemory()
+	s.releases.Add(1)
+	if ce := s.log.Check(zap.DebugLevel, "memory returned to the system"); ce != nil {
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		ce.Write(zap.Uint64("heap_bytes", m.HeapAlloc), zap.Uint64("heap_retained_bytes", m.HeapSys-m.HeapReleased))
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.releasing = false
+	if s.loadLocked() < n { // it fell meanwhile: what that left gets a release of its own
+		s.loadFellLocked()
+	}
+}
+
+// freeMemory collects and returns every free page to the system. Two
+// collections empty the sync.Pools too (the first only moves them to their
+// victim caches); FreeOSMemory's collection is the second. On an idle heap
+// this takes milliseconds, most of it outside stop-the-world pauses.
+func freeMemory() {
+	runtime.GC()
+	debug.FreeOSMemory()
 }
 
 // detach parks an answered call of a lost session; it is ended if no
@@ -238,6 +332,10 @@ func (s *Server) Shutdown(ctx context.Context) {
 	}
 	s.mu.Lock()
 	s.cancel()
+	if s.memTimer != nil && s.memTimer.Stop() { // else it is running, and wg waits for it
+		s.memTimer = nil
+		s.wg.Done()
+	}
 	s.mu.Unlock()
 	done := make(chan struct{})
 	go func() {

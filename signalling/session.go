@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -17,13 +18,19 @@ import (
 )
 
 const (
-	outQueue     = 1024             // frames queued for the writer before the client counts as stalled
-	writeTimeout = 5 * time.Second  // one frame's write
-	pongTimeout  = 75 * time.Second // no frame or pong for this long: the socket is dead
-	// hardFrameLimit closes the socket: past it a client is not sending Verto.
-	hardFrameLimit = 16 << 20
+	outQueue    = 1024             // frames queued for the writer before the client counts as stalled
+	pongTimeout = 75 * time.Second // no frame or pong for this long: the socket is dead
+	// closeGrace is how long a closing socket waits for the client's close
+	// frame, reading and discarding what it still sends, before the TCP
+	// connection is closed. Closing with unread input would reset the
+	// connection, and the client would lose the close frame (1006).
+	closeGrace = 2 * time.Second
+	// hardFrameFactor times MaxMessageBytes is the frame that closes the
+	// socket (1009) as soon as its header announces it: a frame between
+	// the two is read to its end, refused, and the session lives on.
+	hardFrameFactor = 2
 	// floodLimit is how many frames in a row may be refused by the rate
-	// limiter before the socket is closed as abusive.
+	// limiter before the socket is closed as abusive (1008).
 	floodLimit = 100
 	// CodeRateLimited is confd's JSON-RPC error for a frame over the rate limit.
 	CodeRateLimited = -32005
@@ -47,9 +54,19 @@ type Session struct {
 	inbox   []func()
 	wake    chan struct{}
 
-	frames chan []byte
-	gone   chan struct{}  // closed when the session has ended and let go of its calls
-	work   sync.WaitGroup // the loop's background work (spawn), waited for by run
+	frames   chan []byte
+	gone     chan struct{}  // closed when the session has ended and let go of its calls
+	work     sync.WaitGroup // the loop's background work (spawn), waited for by run
+	readDone chan struct{}  // closed when readLoop has returned
+
+	// stalled is set when the client let the outbound queue fill up: the
+	// socket is closed at once, without a close handshake.
+	stalled atomic.Bool
+
+	closeMu   sync.Mutex
+	closing   bool   // the close handshake has begun: the read deadline is no longer extended
+	closeCode int    // the close frame's status code; 0: normal closure (1000)
+	closeText string // and its reason
 
 	// Owned by the loop.
 	sessid   string
@@ -77,12 +94,13 @@ func newSession(srv *Server, conn *websocket.Conn, remote string) *Session {
 	ctx, cancel := context.WithCancel(srv.ctx)
 	return &Session{
 		srv: srv, conn: conn, ctx: ctx, cancel: cancel,
-		log:    srv.log.With(zap.String("remote", remote)),
-		out:    make(chan outFrame, outQueue),
-		wake:   make(chan struct{}, 1),
-		frames: make(chan []byte),
-		gone:   make(chan struct{}),
-		calls:  map[string]*Call{},
+		log:      srv.log.With(zap.String("remote", remote)),
+		out:      make(chan outFrame, outQueue),
+		wake:     make(chan struct{}, 1),
+		frames:   make(chan []byte),
+		gone:     make(chan struct{}),
+		readDone: make(chan struct{}),
+		calls:    map[string]*Call{},
 	}
 }
 
@@ -152,9 +170,14 @@ func (s *Session) sendFrame(f outFrame) {
 	case s.out <- f:
 	default:
 		s.log.Warn("client too slow, disconnecting", zap.Int("queued", len(s.out)))
+		s.stalled.Store(true)
 		s.outClosed = true
 		close(s.out)
 		s.cancel()
+		// The writer is most likely blocked writing to this client: closing
+		// the connection (which gorilla allows from any goroutine) ends
+		// that write now rather than at its deadline.
+		_ = s.conn.Close()
 	}
 }
 
@@ -167,15 +190,30 @@ func (s *Session) closeOut() {
 	}
 }
 
+// writeLoop writes the queued frames, then the close frame, and closes the
+// connection once the reader has seen the client's close frame (or
+// closeGrace has passed). After a write error or a stall it closes the
+// connection at once.
 func (s *Session) writeLoop() {
-	defer s.conn.Close()
+	graceful := false
+	defer func() {
+		if graceful {
+			s.writeClose()
+			s.beginClose()
+			<-s.readDone
+		}
+		_ = s.conn.Close()
+	}()
 	ping := time.NewTicker(pongTimeout / 3)
 	defer ping.Stop()
 	for {
 		select {
 		case f, ok := <-s.out:
+			if s.stalled.Load() {
+				return
+			}
 			if !ok {
-				s.writeClose()
+				graceful = true
 				return
 			}
 			if !s.write(websocket.TextMessage, f.data) {
@@ -193,7 +231,7 @@ func (s *Session) writeLoop() {
 }
 
 func (s *Session) write(kind int, frame []byte) bool {
-	_ = s.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+	_ = s.conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
 	if err := s.conn.WriteMessage(kind, frame); err != nil {
 		s.cancel()
 		return false
@@ -201,21 +239,66 @@ func (s *Session) write(kind int, frame []byte) bool {
 	return true
 }
 
+// writeClose sends the close frame: the code closeWith set, 1001 when the
+// server shuts down, else 1000. After gorilla has sent one itself (1009,
+// or echoing the client's) this is refused, as it should be.
 func (s *Session) writeClose() {
-	msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
+	s.closeMu.Lock()
+	code, text := s.closeCode, s.closeText
+	s.closeMu.Unlock()
+	if code == 0 {
+		code = websocket.CloseNormalClosure
+		if s.srv.ctx.Err() != nil {
+			code = websocket.CloseGoingAway
+		}
+	}
+	msg := websocket.FormatCloseMessage(code, text)
 	_ = s.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+}
+
+// closeWith ends the session with a close frame of the given code, sent
+// after the frames already queued.
+func (s *Session) closeWith(code int, text string) {
+	s.closeMu.Lock()
+	if s.closeCode == 0 {
+		s.closeCode, s.closeText = code, text
+	}
+	s.closeMu.Unlock()
+	s.cancel()
+}
+
+// extendRead moves the read deadline pongTimeout ahead, unless the close
+// handshake has begun.
+func (s *Session) extendRead() error {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if s.closing {
+		return nil
+	}
+	return s.conn.SetReadDeadline(time.Now().Add(pongTimeout))
+}
+
+// beginClose gives the reader closeGrace to see the client's close frame.
+func (s *Session) beginClose() {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if !s.closing {
+		s.closing = true
+		_ = s.conn.SetReadDeadline(time.Now().Add(closeGrace))
+	}
 }
 
 // readLoop reads frames, enforcing the size and rate limits, and hands them
 // to the loop. Oversized or rate-limited frames get an error reply and the
-// session lives on.
+// session lives on; every frame, oversized ones included, counts against
+// the rate limit. Once the session ends it reads on and discards, until the
+// client's close frame or closeGrace.
 func (s *Session) readLoop() {
+	defer close(s.readDone)
 	defer s.cancel()
-	s.conn.SetReadLimit(hardFrameLimit)
-	_ = s.conn.SetReadDeadline(time.Now().Add(pongTimeout))
-	s.conn.SetPongHandler(func(string) error {
-		return s.conn.SetReadDeadline(time.Now().Add(pongTimeout))
-	})
+	s.conn.SetReadLimit(int64(hardFrameFactor) * int64(s.srv.cfg.MaxMessageBytes))
+	_ = s.extendRead()
+	s.conn.SetPongHandler(func(string) error { return s.extendRead() })
 	limiter := rate.NewLimiter(rate.Limit(s.srv.cfg.MessageRate), s.srv.cfg.MessageBurst)
 	// Speed-test blocks come in bursts of hundreds; they have a budget of
 	// their own (about 1 MB at once, 200 kB/s after) instead of the
@@ -224,31 +307,70 @@ func (s *Session) readLoop() {
 	refused := 0
 	for {
 		frame, err := s.readFrame()
-		if errors.Is(err, errFrameTooLarge) {
-			s.sendError(nil, verto.NewError(CodeTooLarge, "Message too large"))
-			continue
-		}
-		if err != nil {
+		tooLarge := errors.Is(err, errFrameTooLarge)
+		if err != nil && !tooLarge {
+			s.drainAfter(err)
 			return
 		}
-		_ = s.conn.SetReadDeadline(time.Now().Add(pongTimeout))
-		if isSpeedBlock(frame) && speed.Allow() {
-			s.forward(frame)
+		_ = s.extendRead()
+		if !tooLarge && isSpeedBlock(frame) && speed.Allow() {
+			if !s.forward(frame) {
+				s.drain()
+				return
+			}
 			continue
 		}
 		if !limiter.Allow() {
 			if refused++; refused > floodLimit {
 				s.log.Warn("closing flooding client")
+				s.closeWith(websocket.ClosePolicyViolation, "too many requests")
+				s.drain()
 				return
 			}
 			s.sendError(idOf(frame), verto.NewError(CodeRateLimited, "Too many requests"))
 			continue
 		}
 		refused = 0
+		if tooLarge {
+			s.sendError(nil, verto.NewError(CodeTooLarge, "Message too large"))
+			continue
+		}
 		if !s.forward(frame) {
+			s.drain()
 			return
 		}
 	}
+}
+
+// drain reads and discards frames while the session closes, until the
+// client's close frame, an error, or closeGrace after the close frame went
+// out (the writer's beginClose).
+func (s *Session) drain() {
+	for {
+		_, r, err := s.conn.NextReader()
+		if err != nil {
+			s.drainAfter(err)
+			return
+		}
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			s.drainAfter(err)
+			return
+		}
+	}
+}
+
+// drainAfter handles the read error that ended the reader. Past the hard
+// frame limit gorilla has sent 1009 and reads no more; the rest of the
+// client's frame is discarded from the socket for closeGrace, so the
+// client gets the close frame rather than a reset.
+func (s *Session) drainAfter(err error) {
+	if !errors.Is(err, websocket.ErrReadLimit) {
+		return
+	}
+	s.log.Info("closing client: frame over the hard limit")
+	s.cancel()
+	s.beginClose()
+	_, _ = io.Copy(io.Discard, s.conn.UnderlyingConn())
 }
 
 // forward hands a frame to the loop; false when the session ends first.
@@ -264,7 +386,8 @@ func (s *Session) forward(frame []byte) bool {
 var errFrameTooLarge = errors.New("frame too large")
 
 // readFrame reads one text frame of at most MaxMessageBytes; a larger one
-// is read to its end and refused.
+// is read to its end and refused (one over the hard limit ends the read
+// at its header, with ErrReadLimit).
 func (s *Session) readFrame() ([]byte, error) {
 	kind, r, err := s.conn.NextReader()
 	if err != nil {

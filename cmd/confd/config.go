@@ -103,6 +103,15 @@ type VertoConfig struct {
 	MessageBurst    int           `yaml:"message_burst"`
 	AttachWindow    time.Duration `yaml:"attach_window"`
 	PingInterval    time.Duration `yaml:"ping_interval"`
+	WriteTimeout    time.Duration `yaml:"write_timeout"`
+	// ReleaseMemoryAfter: see signalling.Config.MemoryRelease; negative
+	// turns it off.
+	ReleaseMemoryAfter time.Duration `yaml:"release_memory_after"`
+	// MaxNameLength, MaxIDBytes and MaxUserVariablesBytes bound what a
+	// client stores (docs/protocol.md, Limits); 0 is the default.
+	MaxNameLength         int `yaml:"max_name_length"`
+	MaxIDBytes            int `yaml:"max_id_bytes"`
+	MaxUserVariablesBytes int `yaml:"max_user_variables_bytes"`
 }
 
 // WebRTCConfig is how browsers' media reaches confd.
@@ -224,6 +233,9 @@ func (c *Config) validate() error {
 			return fmt.Errorf("room %q requires tokens but verto.token_secret is not set", r.Number)
 		}
 	}
+	if err := c.Verto.validate(); err != nil {
+		return err
+	}
 	for _, o := range c.Web.EmbedOrigins {
 		if err := checkOrigin(o); err != nil {
 			return fmt.Errorf("web.embed_origins: %w", err)
@@ -271,7 +283,9 @@ func (c *Config) vertoConfig() signalling.Config {
 		Domain: v.Domain, AllowGuests: v.AllowGuests == nil || *v.AllowGuests, TokenSecret: v.TokenSecret,
 		AllowedOrigins: v.AllowedOrigins, MaxMessageBytes: v.MaxMessageBytes, PublicOrigins: publicOrigins(c.Web),
 		MessageRate: v.MessageRate, MessageBurst: v.MessageBurst,
-		AttachWindow: v.AttachWindow, PingInterval: v.PingInterval,
+		AttachWindow: v.AttachWindow, PingInterval: v.PingInterval, WriteTimeout: v.WriteTimeout,
+		MemoryRelease: v.ReleaseMemoryAfter,
+		MaxNameLength: v.MaxNameLength, MaxIDBytes: v.MaxIDBytes, MaxUserVariablesBytes: v.MaxUserVariablesBytes,
 	}
 	for _, u := range c.Users {
 		role := room.RoleParticipant
@@ -312,6 +326,27 @@ func checkOrigin(o string) error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
 		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return fmt.Errorf("%q is not an origin like https://site.example", o)
+	}
+	return nil
+}
+
+// validate refuses negative limits, which would otherwise quietly mean
+// the default.
+func (v *VertoConfig) validate() error {
+	for _, l := range []struct {
+		key string
+		n   int
+	}{
+		{"max_message_bytes", v.MaxMessageBytes}, {"message_burst", v.MessageBurst},
+		{"max_name_length", v.MaxNameLength}, {"max_id_bytes", v.MaxIDBytes},
+		{"max_user_variables_bytes", v.MaxUserVariablesBytes},
+	} {
+		if l.n < 0 {
+			return fmt.Errorf("verto.%s must not be negative", l.key)
+		}
+	}
+	if v.MessageRate < 0 {
+		return errors.New("verto.message_rate must not be negative")
 	}
 	return nil
 }
