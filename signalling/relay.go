@@ -225,7 +225,13 @@ func (s *Session) runRelay(l *relayLink, login []byte) {
 		return
 	}
 	defer conn.Close()
-	conn.SetReadLimit(hardFrameLimit)
+	conn.SetReadLimit(int64(hardFrameFactor) * int64(s.srv.cfg.MaxMessageBytes))
+	// The room's node pings the relay as it pings any client: a ping keeps
+	// the relay alive through a quiet room.
+	conn.SetPingHandler(func(data string) error {
+		_ = conn.SetReadDeadline(time.Now().Add(pongTimeout))
+		return conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+	})
 	readDone := make(chan struct{})
 	go func() { // owned by runRelay, which waits for it
 		defer close(readDone)
@@ -233,7 +239,7 @@ func (s *Session) runRelay(l *relayLink, login []byte) {
 	}()
 	defer func() { <-readDone }()
 	write := func(frame []byte) bool {
-		_ = conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+		_ = conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
 		return conn.WriteMessage(websocket.TextMessage, frame) == nil
 	}
 	if !write(login) {
