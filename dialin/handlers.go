@@ -79,7 +79,11 @@ func (s *Server) setup(req *sip.Request, tx sip.ServerTransaction) (*call, error
 // route finds the room an INVITE dials: the request-URI's user (RFC 3261
 // §19.1.1), through the DID map when it has an entry.
 func (s *Server) route(req *sip.Request) (*room.Room, error) {
-	dest := req.Recipient.User
+	return s.roomOf(req.Recipient.User)
+}
+
+// roomOf finds the room a request-URI's user dials.
+func (s *Server) roomOf(dest string) (*room.Room, error) {
 	if to, ok := s.cfg.DIDs[dest]; ok {
 		dest = to
 	}

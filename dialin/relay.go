@@ -39,7 +39,14 @@ type Relay struct {
 	// (host:port, UDP) of the node that holds it. Its error is the cause
 	// a call is refused with.
 	Route func(ctx context.Context, room string) (addr string, err error)
-	// Secret keys the MAC of proxied INVITEs; never logged.
+	// RouteWS says where a SIP-over-WebSocket client's call goes: "" when
+	// the room is here, else the websocket URL (ws://host:port/) of the
+	// node that holds it, to which the client's websocket is then relayed
+	// whole (wsrelay.go). Its error is the cause the INVITE is refused
+	// with.
+	RouteWS func(ctx context.Context, room string) (url string, err error)
+	// Secret keys the MAC of proxied INVITEs and authenticates relayed
+	// websockets; never logged.
 	Secret string
 }
 

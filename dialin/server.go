@@ -41,11 +41,13 @@ type Server struct {
 	wsConns  map[string]*wsConn         // by remote address
 	webCalls map[string]*webCall        // browsers' calls, by dialog ID (webcall.go)
 	binds    *registrar                 // REGISTER bindings (register.go)
+	pipes    map[*wsPipe]struct{}       // websockets relayed to their room's node (wsrelay.go)
 	addrs    map[string]netip.AddrPort
 	closers  []func() error
 
 	callWG  sync.WaitGroup // call goroutines
 	serveWG sync.WaitGroup // transport servers
+	pipeWG  sync.WaitGroup // wsPipe.run
 
 	callsTotal uint64 // calls taken since start; guarded by mu
 	badEnded   uint64 // RTP packets dropped by calls that ended; guarded by mu
@@ -80,7 +82,8 @@ func New(cfg Config, rooms *room.Rooms, log *zap.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, rooms: rooms, ua: ua, prompts: ps, calls: map[string]*call{}, sipgoLog: logs,
 		contacts: map[string]*sipgo.DialogUA{}, addrs: map[string]netip.AddrPort{},
-		wsl: newWSListener(), wsConns: map[string]*wsConn{}, webCalls: map[string]*webCall{}, binds: newRegistrar()}
+		wsl: newWSListener(), wsConns: map[string]*wsConn{}, webCalls: map[string]*webCall{}, binds: newRegistrar(),
+		pipes: map[*wsPipe]struct{}{}}
 	filter = s.readFilter
 	s.ports = portRange{min: s.cfg.RTPPortMin, max: s.cfg.RTPPortMax}
 	s.guard = newGuard(&s.cfg)
@@ -311,6 +314,7 @@ func (s *Server) closeTransports(ctx context.Context) {
 	for _, c := range closers {
 		_ = c()
 	}
+	s.closePipes(ctx)
 	_ = s.ua.Close()
 	s.serveWG.Wait()
 	if !s.conns.wait(ctx) {

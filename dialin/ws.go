@@ -83,22 +83,41 @@ func (l *wsListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4zero} }
 // the connection. Writes are bounded by the write timeout.
 type wsConn struct {
 	net.Conn
-	srv    *Server
-	key    string         // the remote address as sipgo names the connection
-	local  netip.AddrPort // where the client connected to: the arrival address
-	pre    []byte
-	lim    *rate.Limiter
-	flood  int       // refusals in a row; the filter's, on sipgo's reader goroutine
-	kept   time.Time // a registration over it lasts until then; guarded by the Server's mu
-	closed sync.Once
-	free   func()
+	srv     *Server
+	key     string         // the remote address as sipgo names the connection
+	remote  net.Addr       // the same (a relayed connection's client, not the relaying node)
+	local   netip.AddrPort // where the client connected to: the arrival address
+	relayed bool           // another node relays it here (wsrelay.go): never relayed again
+	pre     []byte
+	lim     *rate.Limiter
+	flood   int       // refusals in a row; the filter's, on sipgo's reader goroutine
+	kept    time.Time // a registration over it lasts until then; guarded by the Server's mu
+	closed  sync.Once
+	free    func()
+
+	// What sipgo writes, frame by frame, so that the connection changes
+	// hands between two frames (wsrelay.go); guarded by wmu.
+	wmu      sync.Mutex
+	wdone    *sync.Cond // a write ended
+	upgraded bool       // the handshake's response is written
+	owed     int64      // payload octets of the frame sipgo is writing
+	writing  bool
+	handed   bool // the pipe to the room's node has the socket
+	shut     bool // closed
 }
+
+// RemoteAddr is the client's address: for a relayed connection, the one
+// the relaying node gave.
+func (c *wsConn) RemoteAddr() net.Addr { return c.remote }
 
 // Read hands sipgo the upgrade request, then the connection's octets. A
 // websocket that sends nothing for the idle timeout is closed, unless it
 // carries a call or a registration that has not expired (JsSIP and
 // SIP.js send nothing between re-REGISTERs).
 func (c *wsConn) Read(b []byte) (int, error) {
+	if c.handedOver() {
+		return 0, net.ErrClosed // sipgo lets go of it; the pipe reads the socket
+	}
 	if len(c.pre) > 0 {
 		n := copy(b, c.pre)
 		c.pre = c.pre[n:]
@@ -128,17 +147,27 @@ func (c *wsConn) keepUntil(t time.Time) {
 	}
 }
 
-func (c *wsConn) Write(b []byte) (int, error) {
-	_ = c.Conn.SetWriteDeadline(time.Now().Add(c.srv.cfg.Limits.WriteTimeout))
-	return c.Conn.Write(b)
+func (c *wsConn) handedOver() bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.handed
 }
 
-// Close closes the connection once and gives its place back.
+// Close closes the connection once and gives its place back; a
+// connection handed over to the room's node is only forgotten here (the
+// pipe closes it and gives its place back).
 func (c *wsConn) Close() error {
 	err := net.ErrClosed
 	c.closed.Do(func() {
-		err = c.Conn.Close()
 		c.srv.dropWS(c)
+		c.wmu.Lock()
+		c.shut = true
+		handed := c.handed
+		c.wmu.Unlock()
+		if handed {
+			return
+		}
+		err = c.Conn.Close()
 		c.free()
 	})
 	return err
@@ -147,9 +176,13 @@ func (c *wsConn) Close() error {
 // ServeWebSocket takes a websocket upgrade asking for SIP (IsSIPWebSocket)
 // from a web listener: the Origin is checked as for Verto, the connection
 // counts against the stream limits, and sipgo's WS transport answers the
-// handshake and serves it.
+// handshake and serves it. A websocket another node of the cluster
+// relays here carries the cluster secret instead of a browser's Origin
+// (a wrong one is 403), and the client's address, which the limits, the
+// guard and the logs then see.
 func (s *Server) ServeWebSocket(w http.ResponseWriter, r *http.Request) {
 	key := r.Header.Get("Sec-WebSocket-Key")
+	relayed, secretOK := s.relayedWS(r)
 	switch {
 	case !IsSIPWebSocket(r):
 		http.Error(w, "this websocket speaks SIP (subprotocol sip)", http.StatusBadRequest)
@@ -158,7 +191,10 @@ func (s *Server) ServeWebSocket(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Sec-WebSocket-Version", "13")
 		http.Error(w, "not a websocket upgrade (RFC 6455)", http.StatusBadRequest)
 		return
-	case !s.checkOrigin(r):
+	case !secretOK:
+		http.Error(w, "wrong cluster secret", http.StatusForbidden)
+		return
+	case !relayed && !s.checkOrigin(r):
 		http.Error(w, "origin not allowed", http.StatusForbidden)
 		return
 	case s.isClosed():
@@ -171,6 +207,11 @@ func (s *Server) ServeWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	remote = netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())
+	if relayed {
+		if client, ok := relaySource(r); ok {
+			remote = client
+		}
+	}
 	free, ok := s.conns.take(remote.Addr())
 	if !ok {
 		s.gate.closed.Add(1)
@@ -189,13 +230,27 @@ func (s *Server) ServeWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_ = conn.SetDeadline(time.Time{})
-	c := &wsConn{Conn: conn, srv: s, key: conn.RemoteAddr().String(), local: addrPortOf(conn.LocalAddr()), free: free,
+	c := &wsConn{Conn: conn, srv: s, key: conn.RemoteAddr().String(), remote: conn.RemoteAddr(), local: addrPortOf(conn.LocalAddr()),
+		relayed: relayed, free: free,
 		pre: upgradeRequest(key), lim: rate.NewLimiter(rate.Limit(s.cfg.WebSocket.MessageRate), s.cfg.WebSocket.MessageBurst)}
+	c.wdone = sync.NewCond(&c.wmu)
 	if n := brw.Reader.Buffered(); n > 0 {
 		b, _ := brw.Reader.Peek(n)
 		c.pre = append(c.pre, b...)
 	}
-	s.addWS(c)
+	if relayed {
+		// sipgo names the connection, and the messages over it, by the
+		// client's address, unless that name is taken (a client can
+		// reach two nodes from one port): then by the relaying node's.
+		c.key, c.remote = remote.String(), net.TCPAddrFromAddrPort(remote)
+	}
+	if !s.addWS(c) {
+		c.key, c.remote = conn.RemoteAddr().String(), conn.RemoteAddr()
+		if !s.addWS(c) {
+			_ = c.Close()
+			return
+		}
+	}
 	t := time.NewTimer(s.cfg.Limits.TLSHandshakeTimeout)
 	defer t.Stop()
 	select {
@@ -235,10 +290,15 @@ func (s *Server) checkOrigin(r *http.Request) bool {
 	return err == nil && strings.EqualFold(u.Host, r.Host)
 }
 
-func (s *Server) addWS(c *wsConn) {
+// addWS names c among the websockets; false when its name is taken.
+func (s *Server) addWS(c *wsConn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if _, taken := s.wsConns[c.key]; taken {
+		return false
+	}
 	s.wsConns[c.key] = c
+	return true
 }
 
 func (s *Server) dropWS(c *wsConn) {
@@ -310,6 +370,9 @@ func (c *wsConn) filter(data []byte) ([]byte, error) {
 	}
 	v := inspectWS(data, c.srv.gate.lim, c.local, refuse)
 	if v.pass != nil {
+		if c.relayInvite(v.pass) {
+			return nil, nil
+		}
 		return v.pass, nil
 	}
 	if v.why == "" {

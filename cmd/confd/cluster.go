@@ -105,7 +105,7 @@ func (a *app) newCluster() {
 	a.cluster = &clusterNode{a: a, cfg: a.cfg.Cluster, http: &http.Client{Timeout: 10 * time.Second}}
 	a.verto.SetRelay(signalling.Relay{Route: a.cluster.routeVerto, Secret: a.cfg.Cluster.Secret})
 	if a.sip != nil {
-		a.sip.SetRelay(dialin.Relay{Route: a.cluster.routeSIP, Secret: a.cfg.Cluster.Secret})
+		a.sip.SetRelay(dialin.Relay{Route: a.cluster.routeSIP, RouteWS: a.cluster.routeSIPWS, Secret: a.cfg.Cluster.Secret})
 	}
 }
 
@@ -248,6 +248,19 @@ func (cn *clusterNode) where(ctx context.Context, number string) (*cluster.Node,
 // routeVerto is the Verto endpoint's router: the websocket URL of the
 // room's node, "" when it is this one.
 func (cn *clusterNode) routeVerto(ctx context.Context, number string) (string, error) {
+	return cn.routeWebSocket(ctx, number, "/verto")
+}
+
+// routeSIPWS is the router of SIP over WebSocket: the URL of the room's
+// node's web listener, which takes SIP websockets on any path; "" when it
+// is this one.
+func (cn *clusterNode) routeSIPWS(ctx context.Context, number string) (string, error) {
+	return cn.routeWebSocket(ctx, number, "/")
+}
+
+// routeWebSocket places a room and names the websocket URL of its node at
+// path (ws:// or wss:// as the node advertises http:// or https://).
+func (cn *clusterNode) routeWebSocket(ctx context.Context, number, path string) (string, error) {
 	n, err := cn.place(ctx, number)
 	if err != nil || n == nil {
 		return "", err
@@ -260,7 +273,7 @@ func (cn *clusterNode) routeVerto(ctx context.Context, number string) (string, e
 	if u.Scheme == "" {
 		u.Scheme = "ws"
 	}
-	u.Path = strings.TrimSuffix(u.Path, "/") + "/verto"
+	u.Path = strings.TrimSuffix(u.Path, "/") + path
 	return u.String(), nil
 }
 

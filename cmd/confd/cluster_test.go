@@ -42,7 +42,8 @@ func startClusterNode(t *testing.T, redisAddr, id string) *app {
 	cfg.WebRTC.LoopbackOnly = true
 	cfg.DataDir = t.TempDir()
 	withAPI(&cfg)
-	cfg.Users = []UserConfig{{Login: "mod", Password: "mod-password", Name: "Moderator", Role: "moderator"}}
+	cfg.Users = []UserConfig{{Login: "mod", Password: "mod-password", Name: "Moderator", Role: "moderator"},
+		{Login: "1000", Password: "1234", Name: "Account 1000"}}
 	cfg.Rooms = []RoomConfig{{Number: "3500", Name: "Default room", WHEP: "open"}, {Number: "3600", Name: "Other room"}}
 	cfg.Cluster = ClusterConfig{Redis: redisAddr, NodeID: id, Secret: testClusterSecret, TTL: clusterTTL}
 	if err := cfg.validate(); err != nil {

@@ -143,6 +143,28 @@ func MakeOffer(opts CallOptions) (string, error) {
 	return offer, err
 }
 
+// Offered makes a call and its offer for a client that carries the offer
+// itself (SIP over WebSocket, say): the call sends and hears what a Verto
+// call with opts would once Accept has applied the answer.
+func Offered(opts CallOptions) (*Call, string, error) {
+	call := &Call{ID: uuid.NewString(), opts: opts, answer: make(chan string, 1), streams: map[string]*Stream{}}
+	offer, err := call.makeOffer()
+	if err != nil {
+		call.Close()
+		return nil, "", err
+	}
+	return call, offer, nil
+}
+
+// Accept applies confd's answer to an Offered call and starts its media.
+func (c *Call) Accept(answer string) error {
+	if err := c.PC().SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		return err
+	}
+	c.startPublishing()
+	return nil
+}
+
 // RestartICE restarts the call's ICE session over PATCH (RFC 9725 §4.3.2):
 // a new offer with fresh credentials, whose credentials and candidates go
 // out as an sdpfrag with If-Match "*"; the fragment that comes back gives

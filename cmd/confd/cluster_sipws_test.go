@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/gorilla/websocket"
+	"github.com/icholy/digest"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/confd/confd/cluster/clustertest"
+	"github.com/confd/confd/signalling/vertotest"
+)
+
+// TestClusterSIPWebSocket: a SIP-over-WebSocket client registers with a
+// node that does not hold 3500 and calls it there. Its websocket is
+// relayed to the room's node, which challenges the INVITE itself and
+// answers with its own candidates: the caller is in 3500's participant
+// list under its display name, it hears a Verto member of the room's node
+// and is heard by it, the relaying node has no call, and its BYE ends the
+// call on the room's node. A relayed websocket with a wrong secret is
+// refused; with Redis gone, an INVITE for a room held elsewhere gets 503
+// with a Warning and the websocket lives on.
+func TestClusterSIPWebSocket(t *testing.T) {
+	r := clustertest.StartRedis(t)
+	n1, n2 := startClusterNode(t, r.Addr, "n1"), startClusterNode(t, r.Addr, "n2")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	rdb := redis.NewClient(&redis.Options{Addr: r.Addr})
+	if err := rdb.Set(ctx, "confd:room:3500", "n1", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	_ = rdb.Close()
+
+	if _, res, err := (&websocket.Dialer{Subprotocols: []string{"sip"}}).DialContext(ctx, "ws://"+n1.addrs["http"].String()+"/",
+		http.Header{"X-Confd-Relay": {"not-the-secret"}}); err == nil || res == nil || res.StatusCode != http.StatusForbidden {
+		t.Errorf("a relayed SIP websocket with a wrong secret: %v, want 403", err)
+	}
+
+	vc, member, err := vertotest.Join(ctx, n1.vertoURL(), "member", "guest", vertotest.CallOptions{Dest: "3500", Name: "member", ToneHz: 440})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { member.Close(); _ = vc.Close() })
+
+	p := dialSIPWS(ctx, t, "ws://"+n2.addrs["http"].String()+"/")
+	const aor = "sip:1000@confd"
+	p.send("REGISTER", "sip:confd", "", []string{"Expires: 300"}, "", aor)
+	res := p.final()
+	if res.StatusCode != 401 {
+		t.Fatalf("REGISTER: %d, want 401", res.StatusCode)
+	}
+	p.send("REGISTER", "sip:confd", "", []string{"Expires: 300", sipAuthorize(t, res, "REGISTER", "sip:confd")}, "", aor)
+	if res := p.final(); res.StatusCode != 200 {
+		t.Fatalf("REGISTER with credentials: %d, want 200", res.StatusCode)
+	}
+
+	call, offer, err := vertotest.Offered(vertotest.CallOptions{Name: "web", ToneHz: 660})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(call.Close)
+	const uri = "sip:3500@confd"
+	p.callID, p.tag = sipToken(), sipToken()
+	p.send("INVITE", uri, "", nil, offer, uri)
+	if res = p.final(); res.StatusCode != 401 {
+		t.Fatalf("INVITE through n2: %d, want the room's node's 401", res.StatusCode)
+	}
+	p.send("ACK", uri, "", nil, "", uri)
+	p.send("INVITE", uri, "", []string{sipAuthorize(t, res, "INVITE", uri)}, offer, uri)
+	if res = p.final(); res.StatusCode != 200 {
+		t.Fatalf("INVITE with credentials: %d %s, want 200", res.StatusCode, res.Reason)
+	}
+	toTag, _ := res.To().Params.Get("tag")
+	p.send("ACK", uri, toTag, nil, "", uri)
+	if err := call.Accept(string(res.Body())); err != nil {
+		t.Fatal(err)
+	}
+
+	// The room's node has the caller under its display name, as the API
+	// through the relaying node shows; the relaying node has no call.
+	err = vertotest.WaitFor(ctx, func() bool {
+		var detail struct {
+			Members []struct {
+				Name string `json:"name"`
+			} `json:"members"`
+		}
+		if apiDo(t, n2, http.MethodGet, "/rooms/3500", &detail) != http.StatusOK {
+			return false
+		}
+		for _, m := range detail.Members {
+			if m.Name == "Web Caller" {
+				return true
+			}
+		}
+		return false
+	})
+	if err != nil {
+		t.Fatal("3500's participant list never showed Web Caller")
+	}
+	if n := n2.sip.Calls(); n != 0 {
+		t.Errorf("the relaying node has %d calls, want none", n)
+	}
+	listen(ctx, t, member, call)
+	hears(t, "the Verto member", member, 660, true)
+	hears(t, "the SIP websocket caller", call, 440, true)
+
+	p.send("BYE", uri, toTag, nil, "", uri)
+	if res := p.final(); res.StatusCode != 200 {
+		t.Fatalf("BYE: %d", res.StatusCode)
+	}
+	room, _ := n1.rooms.Lookup("3500")
+	if err := vertotest.WaitFor(ctx, func() bool { return len(room.Members()) == 1 }); err != nil {
+		t.Fatalf("3500 has %d members after the BYE, want the Verto member alone", len(room.Members()))
+	}
+
+	// Redis goes: an INVITE through n2 for a room it does not hold is
+	// refused with the cause, and its websocket lives on.
+	r.Stop()
+	q := dialSIPWS(ctx, t, "ws://"+n2.addrs["http"].String()+"/")
+	const other = "sip:3600@confd"
+	q.send("INVITE", other, "", nil, offer, other)
+	res = q.final()
+	if w := res.GetHeader("Warning"); res.StatusCode != 503 || w == nil || !strings.Contains(w.Value(), "unavailable") {
+		t.Fatalf("INVITE without Redis: %d %v, want 503 with a Warning naming the registry", res.StatusCode, w)
+	}
+	q.send("ACK", other, "", nil, "", other)
+	q.send("OPTIONS", "sip:confd", "", nil, "", "sip:confd")
+	if res := q.final(); res.StatusCode != 200 {
+		t.Fatalf("OPTIONS after the refusal: %d, want 200 (the websocket alive)", res.StatusCode)
+	}
+}
+
+// sipWSClient is a SIP-over-WebSocket client (RFC 7118), one message a
+// frame, as JsSIP and SIP.js send them.
+type sipWSClient struct {
+	t         *testing.T
+	conn      *websocket.Conn
+	callID string
+	tag    string
+	cseq   int
+	in     chan sip.Message
+}
+
+func dialSIPWS(ctx context.Context, t *testing.T, url string) *sipWSClient {
+	t.Helper()
+	d := websocket.Dialer{Subprotocols: []string{"sip"}, WriteBufferSize: 64 << 10}
+	conn, res, err := d.DialContext(ctx, url, nil)
+	if err != nil {
+		t.Fatalf("dial %s: %v (%v)", url, err, res)
+	}
+	p := &sipWSClient{t: t, conn: conn, callID: sipToken(), tag: sipToken(), in: make(chan sip.Message, 16)}
+	go func() { // ends when the websocket closes (at the test's end)
+		defer close(p.in)
+		for {
+			_, b, err := conn.ReadMessage()
+			if err != nil {
+				return
+			}
+			if m, err := sip.ParseMessage(b); err == nil {
+				p.in <- m
+			}
+		}
+	}()
+	t.Cleanup(func() { _ = conn.Close() })
+	return p
+}
+
+// send writes a request: method to uri, To toURI (with toTag), with extra
+// header lines and an SDP body.
+func (p *sipWSClient) send(method, uri, toTag string, extra []string, body, toURI string) {
+	p.t.Helper()
+	if method != "ACK" {
+		p.cseq++
+	}
+	to := "<" + toURI + ">"
+	if toTag != "" {
+		to += ";tag=" + toTag
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s SIP/2.0\r\n", method, uri)
+	fmt.Fprintf(&b, "Via: SIP/2.0/WS h7kq2c.invalid;branch=z9hG4bK%s\r\n", sipToken())
+	fmt.Fprintf(&b, "Max-Forwards: 69\r\nTo: %s\r\nFrom: \"Web Caller\" <sip:1000@confd>;tag=%s\r\n", to, p.tag)
+	fmt.Fprintf(&b, "Call-ID: %s\r\nCSeq: %d %s\r\n", p.callID, p.cseq, method)
+	b.WriteString("Contact: <sip:1000@h7kq2c.invalid;transport=ws>\r\n")
+	for _, l := range extra {
+		b.WriteString(l + "\r\n")
+	}
+	if body != "" {
+		b.WriteString("Content-Type: application/sdp\r\n")
+	}
+	fmt.Fprintf(&b, "Content-Length: %d\r\n\r\n%s", len(body), body)
+	if err := p.conn.WriteMessage(websocket.TextMessage, []byte(b.String())); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// final waits for the next final response.
+func (p *sipWSClient) final() *sip.Response {
+	p.t.Helper()
+	t := time.NewTimer(30 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case m, ok := <-p.in:
+			if !ok {
+				p.t.Fatal("the websocket closed")
+			}
+			if res, ok := m.(*sip.Response); ok && res.StatusCode >= 200 {
+				return res
+			}
+		case <-t.C:
+			p.t.Fatal("no final response")
+		}
+	}
+}
+
+// sipAuthorize answers res's challenge as account 1000.
+func sipAuthorize(t *testing.T, res *sip.Response, method, uri string) string {
+	t.Helper()
+	h := res.GetHeader("WWW-Authenticate")
+	if h == nil {
+		t.Fatalf("%d without a challenge", res.StatusCode)
+	}
+	chal, err := digest.ParseChallenge(h.Value())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := digest.Digest(chal, digest.Options{Method: method, URI: uri, Username: "1000", Password: "1234", Cnonce: sipToken(), Count: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "Authorization: " + cred.String()
+}
+
+func sipToken() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
