@@ -28,6 +28,13 @@ type harness struct {
 // then the phones go away.
 func newHarness(t *testing.T, rooms []room.Config, mutate func(*dialin.Config)) *harness {
 	t.Helper()
+	return newHarnessWith(t, rooms, mutate, nil)
+}
+
+// newHarnessWith is newHarness with setup applied to the server before it
+// starts (SetRelay).
+func newHarnessWith(t *testing.T, rooms []room.Config, mutate func(*dialin.Config), setup func(*dialin.Server)) *harness {
+	t.Helper()
 	rs, err := room.New(rooms, zaptest.NewLogger(t).Named("room"))
 	if err != nil {
 		t.Fatal(err)
@@ -42,6 +49,9 @@ func newHarness(t *testing.T, rooms []room.Config, mutate func(*dialin.Config)) 
 	s, err := dialin.New(cfg, rs, zaptest.NewLogger(t).Named("sip"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if setup != nil {
+		setup(s)
 	}
 	if err := s.Start(); err != nil {
 		t.Fatal(err)

@@ -31,19 +31,24 @@ type wsHarness struct {
 
 func newWSHarness(t *testing.T, mutate func(*dialin.Config)) *wsHarness {
 	t.Helper()
+	return newWSHarnessWith(t, mutate, nil)
+}
+
+func newWSHarnessWith(t *testing.T, mutate func(*dialin.Config), setup func(*dialin.Server)) *wsHarness {
+	t.Helper()
 	media, err := peer.NewMedia(peer.MediaConfig{LoopbackOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(media.Close)
-	h := newHarness(t, []room.Config{{Number: "3500", Name: "Main"}, {Number: "3600", PIN: "1234"}}, func(c *dialin.Config) {
+	h := newHarnessWith(t, []room.Config{{Number: "3500", Name: "Main"}, {Number: "3600", PIN: "1234"}}, func(c *dialin.Config) {
 		c.Users = []dialin.User{{Login: "1000", Password: "1234", Name: "Account 1000"}, {Login: "2000", Password: "4321", Role: room.RoleModerator}}
 		c.InviteRate, c.InviteBurst = 1000, 1000
 		c.WebSocket.Media = media
 		if mutate != nil {
 			mutate(c)
 		}
-	})
+	}, setup)
 	web := httptest.NewServer(http.HandlerFunc(h.srv.ServeWebSocket))
 	t.Cleanup(web.Close)
 	return &wsHarness{harness: h, url: "ws" + strings.TrimPrefix(web.URL, "http")}

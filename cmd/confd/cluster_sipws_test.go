@@ -141,8 +141,8 @@ func TestClusterSIPWebSocket(t *testing.T) {
 // sipWSClient is a SIP-over-WebSocket client (RFC 7118), one message a
 // frame, as JsSIP and SIP.js send them.
 type sipWSClient struct {
-	t         *testing.T
-	conn      *websocket.Conn
+	t      *testing.T
+	conn   *websocket.Conn
 	callID string
 	tag    string
 	cseq   int
