@@ -25,7 +25,9 @@
 // and a peer.Peer, the room's member, which answers the WebRTC offer;
 // re-INVITE and UPDATE renegotiate it, INFO and RFC 4733 keys (from the
 // peer's audio reader) drive the same keypad table as phones'
-// (keypad.go). REGISTER keeps bindings (register.go).
+// (keypad.go). REGISTER keeps bindings (register.go). In a cluster, a
+// browser's INVITE for a room on another node hands its websocket over to
+// a pipe to that node (wsrelay.go), which serves it from then on.
 //
 // Offer/answer (RFC 3264) lives in sdp.go as pure functions with a fuzz
 // target; admission (trunk networks, digest auth, per-source INVITE rate)
@@ -61,6 +63,12 @@
 //	                       browser call                   keypad; shuts its peer at the end         ICE failure, shutdown
 //	sipgo WS reader        1 per websocket       sipgo    the connection's frames; the read         close by either side,
 //	                                                      filter runs on it                         a flood, Shutdown
+//	wsPipe.run             1 per websocket       Server   the client's socket and the websocket     either side closing,
+//	                       relayed to the                 to the room's node; copies the node's     Shutdown (closePipes,
+//	                       room's node                    octets to the client, gives the           waited for)
+//	                                                      connection's place back at the end
+//	wsPipe.up              1 per relayed         run      copies the client's octets to the         either side closing
+//	                       websocket                      room's node                               (run waits for it)
 //	sipgo stream reader    1 per TCP/TLS conn    sipgo    the connection's streamConn: framing     a limit (closed by
 //	                                                      buffers, TLS handshake                    streamConn), peer
 //	                                                                                                close, Shutdown
