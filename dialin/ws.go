@@ -100,6 +100,7 @@ type wsConn struct {
 	wmu      sync.Mutex
 	wdone    *sync.Cond // a write ended
 	upgraded bool       // the handshake's response is written
+	hsTail   []byte     // its last octets so far, until then
 	owed     int64      // payload octets of the frame sipgo is writing
 	writing  bool
 	handed   bool // the pipe to the room's node has the socket

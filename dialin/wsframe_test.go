@@ -45,8 +45,10 @@ func TestHandOverBetweenFrames(t *testing.T) {
 	c.srv.cfg.Limits.WriteTimeout = 1 << 40
 	c.wdone = sync.NewCond(&c.wmu)
 	hs := []byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n")
-	if _, err := c.Write(hs); err != nil {
-		t.Fatal(err)
+	for _, part := range [][]byte{hs[:len(hs)-1], hs[len(hs)-1:]} { // its blank line split over two writes
+		if _, err := c.Write(part); err != nil {
+			t.Fatal(err)
+		}
 	}
 	frame := ws.NewTextFrame([]byte("SIP/2.0 200 OK\r\n\r\n"))
 	h, _ := ws.CompileFrame(ws.Frame{Header: frame.Header})

@@ -123,9 +123,10 @@ func (c *wsConn) relayInvite(msg []byte) bool {
 		c.reply(m.reply(&wireProblem{code: 503, reason: "Service Unavailable", detail: "shutting down"}))
 		return true
 	}
-	if !c.handOver() {
+	if !c.handOver() { // closed meanwhile (Shutdown)
 		p.close()
 		s.dropPipe(p)
+		s.pipeWG.Done()
 		return true
 	}
 	c.pre = nil
@@ -182,8 +183,10 @@ func (c *wsConn) Write(b []byte) (int, error) {
 	}
 	c.wmu.Lock()
 	switch {
-	case !c.upgraded: // the handshake's response
-		c.upgraded = bytes.Contains(b, []byte("\r\n\r\n"))
+	case !c.upgraded: // the handshake's response, up to its blank line
+		t := append(c.hsTail, b...)
+		c.upgraded = bytes.Contains(t, []byte("\r\n\r\n"))
+		c.hsTail = append(c.hsTail[:0], t[max(0, len(t)-3):]...)
 	case c.owed > 0:
 		c.owed -= min(c.owed, int64(len(b)))
 	case c.handed:
