@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -135,6 +137,66 @@ func TestClusterSIPWebSocket(t *testing.T) {
 	q.send("OPTIONS", "sip:confd", "", nil, "", "sip:confd")
 	if res := q.final(); res.StatusCode != 200 {
 		t.Fatalf("OPTIONS after the refusal: %d, want 200 (the websocket alive)", res.StatusCode)
+	}
+}
+
+// TestClusterJsSIP: JsSIP in Chromium registers with a node that does not
+// hold 3500 and calls it: it answers the room's node's challenge through
+// the relay, hears a Verto member of the room's node and is heard, and
+// its hang-up ends the call there.
+func TestClusterJsSIP(t *testing.T) {
+	dir, chromium := browserHarness(t)
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "jssip")); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("testdata/browser/node_modules/jssip is missing: `make deps` installs it")
+		}
+		t.Skip("jssip is missing: run `make deps`")
+	}
+	r := clustertest.StartRedis(t)
+	anyOrigin := func(c *Config) { c.Verto.AllowedOrigins = []string{"*"} } // the harness page has its own port
+	n1, n2 := startClusterNode(t, r.Addr, "n1", anyOrigin), startClusterNode(t, r.Addr, "n2", anyOrigin)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	rdb := redis.NewClient(&redis.Options{Addr: r.Addr})
+	if err := rdb.Set(ctx, "confd:room:3500", "n1", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	_ = rdb.Close()
+	ivf := filepath.Join("..", "..", "testdata", "media", "testsrc-320x180-15fps.ivf") // a camera the browser decodes
+	vc, member, err := vertotest.Join(ctx, n1.vertoURL(), "member", "guest",
+		vertotest.CallOptions{Dest: "3500", Name: "member", Slots: 1, Publish: true, IVF: ivf, ToneHz: 440})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { member.Close(); _ = vc.Close() })
+
+	h := startJsSIP(ctx, t, dir, chromium, "--ws", "ws://"+n2.addrs["http"].String(), "--uri", "sip:1000@confd", "--password", "1234",
+		"--name", "JsSIP Tester", "--dest", "sip:3500@confd", "--tone-hz", "660")
+	if ev := h.await(ctx, "registered"); ev.Status != 200 {
+		t.Fatalf("REGISTER answered %d, want 200", ev.Status)
+	}
+	h.send("call")
+	h.await(ctx, "confirmed")
+	media := h.await(ctx, "media")
+	if media.VideoWidth == 0 || !media.Advanced {
+		t.Errorf("remote video %d wide, time advancing %v: want the room's node's video playing", media.VideoWidth, media.Advanced)
+	}
+	judgeTone(t, "the JsSIP user", 440, vertotest.ToneLevelBlocks(media.Heard.samples(), 440), true)
+	room, _ := n1.rooms.Lookup("3500")
+	if err := vertotest.WaitFor(ctx, func() bool { return len(room.Members()) == 2 }); err != nil {
+		t.Fatal("the JsSIP call never joined 3500 on its node")
+	}
+	if n := n2.sip.Calls(); n != 0 {
+		t.Errorf("the relaying node has %d calls, want none", n)
+	}
+	listen(ctx, t, member)
+	hears(t, "the Verto member", member, 660, true)
+	h.send("hangup")
+	if ev := h.await(ctx, "ended"); ev.Originator != "local" {
+		t.Errorf("ended by %q, want local", ev.Originator)
+	}
+	if err := vertotest.WaitFor(ctx, func() bool { return len(room.Members()) == 1 }); err != nil {
+		t.Fatal("the JsSIP member stayed in 3500 after its BYE")
 	}
 }
 

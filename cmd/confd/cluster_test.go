@@ -31,7 +31,7 @@ const clusterTTL = 2 * time.Second
 // startClusterNode runs one node of a cluster on loopback: HTTP, SIP over
 // UDP, the API, rooms 3500 and 3600. Its shutdown at the test's end is
 // skipped once kill has run.
-func startClusterNode(t *testing.T, redisAddr, id string) *app {
+func startClusterNode(t *testing.T, redisAddr, id string, mutate ...func(*Config)) *app {
 	t.Helper()
 	cfg, err := loadConfig("")
 	if err != nil {
@@ -46,6 +46,9 @@ func startClusterNode(t *testing.T, redisAddr, id string) *app {
 		{Login: "1000", Password: "1234", Name: "Account 1000"}}
 	cfg.Rooms = []RoomConfig{{Number: "3500", Name: "Default room", WHEP: "open"}, {Number: "3600", Name: "Other room"}}
 	cfg.Cluster = ClusterConfig{Redis: redisAddr, NodeID: id, Secret: testClusterSecret, TTL: clusterTTL}
+	for _, m := range mutate {
+		m(&cfg)
+	}
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
 	}
