@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,16 +21,21 @@ const relaySecret = "relay-secret-0123456789"
 // node B for a room that lives on node A turns its websocket into a pipe
 // to A: A challenges it and answers it, and the call is A's member, not
 // B's. A room whose node cannot be reached gets 503 with a Warning and
-// the websocket lives on. A relayed websocket with a wrong secret is 403,
+// the websocket lives on; one with a call on B stays there (403 for a
+// room elsewhere). A relayed websocket with a wrong secret is 403,
 // and B's shutdown ends its relays.
 func TestWebSocketRelay(t *testing.T) {
 	a := newWSHarnessWith(t, nil, func(s *dialin.Server) { s.SetRelay(dialin.Relay{Secret: relaySecret}) })
+	var routed atomic.Int32
 	b := newWSHarnessWith(t, nil, func(s *dialin.Server) {
 		s.SetRelay(dialin.Relay{Secret: relaySecret, RouteWS: func(_ context.Context, number string) (string, error) {
-			if number == "3500" {
+			switch {
+			case number == "3500":
 				return a.url, nil
+			case routed.Add(1) == 1:
+				return "ws://127.0.0.1:1/", nil // 3600, first: on a node that is gone
 			}
-			return "ws://127.0.0.1:1/", nil // a node that is gone
+			return "", nil // 3600 then: here
 		}})
 	})
 	d := websocket.Dialer{Subprotocols: []string{"sip"}}
@@ -46,6 +52,35 @@ func TestWebSocketRelay(t *testing.T) {
 	}
 	p.send("ACK", "sip:3600@confd", "", nil, "")
 	p.alive()
+
+	// A call here (3600, waiting for its PIN) keeps the websocket here: an
+	// INVITE for a room elsewhere on it is refused.
+	local := "sip:3600@confd"
+	p.callID, p.tag = token(), token()
+	p.send("INVITE", local, "", nil, offer)
+	res = p.final()
+	p.send("ACK", local, "", nil, "")
+	p.send("INVITE", local, "", []string{authorize(t, res, "INVITE", local, "1000", "1234")}, offer)
+	if res = p.final(); res.StatusCode != 200 {
+		t.Fatalf("INVITE for 3600 here: %d, want 200", res.StatusCode)
+	}
+	localTag, _ := res.To().Params.Get("tag")
+	p.send("ACK", local, localTag, nil, "")
+	localCall, localFrom := p.callID, p.tag
+	p.callID, p.tag = token(), token()
+	p.send("INVITE", "sip:3500@confd", "", nil, offer)
+	if res = p.final(); res.StatusCode != 403 || res.GetHeader("Warning") == nil {
+		t.Fatalf("INVITE for a room elsewhere beside a call here: %d, want 403 with a Warning", res.StatusCode)
+	}
+	p.send("ACK", "sip:3500@confd", "", nil, "")
+	p.callID, p.tag = localCall, localFrom
+	p.send("BYE", local, localTag, nil, "")
+	if res = p.final(); res.StatusCode != 200 {
+		t.Fatalf("BYE of the call here: %d", res.StatusCode)
+	}
+	if err := vertotest.WaitFor(doneIn(30*time.Second), func() bool { return b.srv.Calls() == 0 }); err != nil {
+		t.Fatalf("%d calls here after the BYE", b.srv.Calls())
+	}
 
 	uri := "sip:3500@confd"
 	p.callID, p.tag = token(), token()
