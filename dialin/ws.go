@@ -1,6 +1,7 @@
 package dialin
 
 import (
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"io"
@@ -189,12 +190,12 @@ func (s *Server) ServeWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_ = conn.SetDeadline(time.Time{})
-	c := &wsConn{Conn: conn, srv: s, key: conn.RemoteAddr().String(), local: addrPortOf(conn.LocalAddr()), free: free,
+	// What the client sent after its upgrade request and net/http read
+	// ahead comes first, then the connection, through the reassembler.
+	ahead, _ := brw.Reader.Peek(brw.Reader.Buffered())
+	frames := newWSReassembler(conn, io.MultiReader(bytes.NewReader(bytes.Clone(ahead)), conn), s.gate.lim.maxMessage)
+	c := &wsConn{Conn: frames, srv: s, key: conn.RemoteAddr().String(), local: addrPortOf(conn.LocalAddr()), free: free,
 		pre: upgradeRequest(key), lim: rate.NewLimiter(rate.Limit(s.cfg.WebSocket.MessageRate), s.cfg.WebSocket.MessageBurst)}
-	if n := brw.Reader.Buffered(); n > 0 {
-		b, _ := brw.Reader.Peek(n)
-		c.pre = append(c.pre, b...)
-	}
 	s.addWS(c)
 	t := time.NewTimer(s.cfg.Limits.TLSHandshakeTimeout)
 	defer t.Stop()
