@@ -19,8 +19,9 @@
 // Browsers calling over SIP on a websocket (RFC 7118: JsSIP, SIP.js)
 // share the stack: the web listeners hand their websocket upgrades to
 // ServeWebSocket (ws.go), which checks the Origin and the connection
-// limits and passes the connection to sipgo's WS transport, whose
-// messages go through the read filter (the websocket's gate: rate, size,
+// limits and passes the connection to sipgo's WS transport (through
+// wsReassembler, wsframe.go, which gives sipgo each fragmented or binary
+// message as one text frame), whose messages go through the read filter (the websocket's gate: rate, size,
 // wire check). A browser's INVITE is a webCall (webcall.go): the dialog
 // and a peer.Peer, the room's member, which answers the WebRTC offer;
 // re-INVITE and UPDATE renegotiate it, INFO and RFC 4733 keys (from the

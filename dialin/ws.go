@@ -1,6 +1,7 @@
 package dialin
 
 import (
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"io"
@@ -231,14 +232,14 @@ func (s *Server) ServeWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_ = conn.SetDeadline(time.Time{})
-	c := &wsConn{Conn: conn, srv: s, key: conn.RemoteAddr().String(), remote: conn.RemoteAddr(), local: addrPortOf(conn.LocalAddr()),
+	// What the client sent after its upgrade request and net/http read
+	// ahead comes first, then the connection, through the reassembler.
+	ahead, _ := brw.Reader.Peek(brw.Reader.Buffered())
+	frames := newWSReassembler(conn, io.MultiReader(bytes.NewReader(bytes.Clone(ahead)), conn), s.gate.lim.maxMessage)
+	c := &wsConn{Conn: frames, srv: s, key: conn.RemoteAddr().String(), remote: conn.RemoteAddr(), local: addrPortOf(conn.LocalAddr()),
 		relayed: relayed, free: free,
 		pre: upgradeRequest(key), lim: rate.NewLimiter(rate.Limit(s.cfg.WebSocket.MessageRate), s.cfg.WebSocket.MessageBurst)}
 	c.wdone = sync.NewCond(&c.wmu)
-	if n := brw.Reader.Buffered(); n > 0 {
-		b, _ := brw.Reader.Peek(n)
-		c.pre = append(c.pre, b...)
-	}
 	if relayed {
 		// sipgo names the connection, and the messages over it, by the
 		// client's address, unless that name is taken (a client can

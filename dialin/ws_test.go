@@ -67,9 +67,10 @@ type wsPhone struct {
 
 func (h *wsHarness) dial(t *testing.T, hdr http.Header) *wsPhone {
 	t.Helper()
-	// One frame a message, as browsers send them: sipgo's reader takes no
-	// fragmented messages.
-	d := websocket.Dialer{Subprotocols: []string{"sip"}, WriteBufferSize: 64 << 10}
+	// gorilla fragments what does not fit its write buffer: at 1 KB, a
+	// REGISTER goes in one frame and an INVITE with its offer in several,
+	// which confd reassembles (wsframe.go).
+	d := websocket.Dialer{Subprotocols: []string{"sip"}, WriteBufferSize: 1024}
 	conn, res, err := d.Dial(h.url, hdr)
 	if err != nil {
 		t.Fatalf("dial: %v (%v)", err, res)

@@ -111,12 +111,14 @@ func (c *wsConn) relayInvite(msg []byte) bool {
 		c.reply(m.reply(&wireProblem{code: 503, reason: "Service Unavailable", detail: "the room's node (" + url + ") cannot be reached"}))
 		return true
 	}
-	frame, err := ws.CompileFrame(ws.MaskFrameInPlace(ws.NewTextFrame(bytes.Clone(msg))))
-	if err != nil {
+	raw, src, ahead, ok := c.detachable()
+	if !ok {
 		_ = node.Close()
 		return false
 	}
-	p := &wsPipe{srv: s, client: c.Conn, node: node, br: br, free: c.free, first: append(frame, c.pre...),
+	first := appendWSText(nil, msg) // masked, as a client's frame must be
+	first = append(append(first, c.pre...), ahead...)
+	p := &wsPipe{srv: s, client: raw, from: src, node: node, br: br, free: c.free, first: first,
 		log: s.log.With(zap.String("source", c.key), zap.String("node", url))}
 	if !s.addPipe(p) {
 		_ = node.Close()
@@ -130,10 +132,28 @@ func (c *wsConn) relayInvite(msg []byte) bool {
 		return true
 	}
 	c.pre = nil
-	_ = c.Conn.SetReadDeadline(time.Time{}) // the room's node keeps the idle timeout now
+	_ = raw.SetReadDeadline(time.Time{}) // the room's node keeps the idle timeout now
 	p.log.Info("sip websocket relayed to the room's node", zap.String("room", r.Number()))
 	go p.run() // owned by the Server: Shutdown closes the pipe and waits for it
 	return true
+}
+
+// detachable is what the pipe takes of the client's side: the socket, what
+// to read from (the octets net/http read ahead, then the socket), and what
+// the reassembler read past the INVITE and has not handed on. ok is false
+// when the reassembler is inside a frame, which cannot happen between two
+// messages. Runs on sipgo's reader goroutine, which owns the reassembler.
+func (c *wsConn) detachable() (raw net.Conn, src io.Reader, ahead []byte, ok bool) {
+	fr, isFr := c.Conn.(*wsReassembler)
+	if !isFr {
+		return c.Conn, c.Conn, nil, true
+	}
+	if fr.pass > 0 || fr.take > 0 || fr.joining {
+		return nil, nil, nil, false
+	}
+	ahead = append(bytes.Clone(fr.out), fr.in...)
+	fr.out, fr.in = nil, nil
+	return fr.Conn, fr.src, ahead, true
 }
 
 // dialRoomNode opens the relay's websocket to the room's node: the
@@ -210,35 +230,13 @@ func (c *wsConn) Write(b []byte) (int, error) {
 }
 
 // framePayload is the payload length a websocket frame header announces
-// (RFC 6455 §5.2), less what of it h carries already.
-func framePayload(h []byte) int64 {
-	if len(h) < 2 {
+// (RFC 6455 §5.2), less what of it b carries already.
+func framePayload(b []byte) int64 {
+	h, ok := parseWSHeader(b)
+	if !ok || h.length > 1<<62 {
 		return 0
 	}
-	n, at := int64(h[1]&0x7f), 2
-	switch n {
-	case 126:
-		if len(h) < 4 {
-			return 0
-		}
-		n, at = int64(h[2])<<8|int64(h[3]), 4
-	case 127:
-		if len(h) < 10 {
-			return 0
-		}
-		n = 0
-		for _, b := range h[2:10] {
-			n = n<<8 | int64(b)
-		}
-		at = 10
-	}
-	if h[1]&0x80 != 0 {
-		at += 4
-	}
-	if carried := int64(len(h) - at); carried > 0 {
-		n -= min(n, carried)
-	}
-	return n
+	return int64(h.length - min(h.length, uint64(len(b)-h.size)))
 }
 
 // wsHasCall reports whether a browser call runs over the websocket key.
@@ -258,6 +256,7 @@ func (s *Server) wsHasCall(key string) bool {
 type wsPipe struct {
 	srv    *Server
 	client net.Conn      // the client's connection, as the web listener had it
+	from   io.Reader     // what the client sends: what net/http read ahead, then client
 	node   net.Conn      // the websocket to the room's node, past its handshake
 	br     *bufio.Reader // what the handshake read past the node's response, or nil
 	first  []byte        // the INVITE as this node's frame, and what the client sent after it that sipgo had not read
@@ -301,7 +300,7 @@ func (p *wsPipe) up() {
 	if _, err := w.Write(p.first); err != nil {
 		return
 	}
-	_, _ = io.CopyBuffer(w, onlyReader{p.client}, make([]byte, pipeBuffer))
+	_, _ = io.CopyBuffer(w, onlyReader{p.from}, make([]byte, pipeBuffer))
 }
 
 // writerWithDeadline bounds each write: a side that stops reading ends
