@@ -104,6 +104,11 @@ func token() string {
 // send writes a request: method to uri, with extra header lines and body.
 func (p *wsPhone) send(method, uri, toTag string, extra []string, body string) {
 	p.t.Helper()
+	p.raw(p.message(method, uri, toTag, extra, body))
+}
+
+// message is the request send writes.
+func (p *wsPhone) message(method, uri, toTag string, extra []string, body string) string {
 	p.cseq++
 	if method == "ACK" || method == "CANCEL" {
 		p.cseq--
@@ -125,7 +130,7 @@ func (p *wsPhone) send(method, uri, toTag string, extra []string, body string) {
 		b.WriteString("Content-Type: application/sdp\r\n")
 	}
 	fmt.Fprintf(&b, "Content-Length: %d\r\n\r\n%s", len(body), body)
-	p.raw(b.String())
+	return b.String()
 }
 
 func (p *wsPhone) raw(msg string) {

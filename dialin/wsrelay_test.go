@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
+	"github.com/gobwas/ws"
 	"github.com/gorilla/websocket"
 
 	"github.com/confd/confd/dialin"
@@ -82,11 +84,33 @@ func TestWebSocketRelay(t *testing.T) {
 		t.Fatalf("%d calls here after the BYE", b.srv.Calls())
 	}
 
+	// The INVITE and an OPTIONS behind it in one write: what the server
+	// read past the INVITE goes on through the relay as well.
 	uri := "sip:3500@confd"
 	p.callID, p.tag = token(), token()
-	p.send("INVITE", uri, "", nil, offer)
-	if res = p.final(); res.StatusCode != 401 {
-		t.Fatalf("relayed INVITE: %d, want 401", res.StatusCode)
+	var both []byte
+	for _, m := range []string{p.message("INVITE", uri, "", nil, offer), p.message("OPTIONS", "sip:confd", "", nil, "")} {
+		f, err := ws.CompileFrame(ws.MaskFrameInPlace(ws.NewTextFrame([]byte(m))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		both = append(both, f...)
+	}
+	if _, err := p.conn.NetConn().Write(both); err != nil {
+		t.Fatal(err)
+	}
+	var challenge *sip.Response
+	for range 2 {
+		switch res := p.final(); {
+		case res.CSeq().MethodName == sip.INVITE && res.StatusCode == 401:
+			challenge = res
+		case res.CSeq().MethodName == sip.OPTIONS && res.StatusCode == 200:
+		default:
+			t.Fatalf("relayed INVITE and OPTIONS: %d for %s, want 401 and 200", res.StatusCode, res.CSeq().MethodName)
+		}
+	}
+	if res = challenge; res == nil {
+		t.Fatal("no challenge for the relayed INVITE")
 	}
 	p.send("ACK", uri, "", nil, "")
 	p.send("INVITE", uri, "", []string{authorize(t, res, "INVITE", uri, "1000", "1234")}, offer)
