@@ -37,11 +37,12 @@ type bweHandoff struct {
 // interceptor must come before the one that numbers outgoing packets, so
 // that it sees their transport sequence numbers. Packets are not paced:
 // the forwarder already sends at the rate of the layers it picks, and a
-// pacer would queue (and copy) every packet.
+// pacer would queue (and copy) every packet; directPacer (pacer.go) hands
+// each on at once, with no lock across the write and no allocation.
 func configureBWE(me *webrtc.MediaEngine, reg *interceptor.Registry, h *bweHandoff) error {
 	f, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
 		return gcc.NewSendSideBWE(gcc.SendSideBWEInitialBitrate(bweInitial), gcc.SendSideBWEMinBitrate(bweMin),
-			gcc.SendSideBWEMaxBitrate(bweMax), gcc.SendSideBWEPacer(gcc.NewNoOpPacer()))
+			gcc.SendSideBWEMaxBitrate(bweMax), gcc.SendSideBWEPacer(newDirectPacer()))
 	})
 	if err != nil {
 		return err
