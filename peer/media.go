@@ -138,7 +138,7 @@ func newInterceptors(me *webrtc.MediaEngine, bwe *bweHandoff) (*interceptor.Regi
 	if err != nil {
 		return nil, err
 	}
-	reg.Add(gen)
+	reg.Add(lazyNACKFactory{gen})
 	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
 		return nil, err
 	}
