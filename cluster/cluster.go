@@ -44,6 +44,9 @@ type Config struct {
 	// Advertise is the base URL at which the other nodes reach this one
 	// for relayed signalling (http://10.0.0.2:8080).
 	Advertise string
+	// AdvertiseSIP is the address ("host:port", UDP) at which the others
+	// send this node the SIP calls for its rooms; empty: none.
+	AdvertiseSIP string
 	// TTL is how long a node's entry and its rooms' entries live without
 	// being refreshed (default 10 s): a dead node's rooms are placed again
 	// this long after it died at most.
@@ -58,6 +61,7 @@ type Config struct {
 type Node struct {
 	ID        string  `json:"id"`
 	Advertise string  `json:"advertise"`
+	SIP       string  `json:"sip,omitempty"`
 	Members   int     `json:"members"`
 	CPU       float64 `json:"cpu"` // cores busy, over the last refresh
 	Draining  bool    `json:"draining,omitempty"`
@@ -111,6 +115,7 @@ func New(ctx context.Context, cfg Config, load func() Load) (*Cluster, error) {
 	case cfg.Advertise == "":
 		return nil, errors.New("cluster: advertise (this node's base URL for the others) is required")
 	}
+	quietRedis.Do(func() { redis.SetLogger(quiet{}) })
 	rdb := redis.NewClient(&redis.Options{
 		Addr: cfg.Redis, Password: cfg.Password, DB: cfg.DB,
 		DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
@@ -130,6 +135,15 @@ func New(ctx context.Context, cfg Config, load func() Load) (*Cluster, error) {
 	}
 	return c, nil
 }
+
+// quietRedis silences go-redis's own log (the process's default logger,
+// a line per failed dial): the cluster logs the registry's state itself,
+// once per change.
+var quietRedis sync.Once
+
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
 
 // Self is this node's ID.
 func (c *Cluster) Self() string { return c.cfg.NodeID }
@@ -197,7 +211,7 @@ func (c *Cluster) refresh(ctx context.Context) error {
 		c.held[r] = true
 	}
 	c.mu.Unlock()
-	n := Node{ID: c.cfg.NodeID, Advertise: c.cfg.Advertise, Members: l.Members, CPU: l.CPU, Draining: draining}
+	n := Node{ID: c.cfg.NodeID, Advertise: c.cfg.Advertise, SIP: c.cfg.AdvertiseSIP, Members: l.Members, CPU: l.CPU, Draining: draining}
 	b, _ := json.Marshal(n)
 	_, err := c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, c.nodeKey(n.ID), b, c.cfg.TTL)
@@ -336,7 +350,40 @@ func (c *Cluster) node(ctx context.Context, id string) (Node, bool) {
 	return n, true
 }
 
-func (c *Cluster) selfNode() Node { return Node{ID: c.cfg.NodeID, Advertise: c.cfg.Advertise} }
+func (c *Cluster) selfNode() Node {
+	return Node{ID: c.cfg.NodeID, Advertise: c.cfg.Advertise, SIP: c.cfg.AdvertiseSIP}
+}
+
+// Where says which node the room lives on without placing it: ok is
+// false when it lives nowhere (it has no members anywhere) or on a node
+// that is gone. With the registry out of reach, a room held here is
+// here; any other fails with ErrUnavailable.
+func (c *Cluster) Where(ctx context.Context, room string) (n Node, ok bool, err error) {
+	c.mu.Lock()
+	held := c.held[room]
+	c.mu.Unlock()
+	owner, err := c.rdb.Get(ctx, c.roomKey(room)).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return Node{}, false, nil
+	case err != nil:
+		if held {
+			return c.selfNode(), true, nil
+		}
+		return Node{}, false, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	case owner == c.cfg.NodeID:
+		return c.selfNode(), true, nil
+	}
+	n, ok = c.node(ctx, owner)
+	return n, ok, nil
+}
+
+// Draining says whether Drain was called.
+func (c *Cluster) Draining() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.draining
+}
 
 // Hold marks a room as this node's until the next refresh says whether it
 // still has members.

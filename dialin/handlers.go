@@ -42,6 +42,9 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.refuse(req, tx, c, err)
 		return
 	}
+	if c == nil { // proxied to the room's node (relay.go)
+		return
+	}
 	s.answer(c)
 }
 
@@ -51,14 +54,16 @@ func (s *Server) setup(req *sip.Request, tx sip.ServerTransaction) (*call, error
 	if s.isClosed() {
 		return nil, reject(503, "Service Unavailable", ErrClosed)
 	}
-	src := sourceOf(req)
 	now := time.Now()
-	who, err := s.guard.admit(req, src.Addr(), now)
+	who, src, err := s.admission(req, sourceOf(req), now)
 	if err != nil {
 		return nil, err
 	}
 	r, err := s.route(req)
 	if err != nil {
+		return nil, err
+	}
+	if proxied, err := s.proxyInvite(req, tx, r, who, src); proxied {
 		return nil, err
 	}
 	c := newCall(s, r, who, callerNumber(req), src)

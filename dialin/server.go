@@ -27,6 +27,7 @@ type Server struct {
 	client  *sipgo.Client
 	prompts *prompts
 	guard   *guard
+	relay   Relay // cluster relaying (relay.go); zero alone
 	gate    *gate
 	conns   *connCounter // TCP and TLS connections, shared
 	ports   portRange    // RTP port pairs; each call picks its address (arrival.go)

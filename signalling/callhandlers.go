@@ -35,6 +35,9 @@ func (s *Session) handleInvite(req *request) (any, *verto.Error) {
 	if err != nil {
 		return nil, callError(d.CallID, verto.CauseNoRouteDestination, err.Error())
 	}
+	if handled, verr := s.routeInvite(req, r, d.CallID); handled {
+		return nil, verr
+	}
 	info := s.joinInfo(d)
 	role, verr := s.admit(r, d, info.Kind == room.KindScreen)
 	if verr != nil {

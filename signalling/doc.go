@@ -26,6 +26,9 @@
 //	memory release timer      1 per Server at most   the Server (wg: Shutdown stops it      fires once: collects and returns
 //	(AfterFunc)                                      or waits for it)                       free memory (releaseMemory)
 //	Shutdown's waiter         1 per Shutdown         Shutdown                               every session ended, or ctx
+//	Session.runRelay          1 per session relayed to the room's node (relay.go)
+//	                                                 Session.run (work WaitGroup)           the session's context, a relay socket error
+//	relay reader (relayRead)  1 per relayed session  runRelay, which waits for it           the relay socket closed
 //
 // The peer's own goroutines (media readers, RTCP, the Allocator) are listed
 // in package peer.

@@ -108,6 +108,7 @@ func (s *Session) handleLogin(req *request) (any, *verto.Error) {
 		return nil, nil
 	}
 	s.setUser(user, sessid)
+	s.loginParams = req.params
 	s.loginPIN, _ = p.LoginParams["pin"].(string)
 	s.log.Info("logged in", zap.String("role", user.Role.String()))
 	res := verto.LoginResult{Message: verto.MsgLoggedIn, Moderator: user.Role == room.RoleModerator}
@@ -116,7 +117,9 @@ func (s *Session) handleLogin(req *request) (any, *verto.Error) {
 	}
 	s.reply(req.id, res)
 	if old == nil {
-		s.reattach()
+		if !s.resumeRelay() { // relayed: the room's node reattaches
+			s.reattach()
+		}
 		return nil, nil
 	}
 	// The punted session detaches its calls as it stops; take them over

@@ -28,6 +28,7 @@ type Server struct {
 	rooms *room.Rooms
 	media *peer.Media
 	hub   *hub
+	relay relayState // cluster relaying (relay.go)
 
 	upgrader websocket.Upgrader
 	nextID   atomic.Uint64 // server-originated request ids, process-wide
@@ -82,6 +83,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "this endpoint speaks Verto over a websocket", http.StatusUpgradeRequired)
 		return
 	}
+	relayed, ok := s.relayedRequest(r)
+	if !ok {
+		http.Error(w, "wrong cluster secret", http.StatusForbidden)
+		return
+	}
 	if !s.enter() {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
@@ -94,6 +100,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	sess := newSession(s, conn, r.RemoteAddr)
 	sess.host = r.Host
+	sess.relayed = relayed
 	sess.run()
 }
 

@@ -79,6 +79,13 @@ type Session struct {
 	speed    *speedTest
 	host     string // the websocket request's Host (ICE server URLs)
 
+	// Cluster relaying (relay.go), owned by the loop: relayed marks a
+	// session another node relays here; relay, one this node relays to
+	// the room's node; loginParams are the login's, to log in there.
+	relayed     bool
+	relay       *relayLink
+	loginParams []byte
+
 	loginMu sync.Mutex // guards loginName for the Server's takeover check
 	login   string
 }
@@ -470,6 +477,10 @@ func (s *Session) punt() {
 }
 
 func (s *Session) handleFrame(frame []byte) {
+	if s.relay != nil {
+		s.relayFrame(frame)
+		return
+	}
 	if len(frame) > 0 && frame[0] == '#' && s.authed {
 		s.speedTest(frame)
 		return

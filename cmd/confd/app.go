@@ -40,6 +40,7 @@ type app struct {
 	api      *control.API       // nil while no API key is configured
 	recorder *recorder.Recorder // nil without recording.dir (recording.go)
 	whip     *whip.Server       // broadcasters and audiences (whip.go)
+	cluster  *clusterNode       // nil without cluster.redis (cluster.go)
 
 	// One port (oneport.go): the media network, the HTTPS port's sorter
 	// and the built-in TURN server (nil when off).
@@ -97,6 +98,7 @@ func newApp(cfg Config, log *zap.Logger) (*app, error) {
 			return nil, err
 		}
 	}
+	a.newCluster()
 	return a, nil
 }
 
@@ -130,7 +132,7 @@ func (a *app) handler() http.Handler {
 	r.Mount(control.Prefix, a.apiHandler())
 	a.whip.Mount(r)
 	r.Mount("/", frontend.New(frontend.Options{EmbedOrigins: a.cfg.Web.EmbedOrigins}))
-	return r
+	return a.clusterHandler(r)
 }
 
 func isUpgrade(r *http.Request) bool {
@@ -169,6 +171,9 @@ func (a *app) start() (bool, error) {
 			return false, err
 		}
 	}
+	if err := a.joinCluster(); err != nil {
+		return false, err
+	}
 	return a.freshCert, nil
 }
 
@@ -191,6 +196,7 @@ func (a *app) serveOn(name string, l net.Listener, h http.Handler) {
 // servers stop, the TURN server ends its allocations, and the media
 // sockets close.
 func (a *app) shutdown(ctx context.Context) {
+	a.drainCluster(ctx)
 	a.rooms.Close()
 	a.verto.Shutdown(ctx)
 	a.whip.Shutdown(ctx)
@@ -210,6 +216,7 @@ func (a *app) shutdown(ctx context.Context) {
 	a.wg.Wait()
 	a.closeOnePort()
 	a.media.Close()
+	a.leaveCluster(ctx)
 }
 
 // closeOnePort ends the TURN server and the HTTPS port's sorter.

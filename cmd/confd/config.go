@@ -48,6 +48,9 @@ type Config struct {
 
 	// Diagnostics, off by default (debug.go).
 	Debug DebugConfig `yaml:"debug"`
+
+	// Several nodes sharing the rooms (cluster.go).
+	Cluster ClusterConfig `yaml:"cluster"`
 }
 
 // WebConfig is the web client.
@@ -257,6 +260,9 @@ func (c *Config) validate() error {
 		return err
 	}
 	if err := c.validateRecording(); err != nil {
+		return err
+	}
+	if err := c.Cluster.validate(); err != nil {
 		return err
 	}
 	return c.SIP.validate()

@@ -117,6 +117,7 @@ func (a *app) writeMetrics(w *bufio.Writer) {
 	e.sample("confd_whip_sessions", float64(viewers), "kind", "whep")
 	a.writeRecordingMetrics(e)
 	a.writeOnePortMetrics(e)
+	a.writeClusterMetrics(e)
 }
 
 func (a *app) writeRoomMetrics(e *expo) {

@@ -233,7 +233,7 @@ func (p *Phone) Reinvite(ctx context.Context, dir string) (string, error) {
 	if res.StatusCode != 200 {
 		return "", &ResponseError{Code: res.StatusCode, Reason: res.Reason}
 	}
-	ack := sip.NewRequest(sip.ACK, p.sess.InviteRequest.Recipient)
+	ack := sip.NewRequest(sip.ACK, p.remoteTarget())
 	ack.AppendHeader(sip.HeaderClone(req.CSeq()))
 	ack.CSeq().MethodName = sip.ACK
 	return string(res.Body()), p.sess.WriteRequest(ack)

@@ -261,7 +261,7 @@ func (p *Phone) answered(ctx context.Context) error {
 	if err := loopbackContact(res); err != nil {
 		return err
 	}
-	ack := sip.NewRequest(sip.ACK, p.sess.InviteRequest.Recipient)
+	ack := sip.NewRequest(sip.ACK, p.remoteTarget())
 	if p.opts.LateOffer {
 		ack.SetBody(p.answerTo())
 		ack.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
@@ -346,6 +346,16 @@ func loopbackContact(res *sip.Response) error {
 		return fmt.Errorf("%w: confd's Contact is %s", ErrNotLoopback, ct.Address.String())
 	}
 	return nil
+}
+
+// remoteTarget is where the dialog's requests go (RFC 3261 §12.1.2): the
+// 200's Contact (it may name another node than the INVITE went to), else
+// the INVITE's Request-URI.
+func (p *Phone) remoteTarget() sip.Uri {
+	if ct := p.sess.InviteResponse.Contact(); ct != nil {
+		return *ct.Address.Clone()
+	}
+	return p.sess.InviteRequest.Recipient
 }
 
 // Answer is confd's SDP from the 200 OK.
