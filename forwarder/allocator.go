@@ -218,18 +218,31 @@ func (a *Allocator) Kick() {
 }
 
 // Run allocates every Interval and when kicked, until stop is closed.
+// While the subscriber has no slots (an audio-only member, a listener) it
+// only waits for a kick: SetSlots kicks it, and nothing else is to be
+// shared, so an idle member costs no wake-ups.
 func (a *Allocator) Run(stop <-chan struct{}) {
 	t := time.NewTicker(a.cfg.Interval)
 	defer t.Stop()
 	for {
 		a.Step(time.Now().UnixNano())
+		var tick <-chan time.Time
+		if a.hasSlots() {
+			tick = t.C
+		}
 		select {
 		case <-stop:
 			return
-		case <-t.C:
+		case <-tick:
 		case <-a.kick:
 		}
 	}
+}
+
+func (a *Allocator) hasSlots() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.slots) > 0
 }
 
 // slotInput is what one allocation knows of a slot.

@@ -98,3 +98,31 @@ func TestMicrophoneInDoesNotAllocate(t *testing.T) {
 type discardFrames struct{}
 
 func (discardFrames) WriteFrame([]byte) error { return nil }
+
+// TestPacerDoesNotAllocate: a packet that reaches the send-side estimator
+// without attributes (as every track's WriteRTP sends it) is handed on
+// with a pooled map, not a new one, and the map carries what the
+// estimator set in it down to the writer.
+func TestPacerDoesNotAllocate(t *testing.T) {
+	p := newDirectPacer()
+	var seen int
+	p.AddStream(7, interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
+		if a == nil {
+			t.Fatal("no attributes")
+		}
+		a.Set(0, uint8(3)) // as the estimator notes its extension ID
+		seen++
+		return len(payload), nil
+	}))
+	h := &rtp.Header{SSRC: 7}
+	payload := make([]byte, 100)
+	if a := testing.AllocsPerRun(1000, func() { _, _ = p.Write(h, payload, nil) }); a != 0 {
+		t.Errorf("%v allocations per packet, want 0", a)
+	}
+	if seen == 0 {
+		t.Fatal("nothing written")
+	}
+	if _, err := p.Write(&rtp.Header{SSRC: 8}, payload, nil); err == nil {
+		t.Error("a packet of an unknown SSRC was written")
+	}
+}

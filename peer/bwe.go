@@ -1,11 +1,14 @@
 package peer
 
 import (
+	"strings"
 	"sync"
 
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/interceptor/pkg/gcc"
+	"github.com/pion/interceptor/pkg/twcc"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
 
@@ -37,24 +40,74 @@ type bweHandoff struct {
 // interceptor must come before the one that numbers outgoing packets, so
 // that it sees their transport sequence numbers. Packets are not paced:
 // the forwarder already sends at the rate of the layers it picks, and a
-// pacer would queue (and copy) every packet.
+// pacer would queue (and copy) every packet; directPacer (pacer.go) hands
+// each on at once, with no lock across the write and no allocation.
 func configureBWE(me *webrtc.MediaEngine, reg *interceptor.Registry, h *bweHandoff) error {
 	f, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
 		return gcc.NewSendSideBWE(gcc.SendSideBWEInitialBitrate(bweInitial), gcc.SendSideBWEMinBitrate(bweMin),
-			gcc.SendSideBWEMaxBitrate(bweMax), gcc.SendSideBWEPacer(gcc.NewNoOpPacer()))
+			gcc.SendSideBWEMaxBitrate(bweMax), gcc.SendSideBWEPacer(newDirectPacer()))
 	})
 	if err != nil {
 		return err
 	}
 	f.OnNewPeerConnection(func(_ string, est cc.BandwidthEstimator) { h.last = est })
-	reg.Add(f)
-	if err := webrtc.ConfigureTWCCHeaderExtensionSender(me, reg); err != nil {
+	reg.Add(videoOnly{f})
+	// Transport-wide sequence numbers go on video alone, both ways: the
+	// estimate is what the slots share, and audio (one mix stream out, a
+	// microphone in, a few tens of kbit/s) neither adapts to it nor needs
+	// feedback. Numbering audio too would cost every mixed member a
+	// feedback clock (ten RTCP packets a second) and every mix packet the
+	// estimator's bookkeeping.
+	if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, webrtc.RTPCodecTypeVideo); err != nil {
 		return err
 	}
+	ext, err := twcc.NewHeaderExtensionInterceptor()
+	if err != nil {
+		return err
+	}
+	reg.Add(ext)
 	// Publishers get transport-wide CC feedback in turn: a browser sizes
 	// its simulcast encodings by its own send-side estimate, which without
 	// feedback stays at its start value and leaves the large layer off.
-	return webrtc.ConfigureTWCCSender(me, reg)
+	me.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBTransportCC}, webrtc.RTPCodecTypeVideo)
+	gen, err := twcc.NewSenderInterceptor()
+	if err != nil {
+		return err
+	}
+	reg.Add(gen)
+	return nil
+}
+
+// videoOnly puts the send-side estimator in the way of video streams
+// alone: an audio stream's packets carry no transport-wide sequence
+// number, so the estimator could only keep a record of them that no
+// feedback ever answers.
+type videoOnly struct{ inner interceptor.Factory }
+
+// NewInterceptor implements interceptor.Factory.
+func (f videoOnly) NewInterceptor(id string) (interceptor.Interceptor, error) {
+	in, err := f.inner.NewInterceptor(id)
+	if err != nil {
+		return nil, err
+	}
+	return videoOnlyInterceptor{in}, nil
+}
+
+type videoOnlyInterceptor struct{ interceptor.Interceptor }
+
+// BindLocalStream passes audio streams by.
+func (v videoOnlyInterceptor) BindLocalStream(info *interceptor.StreamInfo, w interceptor.RTPWriter) interceptor.RTPWriter {
+	if !strings.HasPrefix(strings.ToLower(info.MimeType), "video/") {
+		return w
+	}
+	return v.Interceptor.BindLocalStream(info, w)
+}
+
+// UnbindLocalStream implements interceptor.Interceptor.
+func (v videoOnlyInterceptor) UnbindLocalStream(info *interceptor.StreamInfo) {
+	if strings.HasPrefix(strings.ToLower(info.MimeType), "video/") {
+		v.Interceptor.UnbindLocalStream(info)
+	}
 }
 
 // downlink is one PeerConnection's bandwidth estimate and the Allocator

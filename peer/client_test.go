@@ -134,6 +134,9 @@ type client struct {
 
 	mic   *webrtc.TrackLocalStaticSample
 	video *webrtc.TrackLocalStaticRTP
+	// dropEvery, when set before start, leaves out every dropEvery-th
+	// camera packet (a lossy uplink).
+	dropEvery int
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -302,13 +305,16 @@ func (c *client) start() {
 		src := forwardertest.NewVP8Source(forwardertest.VP8Config{SSRC: c.cam, KeyframeInterval: 25, FPS: 25, FrameBytes: 1200})
 		tick := time.NewTicker(40 * time.Millisecond)
 		defer tick.Stop()
-		for {
+		for sent := 0; ; {
 			select {
 			case <-c.stop:
 				return
 			case <-tick.C:
 			}
 			for _, raw := range src.NextFrame() {
+				if sent++; c.dropEvery > 0 && sent%c.dropEvery == 0 {
+					continue
+				}
 				_, _ = c.video.Write(raw)
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/logging"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/transport/v4"
@@ -138,10 +139,17 @@ func newInterceptors(me *webrtc.MediaEngine, bwe *bweHandoff) (*interceptor.Regi
 	if err != nil {
 		return nil, err
 	}
-	reg.Add(gen)
-	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
+	reg.Add(lazyNACKFactory{gen})
+	rr, err := report.NewReceiverInterceptor()
+	if err != nil {
 		return nil, err
 	}
+	reg.Add(quietReceiverReports{rr})
+	sr, err := report.NewSenderInterceptor()
+	if err != nil {
+		return nil, err
+	}
+	reg.Add(sr)
 	if err := configureBWE(me, reg, bwe); err != nil {
 		return nil, err
 	}
