@@ -223,7 +223,7 @@ func (cn *clusterNode) place(ctx context.Context, number string) (*cluster.Node,
 	}
 	n, err := c.Place(ctx, number)
 	if err != nil {
-		return nil, err
+		return nil, cn.refusal(number, err)
 	}
 	if n.ID == c.Self() {
 		return nil, nil
@@ -239,10 +239,28 @@ func (cn *clusterNode) where(ctx context.Context, number string) (*cluster.Node,
 		return nil, errNotRegistered
 	}
 	n, ok, err := c.Where(ctx, number)
-	if err != nil || !ok || n.ID == c.Self() {
-		return nil, err
+	if err != nil {
+		return nil, cn.refusal(number, err)
+	}
+	if !ok || n.ID == c.Self() {
+		return nil, nil
 	}
 	return &n, nil
+}
+
+// errNotPlaced is what a client is told when its room cannot be placed
+// for another reason than the registry.
+var errNotPlaced = errors.New("cluster: the room cannot be placed now")
+
+// refusal is the cause a client is given for a join the cluster cannot
+// route: what kind of failure, never the registry's own error (its
+// address and Redis's words), which goes to the log.
+func (cn *clusterNode) refusal(number string, err error) error {
+	cn.a.log.Warn("a join cannot be routed", zap.String("room", number), zap.Error(err))
+	if errors.Is(err, cluster.ErrUnavailable) {
+		return cluster.ErrUnavailable
+	}
+	return errNotPlaced
 }
 
 // routeVerto is the Verto endpoint's router: the websocket URL of the
@@ -267,7 +285,7 @@ func (cn *clusterNode) routeWebSocket(ctx context.Context, number, path string) 
 	}
 	u, err := url.Parse(n.Advertise)
 	if err != nil {
-		return "", fmt.Errorf("node %s advertises %q: %w", n.ID, n.Advertise, err)
+		return "", cn.refusal(number, fmt.Errorf("node %s advertises %q: %w", n.ID, n.Advertise, err))
 	}
 	u.Scheme = map[string]string{"https": "wss"}[u.Scheme]
 	if u.Scheme == "" {
@@ -285,7 +303,7 @@ func (cn *clusterNode) routeSIP(ctx context.Context, number string) (string, err
 		return "", err
 	}
 	if n.SIP == "" {
-		return "", fmt.Errorf("room %s lives on node %s, which takes no SIP", number, n.ID)
+		return "", cn.refusal(number, fmt.Errorf("room %s lives on node %s, which takes no SIP", number, n.ID))
 	}
 	return n.SIP, nil
 }
