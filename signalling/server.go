@@ -43,6 +43,7 @@ type Server struct {
 	mu       sync.Mutex
 	sessions map[string]*Session // by sessid, logged-in sessions only
 	detached map[string][]*Call  // by sessid: answered calls waiting for a reconnect
+	stopping bool                // Shutdown has begun: a lost session's calls end at once
 	calls    map[*Call]struct{}  // every live call, for shutdown
 	idle     chan struct{}       // closed when calls becomes empty during shutdown
 
@@ -276,6 +277,11 @@ func freeMemory() {
 // session with the same sessid takes it back within the attach window.
 func (s *Server) detach(sessid string, c *Call) {
 	s.mu.Lock()
+	if s.stopping { // no session will come back for it
+		s.mu.Unlock()
+		c.end(verto.CauseSystemShutdown)
+		return
+	}
 	defer s.mu.Unlock()
 	s.detached[sessid] = append(s.detached[sessid], c)
 	// Set under the lock: takeDetached stops it, possibly at once.
@@ -319,6 +325,22 @@ func (s *Server) takeDetached(sessid string) []*Call {
 // ctx), then closes every session, flushing what is queued, and waits for
 // its goroutines.
 func (s *Server) Shutdown(ctx context.Context) {
+	// Calls waiting in their attach window end now: no session will take
+	// them back, and their timers must not outlive the server.
+	s.mu.Lock()
+	s.stopping = true
+	var parked []*Call
+	for sessid, list := range s.detached {
+		for _, c := range list {
+			c.detachTimer.Stop() // one that fired already finds nothing to undetach
+			parked = append(parked, c)
+		}
+		delete(s.detached, sessid)
+	}
+	s.mu.Unlock()
+	for _, c := range parked {
+		c.end(verto.CauseSystemShutdown)
+	}
 	s.mu.Lock()
 	idle := make(chan struct{})
 	if len(s.calls) == 0 {
