@@ -28,7 +28,7 @@ func wantedSenders(offer string) (audio, video int, sendsAudio bool, err error) 
 		if m.MediaName.Port.Value == 0 {
 			continue
 		}
-		recv, send := directions(m)
+		recv, send := Directions(m)
 		if m.MediaName.Media == "audio" && send {
 			sendsAudio = true
 		}
@@ -45,8 +45,10 @@ func wantedSenders(offer string) (audio, video int, sendsAudio bool, err error) 
 	return min(audio, 1), video, sendsAudio, nil
 }
 
-// directions says whether the client receives and sends on m.
-func directions(m *sdp.MediaDescription) (recv, send bool) {
+// Directions says whether the client (the offerer) receives and sends on
+// m, from its direction attribute (RFC 3264 §5.1; sendrecv when it has
+// none).
+func Directions(m *sdp.MediaDescription) (recv, send bool) {
 	for _, a := range m.Attributes {
 		switch a.Key {
 		case "sendonly":

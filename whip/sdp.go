@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/pion/sdp/v3"
+
+	"github.com/confd/confd/peer"
 )
 
 // Why an offer is refused before any PeerConnection is made.
@@ -30,7 +32,7 @@ func checkOffer(offer string, publish bool) error {
 		if m.MediaName.Port.Value == 0 {
 			continue
 		}
-		recv, send := directions(m)
+		recv, send := peer.Directions(m)
 		if (publish && !send) || (!publish && !recv) {
 			continue
 		}
@@ -48,23 +50,6 @@ func checkOffer(offer string, publish bool) error {
 }
 
 var errBadSDP = errors.New("malformed SDP")
-
-// directions says whether the offerer receives and sends on m.
-func directions(m *sdp.MediaDescription) (recv, send bool) {
-	for _, a := range m.Attributes {
-		switch a.Key {
-		case "sendonly":
-			return false, true
-		case "inactive":
-			return false, false
-		case "recvonly":
-			return true, false
-		case "sendrecv":
-			return true, true
-		}
-	}
-	return true, true
-}
 
 // sdpFrag is a trickle-ice-sdpfrag body (RFC 8840, as WHIP's PATCH uses
 // it): the ICE credentials, when given, and the candidates, each with the
