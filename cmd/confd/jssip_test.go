@@ -126,46 +126,6 @@ func (h *jssipHarness) fatalf(format string, args ...any) {
 	h.t.Fatalf(format+"\nharness stderr:\n%s", append(args, log)...)
 }
 
-// laMember is a JsSIP member's live-array row as a Verto client sees it.
-type laMember struct {
-	action, name string
-	muted        bool
-}
-
-// watchLiveArray waits for a live-array event of c's that until accepts.
-func watchLiveArray(ctx context.Context, c *vertotest.Client, until func(laMember) bool) error {
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case raw := <-c.Events():
-			var ev struct {
-				EventChannel string `json:"eventChannel"`
-				Data         struct {
-					Action string `json:"action"`
-					Data   []any  `json:"data"`
-				} `json:"data"`
-			}
-			if json.Unmarshal(raw, &ev) != nil || !strings.HasPrefix(ev.EventChannel, "conference-liveArray.") {
-				continue
-			}
-			row := laMember{action: ev.Data.Action}
-			if len(ev.Data.Data) >= 5 {
-				row.name, _ = ev.Data.Data[2].(string)
-				var st struct {
-					Audio struct{ Muted bool } `json:"audio"`
-				}
-				if s, ok := ev.Data.Data[4].(string); ok && json.Unmarshal([]byte(s), &st) == nil {
-					row.muted = st.Audio.Muted
-				}
-			}
-			if until(row) {
-				return nil
-			}
-		}
-	}
-}
-
 // TestJsSIPCallsRoom: JsSIP 3.x from npm, in headless Chromium with a
 // fake camera and a 660 Hz microphone, registers as 1000 over
 // wss://127.0.0.1 with confd's self-signed certificate and calls 3500,
@@ -226,7 +186,7 @@ func TestJsSIPCallsRoom(t *testing.T) {
 		t.Fatalf("recorded at %d Hz, want %d", media.Heard.SampleRate, mixer.SampleRate)
 	}
 	judgeTone(t, "the JsSIP user", pionHz, vertotest.ToneLevelBlocks(media.Heard.samples(), pionHz), true)
-	if err := watchLiveArray(ctx, vc, func(r laMember) bool { return r.name == "JsSIP Tester" }); err != nil {
+	if err := liveArrayRows(ctx, vc, func(r laRow) bool { return r.name == "JsSIP Tester" }); err != nil {
 		t.Fatal("the live array never showed the JsSIP member by its display name")
 	}
 	listen(ctx, t, pion)
@@ -234,7 +194,7 @@ func TestJsSIPCallsRoom(t *testing.T) {
 
 	h.send("dtmf *6")
 	h.await(ctx, "dtmf")
-	if err := watchLiveArray(ctx, vc, func(r laMember) bool { return r.name == "JsSIP Tester" && r.muted }); err != nil {
+	if err := liveArrayRows(ctx, vc, func(r laRow) bool { return r.name == "JsSIP Tester" && r.muted }); err != nil {
 		t.Fatal("*6 as RFC 4733 never muted the JsSIP member in the live array")
 	}
 
@@ -242,7 +202,7 @@ func TestJsSIPCallsRoom(t *testing.T) {
 	if ev := h.await(ctx, "ended"); ev.Originator != "local" {
 		t.Errorf("ended by %q, want local", ev.Originator)
 	}
-	if err := watchLiveArray(ctx, vc, func(r laMember) bool { return r.action == "del" }); err != nil {
+	if err := liveArrayRows(ctx, vc, func(r laRow) bool { return r.action == "del" }); err != nil {
 		t.Fatal("the live array never dropped the JsSIP member after its BYE")
 	}
 

@@ -37,6 +37,7 @@ func withWHIP(c *Config) {
 // laRow is a live-array event as a Verto client receives it.
 type laRow struct {
 	action, name, kind string
+	muted              bool
 }
 
 // liveArrayRows decodes the live-array events among c's events.
@@ -60,10 +61,11 @@ func liveArrayRows(ctx context.Context, c *vertotest.Client, until func(laRow) b
 			if len(ev.Data.Data) >= 5 {
 				row.name, _ = ev.Data.Data[2].(string)
 				var st struct {
+					Audio struct{ Muted bool } `json:"audio"`
 					Confd struct{ Kind string } `json:"confd"`
 				}
 				if s, ok := ev.Data.Data[4].(string); ok && json.Unmarshal([]byte(s), &st) == nil {
-					row.kind = st.Confd.Kind
+					row.kind, row.muted = st.Confd.Kind, st.Audio.Muted
 				}
 			}
 			if until(row) {
