@@ -61,7 +61,7 @@ func liveArrayRows(ctx context.Context, c *vertotest.Client, until func(laRow) b
 			if len(ev.Data.Data) >= 5 {
 				row.name, _ = ev.Data.Data[2].(string)
 				var st struct {
-					Audio struct{ Muted bool } `json:"audio"`
+					Audio struct{ Muted bool }  `json:"audio"`
 					Confd struct{ Kind string } `json:"confd"`
 				}
 				if s, ok := ev.Data.Data[4].(string); ok && json.Unmarshal([]byte(s), &st) == nil {
