@@ -2,8 +2,6 @@ package dialin_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -13,10 +11,10 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/gorilla/websocket"
-	"github.com/icholy/digest"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/confd/confd/dialin"
+	"github.com/confd/confd/dialin/dialintest"
 	"github.com/confd/confd/peer"
 	"github.com/confd/confd/room"
 	"github.com/confd/confd/signalling/vertotest"
@@ -54,156 +52,12 @@ func newWSHarnessWith(t *testing.T, mutate func(*dialin.Config), setup func(*dia
 	return &wsHarness{harness: h, url: "ws" + strings.TrimPrefix(web.URL, "http")}
 }
 
-// wsPhone is a SIP user agent on a websocket: it writes requests as text
-// and reads what confd sends, as JsSIP does.
-type wsPhone struct {
-	t      *testing.T
-	conn   *websocket.Conn
-	callID string
-	tag    string
-	cseq   int
-	in     chan sip.Message
-}
-
-func (h *wsHarness) dial(t *testing.T, hdr http.Header) *wsPhone {
+// dial opens a SIP websocket to the harness. gorilla fragments what does
+// not fit its write buffer: at 1 KB, a REGISTER goes in one frame and an
+// INVITE with its offer in several, which confd reassembles (wsframe.go).
+func (h *wsHarness) dial(t *testing.T, hdr http.Header) *dialintest.WSPhone {
 	t.Helper()
-	// gorilla fragments what does not fit its write buffer: at 1 KB, a
-	// REGISTER goes in one frame and an INVITE with its offer in several,
-	// which confd reassembles (wsframe.go).
-	d := websocket.Dialer{Subprotocols: []string{"sip"}, WriteBufferSize: 1024}
-	conn, res, err := d.Dial(h.url, hdr)
-	if err != nil {
-		t.Fatalf("dial: %v (%v)", err, res)
-	}
-	if res.Header.Get("Sec-WebSocket-Protocol") != "sip" {
-		t.Fatalf("subprotocol %q, want sip", res.Header.Get("Sec-WebSocket-Protocol"))
-	}
-	p := &wsPhone{t: t, conn: conn, callID: token(), tag: token(), in: make(chan sip.Message, 16)}
-	go func() {
-		defer close(p.in)
-		for {
-			_, b, err := conn.ReadMessage()
-			if err != nil {
-				return
-			}
-			if m, err := sip.ParseMessage(b); err == nil {
-				p.in <- m
-			}
-		}
-	}()
-	t.Cleanup(func() { _ = conn.Close() })
-	return p
-}
-
-func token() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-// send writes a request: method to uri, with extra header lines and body.
-func (p *wsPhone) send(method, uri, toTag string, extra []string, body string) {
-	p.t.Helper()
-	p.raw(p.message(method, uri, toTag, extra, body))
-}
-
-// message is the request send writes.
-func (p *wsPhone) message(method, uri, toTag string, extra []string, body string) string {
-	p.cseq++
-	if method == "ACK" || method == "CANCEL" {
-		p.cseq--
-	}
-	to := "<" + uri + ">"
-	if toTag != "" {
-		to += ";tag=" + toTag
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s SIP/2.0\r\n", method, uri)
-	fmt.Fprintf(&b, "Via: SIP/2.0/WSS df7jal23ls0d.invalid;branch=z9hG4bK%s\r\n", token())
-	fmt.Fprintf(&b, "Max-Forwards: 69\r\nTo: %s\r\nFrom: \"Alice Web\" <sip:1000@confd>;tag=%s\r\n", to, p.tag)
-	fmt.Fprintf(&b, "Call-ID: %s\r\nCSeq: %d %s\r\n", p.callID, p.cseq, method)
-	b.WriteString("Contact: <sip:alice@df7jal23ls0d.invalid;transport=ws>\r\n")
-	for _, l := range extra {
-		b.WriteString(l + "\r\n")
-	}
-	if body != "" {
-		b.WriteString("Content-Type: application/sdp\r\n")
-	}
-	fmt.Fprintf(&b, "Content-Length: %d\r\n\r\n%s", len(body), body)
-	return b.String()
-}
-
-func (p *wsPhone) raw(msg string) {
-	p.t.Helper()
-	if err := p.conn.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
-		p.t.Fatal(err)
-	}
-}
-
-// final waits for the next final response (provisional ones skipped).
-func (p *wsPhone) final() *sip.Response {
-	p.t.Helper()
-	t := time.NewTimer(30 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case m, ok := <-p.in:
-			if !ok {
-				p.t.Fatal("the websocket closed")
-			}
-			if res, ok := m.(*sip.Response); ok && res.StatusCode >= 200 {
-				return res
-			}
-		case <-t.C:
-			p.t.Fatal("no final response")
-		}
-	}
-}
-
-// request waits for a request from confd.
-func (p *wsPhone) request() *sip.Request {
-	p.t.Helper()
-	t := time.NewTimer(30 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case m, ok := <-p.in:
-			if !ok {
-				p.t.Fatal("the websocket closed")
-			}
-			if req, ok := m.(*sip.Request); ok {
-				return req
-			}
-		case <-t.C:
-			p.t.Fatal("no request from confd")
-		}
-	}
-}
-
-// authorize answers res's challenge for login.
-func authorize(t *testing.T, res *sip.Response, method, uri, login, password string) string {
-	t.Helper()
-	h := res.GetHeader("WWW-Authenticate")
-	if h == nil {
-		t.Fatalf("%d without a challenge", res.StatusCode)
-	}
-	chal, err := digest.ParseChallenge(h.Value())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cred, err := digest.Digest(chal, digest.Options{Method: method, URI: uri, Username: login, Password: password, Cnonce: token(), Count: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return "Authorization: " + cred.String()
-}
-
-func (p *wsPhone) alive() {
-	p.t.Helper()
-	p.send("OPTIONS", "sip:confd", "", nil, "")
-	if res := p.final(); res.StatusCode != 200 {
-		p.t.Fatalf("OPTIONS: %d, want 200 (the session alive)", res.StatusCode)
-	}
+	return dialintest.DialWS(t, h.url, hdr, 1024)
 }
 
 // TestWebSocketRegister: REGISTER over a websocket is challenged, then
@@ -215,18 +69,18 @@ func TestWebSocketRegister(t *testing.T) {
 	p := h.dial(t, nil)
 	const uri = "sip:confd"
 	reg := func(login string, extra ...string) *sip.Response {
-		p.send("REGISTER", "sip:"+login+"@confd", "", append([]string{"Expires: 120"}, extra...), "")
-		return p.final()
+		p.Send("REGISTER", "sip:"+login+"@confd", "", append([]string{"Expires: 120"}, extra...), "")
+		return p.Final()
 	}
 	res := reg("1000")
 	if res.StatusCode != 401 {
 		t.Fatalf("unauthenticated REGISTER: %d, want 401", res.StatusCode)
 	}
-	if got := reg("1000", authorize(t, res, "REGISTER", uri, "1000", "wrong")); got.StatusCode != 403 {
+	if got := reg("1000", dialintest.Authorize(t, res, "REGISTER", uri, "1000", "wrong")); got.StatusCode != 403 {
 		t.Fatalf("wrong password: %d, want 403", got.StatusCode)
 	}
 	res = reg("1000")
-	ok := reg("1000", authorize(t, res, "REGISTER", uri, "1000", "1234"))
+	ok := reg("1000", dialintest.Authorize(t, res, "REGISTER", uri, "1000", "1234"))
 	if ok.StatusCode != 200 {
 		t.Fatalf("REGISTER: %d, want 200", ok.StatusCode)
 	}
@@ -237,19 +91,19 @@ func TestWebSocketRegister(t *testing.T) {
 		t.Fatalf("bindings %v, want one", b)
 	}
 	res = reg("2000")
-	if got := reg("2000", authorize(t, res, "REGISTER", uri, "1000", "1234")); got.StatusCode != 403 {
+	if got := reg("2000", dialintest.Authorize(t, res, "REGISTER", uri, "1000", "1234")); got.StatusCode != 403 {
 		t.Fatalf("1000 registering 2000: %d, want 403", got.StatusCode)
 	}
 	res = reg("1000")
-	if got := reg("1000", authorize(t, res, "REGISTER", uri, "1000", "1234"), "Contact: <sip:x@y.invalid;transport=ws>;expires=5"); got.StatusCode != 423 || got.GetHeader("Min-Expires") == nil {
+	if got := reg("1000", dialintest.Authorize(t, res, "REGISTER", uri, "1000", "1234"), "Contact: <sip:x@y.invalid;transport=ws>;expires=5"); got.StatusCode != 423 || got.GetHeader("Min-Expires") == nil {
 		t.Fatalf("expires=5: %d, want 423 with Min-Expires", got.StatusCode)
 	}
 	res = reg("1000")
-	p.send("REGISTER", "sip:1000@confd", "", []string{"Expires: 0", authorize(t, res, "REGISTER", uri, "1000", "1234")}, "")
-	if got := p.final(); got.StatusCode != 200 || len(h.srv.Registered("1000")) != 0 {
+	p.Send("REGISTER", "sip:1000@confd", "", []string{"Expires: 0", dialintest.Authorize(t, res, "REGISTER", uri, "1000", "1234")}, "")
+	if got := p.Final(); got.StatusCode != 200 || len(h.srv.Registered("1000")) != 0 {
 		t.Fatalf("unregister: %d, bindings %v", got.StatusCode, h.srv.Registered("1000"))
 	}
-	p.alive()
+	p.Alive()
 }
 
 // TestWebSocketRefusals: what a browser gets wrong is answered and the
@@ -261,51 +115,51 @@ func TestWebSocketRefusals(t *testing.T) {
 	h := newWSHarness(t, func(c *dialin.Config) { c.AllowGuests = true })
 	p := h.dial(t, nil)
 
-	p.raw("hello, this is not SIP")
-	p.alive() // the next message is OPTIONS' 200: nothing came for the garbage
+	p.Raw("hello, this is not SIP")
+	p.Alive() // the next message is OPTIONS' 200: nothing came for the garbage
 
-	p.raw("OPTIONS sip:confd SIP/2.0\r\nVia: SIP/2.0/WSS x.invalid;branch=z9hG4bKbad1\r\nTo: <sip:confd>\r\n" +
+	p.Raw("OPTIONS sip:confd SIP/2.0\r\nVia: SIP/2.0/WSS x.invalid;branch=z9hG4bKbad1\r\nTo: <sip:confd>\r\n" +
 		"From: <sip:a@confd>;tag=1\r\nCall-ID: bad1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 12\r\n\r\n")
-	if res := p.final(); res.StatusCode != 400 {
+	if res := p.Final(); res.StatusCode != 400 {
 		t.Fatalf("a body shorter than its Content-Length: %d, want 400", res.StatusCode)
 	}
-	p.alive()
+	p.Alive()
 
 	offer := webrtcOffer(t, true)
-	p.send("INVITE", "sip:9999@confd", "", nil, offer)
-	if res := p.final(); res.StatusCode != 404 {
+	p.Send("INVITE", "sip:9999@confd", "", nil, offer)
+	if res := p.Final(); res.StatusCode != 404 {
 		t.Fatalf("unknown room: %d, want 404", res.StatusCode)
 	}
-	p.send("ACK", "sip:9999@confd", "", nil, "")
-	p.callID = token()
-	p.send("INVITE", "sip:3500@confd", "", nil, "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n")
-	if res := p.final(); res.StatusCode != 488 {
+	p.Send("ACK", "sip:9999@confd", "", nil, "")
+	p.CallID = dialintest.Token()
+	p.Send("INVITE", "sip:3500@confd", "", nil, "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n")
+	if res := p.Final(); res.StatusCode != 488 {
 		t.Fatalf("plain RTP offer: %d, want 488", res.StatusCode)
 	}
-	p.send("ACK", "sip:3500@confd", "", nil, "")
-	p.callID = token()
-	p.send("INVITE", "sip:3500@confd", "", nil, "this is no SDP")
-	if res := p.final(); res.StatusCode != 488 {
+	p.Send("ACK", "sip:3500@confd", "", nil, "")
+	p.CallID = dialintest.Token()
+	p.Send("INVITE", "sip:3500@confd", "", nil, "this is no SDP")
+	if res := p.Final(); res.StatusCode != 488 {
 		t.Fatalf("garbage SDP: %d, want 488", res.StatusCode)
 	}
-	p.send("ACK", "sip:3500@confd", "", nil, "")
-	p.alive()
+	p.Send("ACK", "sip:3500@confd", "", nil, "")
+	p.Alive()
 
 	// An account's login must authenticate, even where guests may call.
-	p.callID = token()
-	p.send("INVITE", "sip:3500@confd", "", []string{"Authorization: Digest username=\"1000\", realm=\"confd\", nonce=\"x\", uri=\"sip:3500@confd\", response=\"0\""}, offer)
-	res := p.final()
+	p.CallID = dialintest.Token()
+	p.Send("INVITE", "sip:3500@confd", "", []string{"Authorization: Digest username=\"1000\", realm=\"confd\", nonce=\"x\", uri=\"sip:3500@confd\", response=\"0\""}, offer)
+	res := p.Final()
 	if res.StatusCode != 401 {
 		t.Fatalf("a stale nonce: %d, want 401", res.StatusCode)
 	}
-	p.send("ACK", "sip:3500@confd", "", nil, "")
-	p.callID = token()
-	p.send("INVITE", "sip:3500@confd", "", []string{authorize(t, res, "INVITE", "sip:3500@confd", "1000", "nope")}, offer)
-	if res := p.final(); res.StatusCode != 403 {
+	p.Send("ACK", "sip:3500@confd", "", nil, "")
+	p.CallID = dialintest.Token()
+	p.Send("INVITE", "sip:3500@confd", "", []string{dialintest.Authorize(t, res, "INVITE", "sip:3500@confd", "1000", "nope")}, offer)
+	if res := p.Final(); res.StatusCode != 403 {
 		t.Fatalf("wrong password: %d, want 403", res.StatusCode)
 	}
-	p.send("ACK", "sip:3500@confd", "", nil, "")
-	p.alive()
+	p.Send("ACK", "sip:3500@confd", "", nil, "")
+	p.Alive()
 
 	d := websocket.Dialer{Subprotocols: []string{"sip"}}
 	if _, res, err := d.Dial(h.url, http.Header{"Origin": {"https://evil.example"}}); err == nil || res == nil || res.StatusCode != 403 {
@@ -394,19 +248,19 @@ func TestWebSocketCall(t *testing.T) {
 	uri := "sip:3500@confd"
 	pc, _ := newClientPC(t, true)
 	offer := pc.LocalDescription().SDP
-	p.send("INVITE", uri, "", nil, offer)
-	res := p.final()
+	p.Send("INVITE", uri, "", nil, offer)
+	res := p.Final()
 	if res.StatusCode != 401 {
 		t.Fatalf("INVITE: %d, want 401", res.StatusCode)
 	}
-	p.send("ACK", uri, "", nil, "")
-	p.send("INVITE", uri, "", []string{authorize(t, res, "INVITE", uri, "1000", "1234")}, offer)
-	res = p.final()
+	p.Send("ACK", uri, "", nil, "")
+	p.Send("INVITE", uri, "", []string{dialintest.Authorize(t, res, "INVITE", uri, "1000", "1234")}, offer)
+	res = p.Final()
 	if res.StatusCode != 200 {
 		t.Fatalf("INVITE: %d, want 200", res.StatusCode)
 	}
 	toTag, _ := res.To().Params.Get("tag")
-	p.send("ACK", uri, toTag, nil, "")
+	p.Send("ACK", uri, toTag, nil, "")
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(res.Body())}); err != nil {
 		t.Fatal(err)
 	}
@@ -418,13 +272,13 @@ func TestWebSocketCall(t *testing.T) {
 		t.Fatalf("row %+v, want an unmuted browser", row)
 	}
 
-	p.info(uri, toTag, "")
-	if res := p.final(); res.StatusCode != 415 {
+	p.Info(uri, toTag, "")
+	if res := p.Final(); res.StatusCode != 415 {
 		t.Fatalf("INFO without a key: %d, want 415", res.StatusCode)
 	}
 	for _, d := range []string{"*", "6"} {
-		p.info(uri, toTag, "Signal="+d+"\r\nDuration=160\r\n")
-		if res := p.final(); res.StatusCode != 200 {
+		p.Info(uri, toTag, "Signal="+d+"\r\nDuration=160\r\n")
+		if res := p.Final(); res.StatusCode != 200 {
 			t.Fatalf("INFO %s: %d", d, res.StatusCode)
 		}
 	}
@@ -433,13 +287,13 @@ func TestWebSocketCall(t *testing.T) {
 	// Hold: a re-INVITE whose audio is sendonly; unhold by UPDATE with
 	// the first offer again.
 	reoffer := func(method, sdp string) {
-		p.send(method, uri, toTag, nil, sdp)
-		res := p.final()
+		p.Send(method, uri, toTag, nil, sdp)
+		res := p.Final()
 		if res.StatusCode != 200 || !strings.Contains(string(res.Body()), "m=audio") {
 			t.Fatalf("%s: %d %q, want 200 with an answer", method, res.StatusCode, res.Body())
 		}
 		if method == "INVITE" {
-			p.send("ACK", uri, toTag, nil, "")
+			p.Send("ACK", uri, toTag, nil, "")
 		}
 	}
 	audio, rest, _ := strings.Cut(offer, "m=video")
@@ -448,8 +302,8 @@ func TestWebSocketCall(t *testing.T) {
 	reoffer("UPDATE", offer)
 	wsRow(t, h, "3500", func(r room.Row) bool { return r.Name == "Alice Web" && !r.Held })
 
-	p.send("BYE", uri, toTag, nil, "")
-	if res := p.final(); res.StatusCode != 200 {
+	p.Send("BYE", uri, toTag, nil, "")
+	if res := p.Final(); res.StatusCode != 200 {
 		t.Fatalf("BYE: %d", res.StatusCode)
 	}
 	r, _ := h.rooms.Lookup("3500")
@@ -458,42 +312,32 @@ func TestWebSocketCall(t *testing.T) {
 	}
 
 	// The room hangs up: a moderator's kick reaches the browser as BYE.
-	p.callID, p.tag = token(), token()
+	p.CallID, p.Tag = dialintest.Token(), dialintest.Token()
 	pc2, _ := newClientPC(t, false)
-	p.send("INVITE", uri, "", nil, pc2.LocalDescription().SDP)
-	res = p.final()
-	p.send("ACK", uri, "", nil, "")
-	p.send("INVITE", uri, "", []string{authorize(t, res, "INVITE", uri, "1000", "1234")}, pc2.LocalDescription().SDP)
-	if res = p.final(); res.StatusCode != 200 {
+	p.Send("INVITE", uri, "", nil, pc2.LocalDescription().SDP)
+	res = p.Final()
+	p.Send("ACK", uri, "", nil, "")
+	p.Send("INVITE", uri, "", []string{dialintest.Authorize(t, res, "INVITE", uri, "1000", "1234")}, pc2.LocalDescription().SDP)
+	if res = p.Final(); res.StatusCode != 200 {
 		t.Fatalf("second INVITE: %d", res.StatusCode)
 	}
 	if strings.Contains(string(res.Body()), "m=video") {
 		t.Fatalf("an audio-only offer got video in the answer")
 	}
 	toTag, _ = res.To().Params.Get("tag")
-	p.send("ACK", uri, toTag, nil, "")
+	p.Send("ACK", uri, toTag, nil, "")
 	row = wsRow(t, h, "3500", func(r room.Row) bool { return r.Name == "Alice Web" })
 	if _, err := r.Operate("test", room.Command{Name: "kick", Target: row.ID}); err != nil {
 		t.Fatal(err)
 	}
-	bye := p.request()
+	bye := p.Request()
 	if bye.Method != sip.BYE {
 		t.Fatalf("confd sent %s, want BYE", bye.Method)
 	}
-	_ = p.conn.WriteMessage(websocket.TextMessage, []byte(sip.NewResponseFromRequest(bye, 200, "OK", nil).String()))
+	p.Raw(sip.NewResponseFromRequest(bye, 200, "OK", nil).String())
 	if err := vertotest.WaitFor(doneIn(30*time.Second), func() bool { return h.srv.Calls() == 0 }); err != nil {
 		t.Fatalf("%d calls left after the kick", h.srv.Calls())
 	}
-}
-
-// info sends a SIP INFO with a dtmf-relay body.
-func (p *wsPhone) info(uri, toTag, body string) {
-	p.t.Helper()
-	p.cseq++
-	msg := fmt.Sprintf("INFO %s SIP/2.0\r\nVia: SIP/2.0/WSS df7jal23ls0d.invalid;branch=z9hG4bK%s\r\nMax-Forwards: 69\r\n"+
-		"To: <%s>;tag=%s\r\nFrom: \"Alice Web\" <sip:1000@confd>;tag=%s\r\nCall-ID: %s\r\nCSeq: %d INFO\r\n"+
-		"Content-Type: application/dtmf-relay\r\nContent-Length: %d\r\n\r\n%s", uri, token(), uri, toTag, p.tag, p.callID, p.cseq, len(body), body)
-	p.raw(msg)
 }
 
 // TestWebSocketPIN: a browser calling a room with a PIN is answered and
@@ -505,34 +349,34 @@ func TestWebSocketPIN(t *testing.T) {
 	uri := "sip:3600@confd"
 	pc, _ := newClientPC(t, false)
 	offer := pc.LocalDescription().SDP
-	p.send("INVITE", uri, "", nil, offer)
-	res := p.final()
-	p.send("ACK", uri, "", nil, "")
-	p.send("INVITE", uri, "", []string{authorize(t, res, "INVITE", uri, "1000", "1234")}, offer)
-	if res = p.final(); res.StatusCode != 200 {
+	p.Send("INVITE", uri, "", nil, offer)
+	res := p.Final()
+	p.Send("ACK", uri, "", nil, "")
+	p.Send("INVITE", uri, "", []string{dialintest.Authorize(t, res, "INVITE", uri, "1000", "1234")}, offer)
+	if res = p.Final(); res.StatusCode != 200 {
 		t.Fatalf("INVITE: %d, want 200", res.StatusCode)
 	}
 	toTag, _ := res.To().Params.Get("tag")
-	p.send("ACK", uri, toTag, nil, "")
+	p.Send("ACK", uri, toTag, nil, "")
 	r, _ := h.rooms.Lookup("3600")
 	keys := func(ks string) {
 		for _, k := range ks {
-			p.info(uri, toTag, "Signal="+string(k)+"\r\nDuration=160\r\n")
-			if res := p.final(); res.StatusCode != 200 {
+			p.Info(uri, toTag, "Signal="+string(k)+"\r\nDuration=160\r\n")
+			if res := p.Final(); res.StatusCode != 200 {
 				t.Fatalf("INFO %c: %d", k, res.StatusCode)
 			}
 		}
 	}
 	keys("99#")
 	keys("*") // an OPTIONS round trip later the wrong PIN has been judged
-	p.alive()
+	p.Alive()
 	if n := len(r.Members()); n != 0 {
 		t.Fatalf("%d members after a wrong PIN, want none", n)
 	}
 	keys("1234#")
 	wsRow(t, h, "3600", func(row room.Row) bool { return row.Name == "Alice Web" })
-	p.send("BYE", uri, toTag, nil, "")
-	if res := p.final(); res.StatusCode != 200 {
+	p.Send("BYE", uri, toTag, nil, "")
+	if res := p.Final(); res.StatusCode != 200 {
 		t.Fatalf("BYE: %d", res.StatusCode)
 	}
 }
@@ -544,20 +388,21 @@ func TestWebSocketCancel(t *testing.T) {
 	h := newWSHarness(t, func(c *dialin.Config) { c.AllowGuests = true })
 	p := h.dial(t, nil)
 	uri := "sip:3500@confd"
-	p.callID, p.tag = token(), "cancel"
+	p.CallID, p.Tag = dialintest.Token(), "cancel"
 	pc, _ := newClientPC(t, true)
 	// The INVITE and its CANCEL share the branch (RFC 3261 §9.1).
 	invite := fmt.Sprintf("INVITE %[1]s SIP/2.0\r\nVia: SIP/2.0/WSS x.invalid;branch=z9hG4bKcancel1\r\nMax-Forwards: 70\r\n"+
 		"To: <%[1]s>\r\nFrom: \"Guest\" <sip:guest@confd>;tag=cancel\r\nCall-ID: %[2]s\r\nCSeq: 1 INVITE\r\n"+
 		"Contact: <sip:guest@x.invalid;transport=ws>\r\nContent-Type: application/sdp\r\nContent-Length: %[3]d\r\n\r\n%[4]s",
-		uri, p.callID, len(pc.LocalDescription().SDP), pc.LocalDescription().SDP)
+		uri, p.CallID, len(pc.LocalDescription().SDP), pc.LocalDescription().SDP)
 	cancel := fmt.Sprintf("CANCEL %[1]s SIP/2.0\r\nVia: SIP/2.0/WSS x.invalid;branch=z9hG4bKcancel1\r\nMax-Forwards: 70\r\n"+
-		"To: <%[1]s>\r\nFrom: \"Guest\" <sip:guest@confd>;tag=cancel\r\nCall-ID: %[2]s\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n", uri, p.callID)
-	p.raw(invite)
+		"To: <%[1]s>\r\nFrom: \"Guest\" <sip:guest@confd>;tag=cancel\r\nCall-ID: %[2]s\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n", uri, p.CallID)
+	p.Raw(invite)
 	// CANCEL once the INVITE is pending: after its 100 Trying, while the
 	// peer gathers ICE.
 	var inviteRes *sip.Response
-	for m := range p.in {
+	for {
+		m := p.Next()
 		if res, ok := m.(*sip.Response); ok && res.StatusCode == 100 {
 			break
 		} else if ok && res.StatusCode >= 200 {
@@ -566,23 +411,23 @@ func TestWebSocketCancel(t *testing.T) {
 		}
 	}
 	if inviteRes == nil {
-		p.raw(cancel)
+		p.Raw(cancel)
 	}
 	for inviteRes == nil {
-		res := p.final()
+		res := p.Final()
 		if res.CSeq().MethodName == sip.INVITE {
 			inviteRes = res
 		}
 	}
 	switch inviteRes.StatusCode {
 	case 487:
-		p.raw(strings.Replace(strings.Replace(cancel, "CANCEL "+uri, "ACK "+uri, 1), "1 CANCEL", "1 ACK", 1))
+		p.Raw(strings.Replace(strings.Replace(cancel, "CANCEL "+uri, "ACK "+uri, 1), "1 CANCEL", "1 ACK", 1))
 	case 200:
 		t.Log("the answer came before the CANCEL")
 		toTag, _ := inviteRes.To().Params.Get("tag")
-		p.cseq = 1
-		p.send("ACK", uri, toTag, nil, "")
-		p.send("BYE", uri, toTag, nil, "")
+		p.CSeq = 1
+		p.Send("ACK", uri, toTag, nil, "")
+		p.Send("BYE", uri, toTag, nil, "")
 	default:
 		t.Fatalf("INVITE then CANCEL: %d, want 487 (or 200)", inviteRes.StatusCode)
 	}
@@ -590,7 +435,7 @@ func TestWebSocketCancel(t *testing.T) {
 	if err := vertotest.WaitFor(doneIn(30*time.Second), func() bool { return h.srv.Calls() == 0 && len(r.Members()) == 0 }); err != nil {
 		t.Fatalf("%d calls and %d members left after the CANCEL", h.srv.Calls(), len(r.Members()))
 	}
-	p.alive()
+	p.Alive()
 }
 
 // TestWebSocketIdle: a websocket that carries no call or registration and
@@ -598,16 +443,7 @@ func TestWebSocketCancel(t *testing.T) {
 func TestWebSocketIdle(t *testing.T) {
 	h := newWSHarness(t, func(c *dialin.Config) { c.Limits.IdleTimeout = 200 * time.Millisecond })
 	p := h.dial(t, nil)
-	timeout := time.NewTimer(30 * time.Second)
-	defer timeout.Stop()
-	for {
-		select {
-		case _, ok := <-p.in:
-			if !ok {
-				return
-			}
-		case <-timeout.C:
-			t.Fatal("an idle websocket stayed open")
-		}
+	if !p.Closes(30 * time.Second) {
+		t.Fatal("an idle websocket stayed open")
 	}
 }

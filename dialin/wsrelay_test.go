@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/confd/confd/dialin"
+	"github.com/confd/confd/dialin/dialintest"
 	"github.com/confd/confd/room"
 	"github.com/confd/confd/signalling/vertotest"
 )
@@ -47,37 +48,37 @@ func TestWebSocketRelay(t *testing.T) {
 
 	p := b.dial(t, nil)
 	offer := webrtcOffer(t, false)
-	p.send("INVITE", "sip:3600@confd", "", nil, offer)
-	res := p.final()
+	p.Send("INVITE", "sip:3600@confd", "", nil, offer)
+	res := p.Final()
 	if w := res.GetHeader("Warning"); res.StatusCode != 503 || w == nil || !strings.Contains(w.Value(), "cannot be reached") {
 		t.Fatalf("INVITE for a room on a node that is gone: %d %v, want 503 with a Warning", res.StatusCode, w)
 	}
-	p.send("ACK", "sip:3600@confd", "", nil, "")
-	p.alive()
+	p.Send("ACK", "sip:3600@confd", "", nil, "")
+	p.Alive()
 
 	// A call here (3600, waiting for its PIN) keeps the websocket here: an
 	// INVITE for a room elsewhere on it is refused.
 	local := "sip:3600@confd"
-	p.callID, p.tag = token(), token()
-	p.send("INVITE", local, "", nil, offer)
-	res = p.final()
-	p.send("ACK", local, "", nil, "")
-	p.send("INVITE", local, "", []string{authorize(t, res, "INVITE", local, "1000", "1234")}, offer)
-	if res = p.final(); res.StatusCode != 200 {
+	p.CallID, p.Tag = dialintest.Token(), dialintest.Token()
+	p.Send("INVITE", local, "", nil, offer)
+	res = p.Final()
+	p.Send("ACK", local, "", nil, "")
+	p.Send("INVITE", local, "", []string{dialintest.Authorize(t, res, "INVITE", local, "1000", "1234")}, offer)
+	if res = p.Final(); res.StatusCode != 200 {
 		t.Fatalf("INVITE for 3600 here: %d, want 200", res.StatusCode)
 	}
 	localTag, _ := res.To().Params.Get("tag")
-	p.send("ACK", local, localTag, nil, "")
-	localCall, localFrom := p.callID, p.tag
-	p.callID, p.tag = token(), token()
-	p.send("INVITE", "sip:3500@confd", "", nil, offer)
-	if res = p.final(); res.StatusCode != 403 || res.GetHeader("Warning") == nil {
+	p.Send("ACK", local, localTag, nil, "")
+	localCall, localFrom := p.CallID, p.Tag
+	p.CallID, p.Tag = dialintest.Token(), dialintest.Token()
+	p.Send("INVITE", "sip:3500@confd", "", nil, offer)
+	if res = p.Final(); res.StatusCode != 403 || res.GetHeader("Warning") == nil {
 		t.Fatalf("INVITE for a room elsewhere beside a call here: %d, want 403 with a Warning", res.StatusCode)
 	}
-	p.send("ACK", "sip:3500@confd", "", nil, "")
-	p.callID, p.tag = localCall, localFrom
-	p.send("BYE", local, localTag, nil, "")
-	if res = p.final(); res.StatusCode != 200 {
+	p.Send("ACK", "sip:3500@confd", "", nil, "")
+	p.CallID, p.Tag = localCall, localFrom
+	p.Send("BYE", local, localTag, nil, "")
+	if res = p.Final(); res.StatusCode != 200 {
 		t.Fatalf("BYE of the call here: %d", res.StatusCode)
 	}
 	if err := vertotest.WaitFor(doneIn(30*time.Second), func() bool { return b.srv.Calls() == 0 }); err != nil {
@@ -87,21 +88,21 @@ func TestWebSocketRelay(t *testing.T) {
 	// The INVITE and an OPTIONS behind it in one write: what the server
 	// read past the INVITE goes on through the relay as well.
 	uri := "sip:3500@confd"
-	p.callID, p.tag = token(), token()
+	p.CallID, p.Tag = dialintest.Token(), dialintest.Token()
 	var both []byte
-	for _, m := range []string{p.message("INVITE", uri, "", nil, offer), p.message("OPTIONS", "sip:confd", "", nil, "")} {
+	for _, m := range []string{p.Message("INVITE", uri, uri, "", nil, "application/sdp", offer), p.Message("OPTIONS", "sip:confd", "sip:confd", "", nil, "", "")} {
 		f, err := ws.CompileFrame(ws.MaskFrameInPlace(ws.NewTextFrame([]byte(m))))
 		if err != nil {
 			t.Fatal(err)
 		}
 		both = append(both, f...)
 	}
-	if _, err := p.conn.NetConn().Write(both); err != nil {
+	if _, err := p.Conn().NetConn().Write(both); err != nil {
 		t.Fatal(err)
 	}
 	var challenge *sip.Response
 	for range 2 {
-		switch res := p.final(); {
+		switch res := p.Final(); {
 		case res.CSeq().MethodName == sip.INVITE && res.StatusCode == 401:
 			challenge = res
 		case res.CSeq().MethodName == sip.OPTIONS && res.StatusCode == 200:
@@ -112,13 +113,13 @@ func TestWebSocketRelay(t *testing.T) {
 	if res = challenge; res == nil {
 		t.Fatal("no challenge for the relayed INVITE")
 	}
-	p.send("ACK", uri, "", nil, "")
-	p.send("INVITE", uri, "", []string{authorize(t, res, "INVITE", uri, "1000", "1234")}, offer)
-	if res = p.final(); res.StatusCode != 200 {
+	p.Send("ACK", uri, "", nil, "")
+	p.Send("INVITE", uri, "", []string{dialintest.Authorize(t, res, "INVITE", uri, "1000", "1234")}, offer)
+	if res = p.Final(); res.StatusCode != 200 {
 		t.Fatalf("relayed INVITE with credentials: %d, want 200", res.StatusCode)
 	}
 	toTag, _ := res.To().Params.Get("tag")
-	p.send("ACK", uri, toTag, nil, "")
+	p.Send("ACK", uri, toTag, nil, "")
 	wsRow(t, a, "3500", func(r room.Row) bool { return r.Name == "Alice Web" })
 	if n := b.srv.Calls(); n != 0 {
 		t.Errorf("the relaying server has %d calls, want none", n)
@@ -126,16 +127,11 @@ func TestWebSocketRelay(t *testing.T) {
 	if err := vertotest.WaitFor(doneIn(30*time.Second), func() bool { return a.srv.Calls() == 1 }); err != nil {
 		t.Fatalf("the room's server has %d calls, want 1", a.srv.Calls())
 	}
-	p.alive() // OPTIONS answered by A through the pipe
+	p.Alive() // OPTIONS answered by A through the pipe
 
 	// B stops: its relay ends, and the client's websocket with it.
 	b.close()
-	deadline := time.After(30 * time.Second)
-	for open := true; open; {
-		select {
-		case _, open = <-p.in:
-		case <-deadline:
-			t.Fatal("the relayed websocket outlived the relaying server")
-		}
+	if !p.Closes(30 * time.Second) {
+		t.Fatal("the relayed websocket outlived the relaying server")
 	}
 }

@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,12 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emiago/sipgo/sip"
 	"github.com/gorilla/websocket"
-	"github.com/icholy/digest"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/confd/confd/cluster/clustertest"
+	"github.com/confd/confd/dialin/dialintest"
 	"github.com/confd/confd/signalling/vertotest"
 )
 
@@ -52,15 +48,15 @@ func TestClusterSIPWebSocket(t *testing.T) {
 	}
 	t.Cleanup(func() { member.Close(); _ = vc.Close() })
 
-	p := dialSIPWS(ctx, t, "ws://"+n2.addrs["http"].String()+"/")
+	p := dialintest.DialWS(t, "ws://"+n2.addrs["http"].String()+"/", nil, 0)
 	const aor = "sip:1000@confd"
-	p.send("REGISTER", "sip:confd", "", []string{"Expires: 300"}, "", aor)
-	res := p.final()
+	p.SendTo("REGISTER", "sip:confd", aor, []string{"Expires: 300"})
+	res := p.Final()
 	if res.StatusCode != 401 {
 		t.Fatalf("REGISTER: %d, want 401", res.StatusCode)
 	}
-	p.send("REGISTER", "sip:confd", "", []string{"Expires: 300", sipAuthorize(t, res, "REGISTER", "sip:confd")}, "", aor)
-	if res := p.final(); res.StatusCode != 200 {
+	p.SendTo("REGISTER", "sip:confd", aor, []string{"Expires: 300", dialintest.Authorize(t, res, "REGISTER", "sip:confd", "1000", "1234")})
+	if res := p.Final(); res.StatusCode != 200 {
 		t.Fatalf("REGISTER with credentials: %d, want 200", res.StatusCode)
 	}
 
@@ -70,18 +66,18 @@ func TestClusterSIPWebSocket(t *testing.T) {
 	}
 	t.Cleanup(call.Close)
 	const uri = "sip:3500@confd"
-	p.callID, p.tag = sipToken(), sipToken()
-	p.send("INVITE", uri, "", nil, offer, uri)
-	if res = p.final(); res.StatusCode != 401 {
+	p.CallID, p.Tag = dialintest.Token(), dialintest.Token()
+	p.Send("INVITE", uri, "", nil, offer)
+	if res = p.Final(); res.StatusCode != 401 {
 		t.Fatalf("INVITE through n2: %d, want the room's node's 401", res.StatusCode)
 	}
-	p.send("ACK", uri, "", nil, "", uri)
-	p.send("INVITE", uri, "", []string{sipAuthorize(t, res, "INVITE", uri)}, offer, uri)
-	if res = p.final(); res.StatusCode != 200 {
+	p.Send("ACK", uri, "", nil, "")
+	p.Send("INVITE", uri, "", []string{dialintest.Authorize(t, res, "INVITE", uri, "1000", "1234")}, offer)
+	if res = p.Final(); res.StatusCode != 200 {
 		t.Fatalf("INVITE with credentials: %d %s, want 200", res.StatusCode, res.Reason)
 	}
 	toTag, _ := res.To().Params.Get("tag")
-	p.send("ACK", uri, toTag, nil, "", uri)
+	p.Send("ACK", uri, toTag, nil, "")
 	if err := call.Accept(string(res.Body())); err != nil {
 		t.Fatal(err)
 	}
@@ -98,14 +94,14 @@ func TestClusterSIPWebSocket(t *testing.T) {
 			return false
 		}
 		for _, m := range detail.Members {
-			if m.Name == "Web Caller" {
+			if m.Name == "Alice Web" {
 				return true
 			}
 		}
 		return false
 	})
 	if err != nil {
-		t.Fatal("3500's participant list never showed Web Caller")
+		t.Fatal("3500's participant list never showed Alice Web")
 	}
 	if n := n2.sip.Calls(); n != 0 {
 		t.Errorf("the relaying node has %d calls, want none", n)
@@ -114,8 +110,8 @@ func TestClusterSIPWebSocket(t *testing.T) {
 	hears(t, "the Verto member", member, 660, true)
 	hears(t, "the SIP websocket caller", call, 440, true)
 
-	p.send("BYE", uri, toTag, nil, "", uri)
-	if res := p.final(); res.StatusCode != 200 {
+	p.Send("BYE", uri, toTag, nil, "")
+	if res := p.Final(); res.StatusCode != 200 {
 		t.Fatalf("BYE: %d", res.StatusCode)
 	}
 	room, _ := n1.rooms.Lookup("3500")
@@ -126,16 +122,16 @@ func TestClusterSIPWebSocket(t *testing.T) {
 	// Redis goes: an INVITE through n2 for a room it does not hold is
 	// refused with the cause, and its websocket lives on.
 	r.Stop()
-	q := dialSIPWS(ctx, t, "ws://"+n2.addrs["http"].String()+"/")
+	q := dialintest.DialWS(t, "ws://"+n2.addrs["http"].String()+"/", nil, 0)
 	const other = "sip:3600@confd"
-	q.send("INVITE", other, "", nil, offer, other)
-	res = q.final()
+	q.Send("INVITE", other, "", nil, offer)
+	res = q.Final()
 	if w := res.GetHeader("Warning"); res.StatusCode != 503 || w == nil || !strings.Contains(w.Value(), "unavailable") {
 		t.Fatalf("INVITE without Redis: %d %v, want 503 with a Warning naming the registry", res.StatusCode, w)
 	}
-	q.send("ACK", other, "", nil, "", other)
-	q.send("OPTIONS", "sip:confd", "", nil, "", "sip:confd")
-	if res := q.final(); res.StatusCode != 200 {
+	q.Send("ACK", other, "", nil, "")
+	q.Send("OPTIONS", "sip:confd", "", nil, "")
+	if res := q.Final(); res.StatusCode != 200 {
 		t.Fatalf("OPTIONS after the refusal: %d, want 200 (the websocket alive)", res.StatusCode)
 	}
 }
@@ -198,112 +194,4 @@ func TestClusterJsSIP(t *testing.T) {
 	if err := vertotest.WaitFor(ctx, func() bool { return len(room.Members()) == 1 }); err != nil {
 		t.Fatal("the JsSIP member stayed in 3500 after its BYE")
 	}
-}
-
-// sipWSClient is a SIP-over-WebSocket client (RFC 7118), one message a
-// frame, as JsSIP and SIP.js send them.
-type sipWSClient struct {
-	t      *testing.T
-	conn   *websocket.Conn
-	callID string
-	tag    string
-	cseq   int
-	in     chan sip.Message
-}
-
-func dialSIPWS(ctx context.Context, t *testing.T, url string) *sipWSClient {
-	t.Helper()
-	d := websocket.Dialer{Subprotocols: []string{"sip"}, WriteBufferSize: 64 << 10}
-	conn, res, err := d.DialContext(ctx, url, nil)
-	if err != nil {
-		t.Fatalf("dial %s: %v (%v)", url, err, res)
-	}
-	p := &sipWSClient{t: t, conn: conn, callID: sipToken(), tag: sipToken(), in: make(chan sip.Message, 16)}
-	go func() { // ends when the websocket closes (at the test's end)
-		defer close(p.in)
-		for {
-			_, b, err := conn.ReadMessage()
-			if err != nil {
-				return
-			}
-			if m, err := sip.ParseMessage(b); err == nil {
-				p.in <- m
-			}
-		}
-	}()
-	t.Cleanup(func() { _ = conn.Close() })
-	return p
-}
-
-// send writes a request: method to uri, To toURI (with toTag), with extra
-// header lines and an SDP body.
-func (p *sipWSClient) send(method, uri, toTag string, extra []string, body, toURI string) {
-	p.t.Helper()
-	if method != "ACK" {
-		p.cseq++
-	}
-	to := "<" + toURI + ">"
-	if toTag != "" {
-		to += ";tag=" + toTag
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s SIP/2.0\r\n", method, uri)
-	fmt.Fprintf(&b, "Via: SIP/2.0/WS h7kq2c.invalid;branch=z9hG4bK%s\r\n", sipToken())
-	fmt.Fprintf(&b, "Max-Forwards: 69\r\nTo: %s\r\nFrom: \"Web Caller\" <sip:1000@confd>;tag=%s\r\n", to, p.tag)
-	fmt.Fprintf(&b, "Call-ID: %s\r\nCSeq: %d %s\r\n", p.callID, p.cseq, method)
-	b.WriteString("Contact: <sip:1000@h7kq2c.invalid;transport=ws>\r\n")
-	for _, l := range extra {
-		b.WriteString(l + "\r\n")
-	}
-	if body != "" {
-		b.WriteString("Content-Type: application/sdp\r\n")
-	}
-	fmt.Fprintf(&b, "Content-Length: %d\r\n\r\n%s", len(body), body)
-	if err := p.conn.WriteMessage(websocket.TextMessage, []byte(b.String())); err != nil {
-		p.t.Fatal(err)
-	}
-}
-
-// final waits for the next final response.
-func (p *sipWSClient) final() *sip.Response {
-	p.t.Helper()
-	t := time.NewTimer(30 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case m, ok := <-p.in:
-			if !ok {
-				p.t.Fatal("the websocket closed")
-			}
-			if res, ok := m.(*sip.Response); ok && res.StatusCode >= 200 {
-				return res
-			}
-		case <-t.C:
-			p.t.Fatal("no final response")
-		}
-	}
-}
-
-// sipAuthorize answers res's challenge as account 1000.
-func sipAuthorize(t *testing.T, res *sip.Response, method, uri string) string {
-	t.Helper()
-	h := res.GetHeader("WWW-Authenticate")
-	if h == nil {
-		t.Fatalf("%d without a challenge", res.StatusCode)
-	}
-	chal, err := digest.ParseChallenge(h.Value())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cred, err := digest.Digest(chal, digest.Options{Method: method, URI: uri, Username: "1000", Password: "1234", Cnonce: sipToken(), Count: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return "Authorization: " + cred.String()
-}
-
-func sipToken() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
