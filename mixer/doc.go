@@ -22,6 +22,10 @@
 // so the room's work for a talk change (its lock, its slots, its rows)
 // never delays a tick.
 //
+// A silent room parks the clock (park.go): with nothing buffered, nobody
+// talking and every listener on DTX, Mixer.run sleeps from one DTX
+// keep-alive to the next, and Push, Add, Remove or SetTap wakes it.
+//
 // Input.Push is called from the caller's goroutine (a track reader or a SIP
 // socket reader); it only copies the payload into the jitter buffer under
 // the input's small lock. Outputs are written from the mixer goroutine

@@ -199,6 +199,10 @@ func (j *JitterBuffer) Stats() JitterStats {
 	return s
 }
 
+// idle reports that nothing is buffered and Pop would change nothing: the
+// buffer waits for a packet (it is not playing out an underrun).
+func (j *JitterBuffer) idle() bool { return j.count == 0 && j.mode != jitterPlaying }
+
 // Reset forgets the stream: buffered frames are dropped, the jitter
 // estimate starts over and the next packet starts a new stream.
 func (j *JitterBuffer) Reset() {

@@ -43,6 +43,7 @@ type MemberOptions struct {
 // goroutine.
 type Member struct {
 	id   int
+	mix  *Mixer
 	opts MemberOptions
 
 	inMu   sync.Mutex // guards jb and level between Push and the tick
@@ -88,6 +89,16 @@ func (mb *Member) Push(seq uint16, ts uint32, payload []byte, level int, now int
 	mb.level = level
 	mb.inMu.Unlock()
 	mb.pushed.Add(1)
+	mb.mix.unpark()
+}
+
+// inputIdle reports whether the input has nothing to play and no tick
+// would change that: nothing buffered, and not playing (a playing buffer
+// still counts its ticks of underrun).
+func (mb *Member) inputIdle() bool {
+	mb.inMu.Lock()
+	defer mb.inMu.Unlock()
+	return mb.jb.idle()
 }
 
 // SetMuted stops (or resumes) mixing the member's input, whatever it sends.

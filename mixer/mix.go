@@ -18,6 +18,7 @@ type output struct {
 func (m *Mixer) mixOnce(now int64) {
 	began := Now()
 	m.ticks.Add(1)
+	m.seq++
 	members := *m.members.Load()
 	m.forgetRemoved()
 	tap := loadTap(&m.tap)
@@ -184,10 +185,12 @@ func (m *Mixer) deliver(mb *Member) {
 }
 
 // skipSilent counts one more silent frame for mb and says whether it is
-// left out: all but the first of a silence and one every DTXKeepalive.
+// left out: all but the first of a silence and one every DTXKeepalive of
+// the room's ticks, the same ticks for every listener so that a parked
+// mixer wakes once for all of their keep-alives.
 func (m *Mixer) skipSilent(mb *Member) bool {
 	mb.silent++
-	if mb.silent == 1 || mb.silent%DTXKeepalive == 0 {
+	if mb.silent == 1 || m.seq%DTXKeepalive == 0 {
 		return false
 	}
 	m.dtxSkips.Add(1)

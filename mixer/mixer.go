@@ -42,6 +42,9 @@ type Stats struct {
 	Ticks, Skipped, Encodes, WriteErrors uint64
 	// DTXSkips counts the silent frames not sent to listeners (DTXWriter).
 	DTXSkips uint64
+	// Parked counts the ticks (of Ticks) that passed while the room was
+	// silent and the clock slept (park.go).
+	Parked uint64
 }
 
 var errClosed = errors.New("mixer: closed")
@@ -72,6 +75,11 @@ type Mixer struct {
 	floorID   atomic.Int64
 	floorDue  atomic.Bool
 
+	// Parking (park.go): parked is raised while the clock sleeps through a
+	// silent room; resume wakes it.
+	parked atomic.Bool
+	resume chan struct{}
+
 	// newDecoder and newEncoder make codecs; tests swap in exact ones.
 	newDecoder func(Codec) (Decoder, error)
 	newEncoder func(Codec) (Encoder, error)
@@ -85,9 +93,10 @@ type Mixer struct {
 	lastFloor int
 	shared    []*output // one per (codec, volume) heard by non-speakers
 	silent    [3]*output
+	seq       int64 // ticks mixed or passed silent: the count DTX keep-alives keep to
 
-	ticks, skipped, encodes, writeErrors, dtxSkips atomic.Uint64
-	latency                                        histogram
+	ticks, skipped, encodes, writeErrors, dtxSkips, parkedTicks atomic.Uint64
+	latency                                                     histogram
 
 	tap atomic.Pointer[tapBox] // a recorder's view of the audio (tap.go)
 }
@@ -106,6 +115,7 @@ func New(cfg Config) *Mixer {
 	m := &Mixer{
 		cfg: cfg, sel: newSelector(cfg.Speakers), gone: make(chan *Member, 64),
 		stop: make(chan struct{}), done: make(chan struct{}), wake: make(chan struct{}, 1), delivered: make(chan struct{}),
+		resume:     make(chan struct{}, 1),
 		newDecoder: NewDecoder, newEncoder: NewEncoder,
 	}
 	m.members.Store(&[]*Member{})
@@ -115,7 +125,7 @@ func New(cfg Config) *Mixer {
 // Add makes a member. Its codecs' state (decoder, jitter buffer) is
 // allocated here, not on the mixer goroutine.
 func (m *Mixer) Add(id int, opts MemberOptions) (*Member, error) {
-	mb := &Member{id: id, opts: opts, level: -1}
+	mb := &Member{id: id, mix: m, opts: opts, level: -1}
 	if opts.HasInput {
 		dec, err := m.newDecoder(opts.In)
 		if err != nil {
@@ -142,6 +152,7 @@ func (m *Mixer) Add(id int, opts MemberOptions) (*Member, error) {
 	old := *m.members.Load()
 	next := append(slices.Clip(old), mb)
 	m.members.Store(&next)
+	m.unpark() // its first silent frame is due
 	return mb, nil
 }
 
@@ -157,6 +168,7 @@ func (m *Mixer) Remove(mb *Member) {
 	case m.gone <- mb:
 	default: // the tick also drops removed speakers by their flag
 	}
+	m.unpark() // so that the tick forgets it
 }
 
 // Members is how many members the mixer has.
@@ -232,26 +244,44 @@ func (m *Mixer) Latency() (p50, p99 time.Duration) {
 // Stats returns the mixer's counters.
 func (m *Mixer) Stats() Stats {
 	return Stats{Ticks: m.ticks.Load(), Skipped: m.skipped.Load(), Encodes: m.encodes.Load(), WriteErrors: m.writeErrors.Load(),
-		DTXSkips: m.dtxSkips.Load()}
+		DTXSkips: m.dtxSkips.Load(), Parked: m.parkedTicks.Load()}
 }
 
-// run is the mixer goroutine: a 20 ms ticker, never clocked by input
-// arrival. After a late wake-up it runs the ticks that are due, at most
-// MaxCatchUp of them; older ones are skipped, so a stalled machine resyncs
-// instead of bursting seconds of audio.
+// run is the mixer goroutine: a clock on a 20 ms grid, never clocked by
+// input arrival. After a late wake-up it runs the ticks that are due, at
+// most MaxCatchUp of them; older ones are skipped, so a stalled machine
+// resyncs instead of bursting seconds of audio. In a silent room it parks
+// (park.go): it sleeps until the next DTX keep-alive or a packet, whichever
+// comes first, and stays on the same grid.
 func (m *Mixer) run() {
 	defer close(m.done)
 	const frame = FrameMillis * time.Millisecond
-	t := time.NewTicker(frame)
-	defer t.Stop()
 	start := time.Now()
-	var n int64 // ticks run (or skipped) so far
+	at := func(n int64) time.Duration { return time.Until(start.Add(time.Duration(n) * frame)) }
+	t := time.NewTimer(frame)
+	defer t.Stop()
+	var n int64 // ticks run, passed silent or skipped so far
+	parked := false
 	for {
 		select {
 		case <-m.stop:
 			return
+		case <-m.resume:
+			if !parked {
+				continue // a wake-up that raced with the end of a park
+			}
+			// The ticks that passed were silent; the next one mixes.
+			n += m.silentTicks(int64(time.Since(start)/frame) - n)
+			parked = false
+			m.parked.Store(false)
+			t.Reset(at(n + 1))
 		case now := <-t.C:
 			due := int64(now.Sub(start)/frame) - n
+			if parked { // the keep-alive tick
+				n += m.silentTicks(due)
+				t.Reset(at(n + m.untilKeepalive()))
+				continue
+			}
 			if due > int64(m.cfg.MaxCatchUp) {
 				m.skipped.Add(uint64(due) - uint64(m.cfg.MaxCatchUp))
 				n += due - int64(m.cfg.MaxCatchUp)
@@ -260,6 +290,11 @@ func (m *Mixer) run() {
 			for range due {
 				n++
 				m.mixOnce(int64(start.Add(time.Duration(n) * frame).Sub(epoch)))
+			}
+			if parked = m.park(); parked {
+				t.Reset(at(n + m.untilKeepalive()))
+			} else {
+				t.Reset(at(n + 1))
 			}
 		}
 	}

@@ -34,6 +34,7 @@ func (m *Mixer) SetTap(t Tap) {
 		return
 	}
 	m.tap.Store(&tapBox{t: t})
+	m.unpark() // a recorder takes every tick
 }
 
 // loadTap is the tap of this tick, nil for none.

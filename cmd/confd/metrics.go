@@ -156,6 +156,8 @@ var roomFamilies = []metricFamily[room.Metrics]{
 		func(m *room.Metrics) float64 { return float64(m.Mixer.Ticks) }},
 	{"confd_mixer_ticks_skipped_total", "counter", "Ticks skipped after a stall longer than the catch-up limit.", false,
 		func(m *room.Metrics) float64 { return float64(m.Mixer.Skipped) }},
+	{"confd_mixer_ticks_parked_total", "counter", "Ticks (of the total) that passed while the room was silent and its mixer slept.", false,
+		func(m *room.Metrics) float64 { return float64(m.Mixer.Parked) }},
 	{"confd_mixer_dtx_skips_total", "counter", "Silent frames not sent to listeners (Opus DTX).", false,
 		func(m *room.Metrics) float64 { return float64(m.Mixer.DTXSkips) }},
 	{"confd_mixer_encodes_total", "counter", "Audio frames encoded.", false,

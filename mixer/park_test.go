@@ -1,0 +1,135 @@
+package mixer
+
+import (
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// timelineEar is a DTXWriter that notes the room tick of every frame it is
+// sent. It is called on the mixer goroutine, so it may read the mixer's
+// tick count; the lock is for the test reading what it noted (the race
+// detector does not see synctest's clock order the two).
+type timelineEar struct {
+	m       *Mixer
+	mu      sync.Mutex
+	at      []int64
+	skipped int
+}
+
+func (e *timelineEar) WriteFrame([]byte) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.at = append(e.at, e.m.seq)
+	return nil
+}
+
+func (e *timelineEar) SkipFrame() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.skipped++
+}
+
+// sentAt is the ticks the listener was sent frames on.
+func (e *timelineEar) sentAt() []int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.at)
+}
+
+// frames is how many frames were sent or skipped.
+func (e *timelineEar) frames() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.at) + e.skipped
+}
+
+// TestSilentRoomParks: in a room where nobody sends, the mixer's clock
+// sleeps from one DTX keep-alive to the next, every listener's keep-alive
+// on the same tick, and every tick is still accounted for (the listener's
+// timestamps move on). A member joining gets its first silent frame at
+// once; a packet wakes the room, and the voice is heard on every tick
+// until the room falls silent and parks again.
+func TestSilentRoomParks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := New(Config{})
+		(&exactCodec{}).install(m)
+		var ears []*timelineEar
+		var mbs []*Member
+		add := func() {
+			e := &timelineEar{m: m}
+			mb, err := m.Add(len(ears)+1, MemberOptions{In: CodecOpus, HasInput: true, Out: CodecOpus, Writer: e})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ears, mbs = append(ears, e), append(mbs, mb)
+		}
+		for range 3 {
+			add()
+		}
+		m.Start()
+		defer m.Close()
+
+		time.Sleep(2*time.Second + 10*time.Millisecond)
+		m.unpark() // account for the ticks passed so far
+		synctest.Wait()
+		s := m.Stats()
+		if s.Ticks != 100 || s.Parked < 95 {
+			t.Fatalf("2 s of a silent room: %d ticks, %d of them parked; want 100, nearly all parked", s.Ticks, s.Parked)
+		}
+		want := []int64{1, 20, 40, 60, 80, 100}
+		for i, e := range ears {
+			if !slices.Equal(e.sentAt(), want) || e.frames() != 100 {
+				t.Fatalf("listener %d was sent frames on ticks %v and %d frames in all; want %v of 100", i, e.sentAt(), e.frames(), want)
+			}
+		}
+
+		// A member joins mid-silence: its first silent frame goes out on
+		// the next tick, its keep-alives then fall with everyone else's.
+		add()
+		time.Sleep(1200 * time.Millisecond)
+		m.unpark()
+		synctest.Wait()
+		if got := ears[3].sentAt(); !slices.Equal(got, []int64{101, 120, 140, 160}) {
+			t.Fatalf("the member who joined on tick 101 was sent frames on ticks %v; want 101, 120, 140, 160", got)
+		}
+
+		// Member 1 talks for a second: a packet wakes the room, the others
+		// hear every tick of it.
+		sent := len(ears[1].sentAt())
+		for i := range 50 {
+			mbs[0].Push(uint16(i), uint32(i*FrameSamples), []byte{100, 40}, 10, Now())
+			time.Sleep(20 * time.Millisecond)
+		}
+		synctest.Wait()
+		if got := len(ears[1].sentAt()) - sent; got < 48 {
+			t.Fatalf("a listener was sent %d frames during 50 ticks of a voice; want every one", got)
+		}
+		parked := m.Stats().Parked
+
+		// Silent again: the talk hangs over, then the room parks.
+		time.Sleep(2 * time.Second)
+		m.unpark()
+		synctest.Wait()
+		s = m.Stats()
+		if s.Parked-parked < 60 {
+			t.Fatalf("%d ticks parked in the 2 s after the voice stopped; want most of the 100", s.Parked-parked)
+		}
+		for i, e := range ears {
+			if e.frames() != int(s.Ticks)-ticksBefore(i) {
+				t.Fatalf("listener %d: %d frames sent or skipped in %d ticks", i, e.frames(), s.Ticks)
+			}
+		}
+	})
+}
+
+// ticksBefore is how many ticks TestSilentRoomParks ran before listener i
+// joined.
+func ticksBefore(i int) int {
+	if i == 3 {
+		return 100
+	}
+	return 0
+}
