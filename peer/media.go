@@ -90,8 +90,11 @@ func NewMedia(cfg MediaConfig) (*Media, error) {
 		return nil, err
 	}
 	m := &Media{}
-	reg, err := newInterceptors(me, &m.bwe)
+	clock := newReportClock(reportInterval)
+	m.closer = append(m.closer, clock.close)
+	reg, err := newInterceptors(me, &m.bwe, clock)
 	if err != nil {
+		m.Close()
 		return nil, err
 	}
 	se, err := m.settings(cfg)
@@ -133,19 +136,15 @@ func newMediaEngine() (*webrtc.MediaEngine, error) {
 	return me, nil
 }
 
-func newInterceptors(me *webrtc.MediaEngine, bwe *bweHandoff) (*interceptor.Registry, error) {
+func newInterceptors(me *webrtc.MediaEngine, bwe *bweHandoff, clock *reportClock) (*interceptor.Registry, error) {
 	reg := &interceptor.Registry{}
 	gen, err := nack.NewGeneratorInterceptor()
 	if err != nil {
 		return nil, err
 	}
 	reg.Add(lazyNACKFactory{gen})
-	rr, err := report.NewReceiverInterceptor()
-	if err != nil {
-		return nil, err
-	}
-	reg.Add(quietReceiverReports{rr})
-	sr, err := report.NewSenderInterceptor()
+	reg.Add(receiverReports{clock})
+	sr, err := report.NewSenderInterceptor(report.SenderTicker(clock.ticker))
 	if err != nil {
 		return nil, err
 	}
@@ -260,7 +259,7 @@ func (m *Media) newPeerConnection() (*webrtc.PeerConnection, cc.BandwidthEstimat
 	return pc, est, err
 }
 
-// Close releases the shared UDP and TCP muxes.
+// Close releases the shared UDP and TCP muxes and stops the report clock.
 func (m *Media) Close() {
 	for _, c := range m.closer {
 		_ = c()
