@@ -107,3 +107,25 @@ func TestReceiverReportCounts(t *testing.T) {
 		t.Errorf("after a sender report half a second ago: LSR %#x, DLSR %d; want 0x33445566, 32768", b.LastSenderReport, b.Delay)
 	}
 }
+
+// FuzzHasSenderReport: the header walk never reads past the packet, and
+// finds a sender report wherever pion's own parser does.
+func FuzzHasSenderReport(f *testing.F) {
+	sr, _ := (&rtcp.SenderReport{SSRC: 1, NTPTime: 2}).Marshal()
+	rr, _ := (&rtcp.ReceiverReport{SSRC: 1}).Marshal()
+	f.Add(sr)
+	f.Add(append(rr, sr...))
+	f.Add([]byte{0x80, 200, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got := hasSenderReport(b)
+		pkts, err := rtcp.Unmarshal(b)
+		if err != nil {
+			return
+		}
+		for _, p := range pkts {
+			if _, ok := p.(*rtcp.SenderReport); ok && !got {
+				t.Fatalf("pion finds a sender report in %x, hasSenderReport does not", b)
+			}
+		}
+	})
+}
