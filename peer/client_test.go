@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
@@ -319,6 +320,32 @@ func (c *client) start() {
 			}
 		}
 	}()
+}
+
+// readRTCP calls fn with every RTCP packet the client's senders receive
+// (confd's reports and requests about what the client sends), with the
+// sender's kind and SSRC, on a goroutine per sender until the client
+// closes.
+func (c *client) readRTCP(fn func(kind webrtc.RTPCodecType, ssrc uint32, p rtcp.Packet)) {
+	for _, s := range c.pc.GetSenders() {
+		if s.Track() == nil {
+			continue
+		}
+		kind, ssrc := s.Track().Kind(), uint32(s.GetParameters().Encodings[0].SSRC)
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			for {
+				pkts, _, err := s.ReadRTCP()
+				if err != nil {
+					return
+				}
+				for _, p := range pkts {
+					fn(kind, ssrc, p)
+				}
+			}
+		}()
+	}
 }
 
 // read decodes received audio and counts received video frames.

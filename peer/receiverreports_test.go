@@ -25,35 +25,19 @@ func TestPublisherGetsReceiverReports(t *testing.T) {
 
 	var mu sync.Mutex
 	last := map[webrtc.RTPCodecType]rtcp.ReceptionReport{}
-	for _, s := range ca.pc.GetSenders() {
-		if s.Track() == nil {
-			continue
+	ca.readRTCP(func(kind webrtc.RTPCodecType, ssrc uint32, p rtcp.Packet) {
+		rr, ok := p.(*rtcp.ReceiverReport)
+		if !ok {
+			return
 		}
-		kind, ssrc := s.Track().Kind(), uint32(s.GetParameters().Encodings[0].SSRC)
-		ca.wg.Add(1)
-		go func() {
-			defer ca.wg.Done()
-			for {
-				pkts, _, err := s.ReadRTCP()
-				if err != nil {
-					return
-				}
-				for _, p := range pkts {
-					rr, ok := p.(*rtcp.ReceiverReport)
-					if !ok {
-						continue
-					}
-					for _, b := range rr.Reports {
-						if b.SSRC == ssrc {
-							mu.Lock()
-							last[kind] = b
-							mu.Unlock()
-						}
-					}
-				}
+		for _, b := range rr.Reports {
+			if b.SSRC == ssrc {
+				mu.Lock()
+				last[kind] = b
+				mu.Unlock()
 			}
-		}()
-	}
+		}
+	})
 	report := func(k webrtc.RTPCodecType) rtcp.ReceptionReport {
 		mu.Lock()
 		defer mu.Unlock()
