@@ -33,6 +33,7 @@
 //	old PeerConnection close  1 per replaced or detached PeerConnection  newPC, Detach  pion's Close returned
 //	DownTrack.ServeRTCP       1 per slot sender         addSender           sender read error (PeerConnection closed)
 //	drainRTCP                 1 per mix audio sender    addSender           sender read error
+//	drainReceiverRTCP         1 per microphone          onTrack             RTCP read error (PeerConnection closed)
 //	onTrack                   1 per track the client sends  watch (pion's OnTrack)  the track ends: for audio the reader
 //	                                                    returns, for video the Receiver is done
 //	readSenderReports         1 per camera layer (rid)  onTrack, onSimulcastTrack  RTCP read error (PeerConnection closed)

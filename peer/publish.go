@@ -1,6 +1,8 @@
 package peer
 
 import (
+	"errors"
+	"io"
 	"slices"
 
 	"github.com/pion/webrtc/v4"
@@ -17,6 +19,7 @@ import (
 // sends, until the track ends.
 func (p *Peer) onTrack(pc *webrtc.PeerConnection, track *webrtc.TrackRemote, rr *webrtc.RTPReceiver) {
 	if track.Kind() != webrtc.RTPCodecTypeVideo {
+		p.spawn(func() { drainReceiverRTCP(rr) })
 		p.readAudio(track, rr)
 		return
 	}
@@ -130,5 +133,18 @@ func (p *Peer) onSimulcastTrack(pc *webrtc.PeerConnection, track *webrtc.TrackRe
 		p.mu.Lock()
 		delete(p.byReceiver, rr)
 		p.mu.Unlock()
+	}
+}
+
+// drainReceiverRTCP reads the RTCP a microphone's sender sends (its sender
+// reports), so that it passes the interceptors, where the receiver-report
+// generator takes the LSR it echoes (the client's audio round trip), and
+// does not pile up in pion's buffer. It ends with the PeerConnection.
+func drainReceiverRTCP(rr *webrtc.RTPReceiver) {
+	buf := make([]byte, forwarder.MaxPacketSize)
+	for {
+		if _, _, err := rr.Read(buf); err != nil && !errors.Is(err, io.ErrShortBuffer) {
+			return
+		}
 	}
 }

@@ -13,8 +13,7 @@ import (
 // arrive. Its camera, whose uplink loses every tenth packet, is told of
 // the loss (a share near 10 % and a growing total); its microphone, which
 // loses nothing, of none; the reports count up to the sequence numbers it
-// sent, and the camera's echoes its sender reports (LSR: confd reads the
-// RTCP of camera layers, not of microphones).
+// sent and echo its sender reports (LSR).
 func TestPublisherGetsReceiverReports(t *testing.T) {
 	env := newEnv(t)
 	ctx := testCtx(t)
@@ -49,8 +48,9 @@ func TestPublisherGetsReceiverReports(t *testing.T) {
 	})
 	waitFor(ctx, t, "the microphone is reported on", func() bool { return report(webrtc.RTPCodecTypeAudio).LastSequenceNumber != 0 })
 	first := report(webrtc.RTPCodecTypeAudio).LastSequenceNumber
-	waitFor(ctx, t, "the microphone's reports count its packets", func() bool {
-		return report(webrtc.RTPCodecTypeAudio).LastSequenceNumber >= first+40 // a second of them
+	waitFor(ctx, t, "the microphone's reports count its packets and echo its sender report", func() bool {
+		b := report(webrtc.RTPCodecTypeAudio)
+		return b.LastSequenceNumber >= first+40 && b.LastSenderReport != 0 // a second of them, and its sender report
 	})
 	if b := report(webrtc.RTPCodecTypeVideo); b.FractionLost > 64 || b.TotalLost*5 > b.LastSequenceNumber {
 		t.Errorf("camera losing 1 packet in 10: fraction lost %d/256, %d lost of about %d", b.FractionLost, b.TotalLost, b.LastSequenceNumber)
