@@ -79,10 +79,5 @@ func (m *Mixer) echoOut(mb *Member) {
 			payload = mb.encoded[:n]
 		}
 	}
-	if payload == nil {
-		return
-	}
-	if err := w.WriteFrame(payload); err != nil {
-		m.writeErrors.Add(1)
-	}
+	m.write(w, payload)
 }

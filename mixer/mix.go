@@ -164,11 +164,8 @@ func (m *Mixer) deliver(mb *Member) {
 	var payload []byte
 	switch {
 	case mb.deaf.Load() || mb.held.Load() || m.aloneIn(mb):
-		if dw, ok := w.(DTXWriter); ok && m.skipSilent(mb) {
-			dw.SkipFrame()
-			return
-		}
-		payload = m.silence(mb.opts.Out)
+		m.deliverSilence(mb, w)
+		return
 	case m.sel.isSpeaker(mb):
 		mb.silent = 0
 		payload = m.mixMinus(mb)
@@ -176,6 +173,24 @@ func (m *Mixer) deliver(mb *Member) {
 		mb.silent = 0
 		payload = m.sharedMix(mb.opts.Out, mb.volume.Load())
 	}
+	m.write(w, payload)
+}
+
+// deliverSilence gives a listener who hears silence this tick's frame: a
+// DTX listener nothing but the first of a silence and the keep-alives
+// (skipSilent), any other the encoded silent frame. A parked mixer's
+// silent ticks (park.go) come here too.
+func (m *Mixer) deliverSilence(mb *Member, w PacketWriter) {
+	if dw, ok := w.(DTXWriter); ok && m.skipSilent(mb) {
+		dw.SkipFrame()
+		return
+	}
+	m.write(w, m.silence(mb.opts.Out))
+}
+
+// write sends one frame, counting a failure; nil (an encoder error) is
+// not sent.
+func (m *Mixer) write(w PacketWriter, payload []byte) {
 	if payload == nil {
 		return
 	}

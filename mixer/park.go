@@ -79,18 +79,8 @@ func (m *Mixer) silentTicks(n int64) int64 {
 	for range n {
 		m.seq++
 		for _, mb := range members {
-			w := mb.opts.Writer
-			if w == nil {
-				continue
-			}
-			if dw, ok := w.(DTXWriter); ok && m.skipSilent(mb) {
-				dw.SkipFrame()
-				continue
-			}
-			if p := m.silence(mb.opts.Out); p != nil {
-				if err := w.WriteFrame(p); err != nil {
-					m.writeErrors.Add(1)
-				}
+			if w := mb.opts.Writer; w != nil {
+				m.deliverSilence(mb, w)
 			}
 		}
 	}
