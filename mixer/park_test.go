@@ -3,6 +3,7 @@ package mixer
 import (
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -122,8 +123,28 @@ func TestSilentRoomParks(t *testing.T) {
 				t.Fatalf("listener %d: %d frames sent or skipped in %d ticks", i, e.frames(), s.Ticks)
 			}
 		}
+
+		// A recorder's tap wakes the room: it is shown every tick's mix.
+		tap := &countingTap{}
+		m.SetTap(tap)
+		time.Sleep(200 * time.Millisecond)
+		synctest.Wait()
+		if got := tap.mixes.Load(); got < 9 {
+			t.Fatalf("a tap set on a parked room saw %d mixes in 10 ticks", got)
+		}
+		if p := m.Stats().Parked; p != s.Parked {
+			t.Fatalf("%d ticks parked while a tap was set", p-s.Parked)
+		}
 	})
 }
+
+// countingTap counts the mixes it is shown.
+type countingTap struct {
+	nopTap
+	mixes atomic.Int64
+}
+
+func (c *countingTap) Mix(int64, []byte) { c.mixes.Add(1) }
 
 // ticksBefore is how many ticks TestSilentRoomParks ran before listener i
 // joined.
