@@ -125,8 +125,15 @@ func TestSilentRoomParks(t *testing.T) {
 		}
 
 		// A recorder's tap wakes the room: it is shown every tick's mix.
+		time.Sleep(100 * time.Millisecond) // parked again after the wake-up above
+		synctest.Wait()
+		if !m.parked.Load() {
+			t.Fatal("the silent room did not park again")
+		}
 		tap := &countingTap{}
 		m.SetTap(tap)
+		synctest.Wait() // the ticks passed while parked are accounted
+		s = m.Stats()
 		time.Sleep(200 * time.Millisecond)
 		synctest.Wait()
 		if got := tap.mixes.Load(); got < 9 {
