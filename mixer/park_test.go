@@ -72,6 +72,16 @@ func TestSilentRoomParks(t *testing.T) {
 		}
 		m.Start()
 		defer m.Close()
+		// parkAgain lets the room, woken to look at it, park again, so
+		// that the next step's wake-up is its own.
+		parkAgain := func() {
+			t.Helper()
+			time.Sleep(100 * time.Millisecond)
+			synctest.Wait()
+			if !m.parked.Load() {
+				t.Fatal("the silent room did not park again")
+			}
+		}
 
 		time.Sleep(2*time.Second + 10*time.Millisecond)
 		m.unpark() // account for the ticks passed so far
@@ -87,18 +97,25 @@ func TestSilentRoomParks(t *testing.T) {
 			}
 		}
 
-		// A member joins mid-silence: its first silent frame goes out on
-		// the next tick, its keep-alives then fall with everyone else's.
+		// A member joins mid-silence: its first silent frame goes out at
+		// once, its keep-alives then fall with everyone else's.
+		parkAgain()
 		add()
+		synctest.Wait()
+		if got := ears[3].sentAt(); len(got) != 1 {
+			t.Fatalf("a member joining a parked room was sent %d frames at once, want its first silent frame", len(got))
+		}
 		time.Sleep(1200 * time.Millisecond)
 		m.unpark()
 		synctest.Wait()
-		if got := ears[3].sentAt(); !slices.Equal(got, []int64{101, 120, 140, 160}) {
-			t.Fatalf("the member who joined on tick 101 was sent frames on ticks %v; want 101, 120, 140, 160", got)
+		// The ticks that passed while parked count from its first frame.
+		if got := ears[3].sentAt(); !slices.Equal(got, []int64{102, 120, 140, 160}) {
+			t.Fatalf("the member who joined after tick 105 was sent frames on ticks %v; want 102, 120, 140, 160", got)
 		}
 
 		// Member 1 talks for a second: a packet wakes the room, the others
 		// hear every tick of it.
+		parkAgain()
 		sent := len(ears[1].sentAt())
 		for i := range 50 {
 			mbs[0].Push(uint16(i), uint32(i*FrameSamples), []byte{100, 40}, 10, Now())
@@ -125,11 +142,7 @@ func TestSilentRoomParks(t *testing.T) {
 		}
 
 		// A recorder's tap wakes the room: it is shown every tick's mix.
-		time.Sleep(100 * time.Millisecond) // parked again after the wake-up above
-		synctest.Wait()
-		if !m.parked.Load() {
-			t.Fatal("the silent room did not park again")
-		}
+		parkAgain()
 		tap := &countingTap{}
 		m.SetTap(tap)
 		synctest.Wait() // the ticks passed while parked are accounted
@@ -157,7 +170,7 @@ func (c *countingTap) Mix(int64, []byte) { c.mixes.Add(1) }
 // joined.
 func ticksBefore(i int) int {
 	if i == 3 {
-		return 100
+		return 101 // it joined while ticks 102..105 were parked, accounted on its joining
 	}
 	return 0
 }
