@@ -45,15 +45,19 @@ type MediaConfig struct {
 	// ICEDisconnected is how long a PeerConnection hears nothing from its
 	// client before it counts as disconnected (default 5 s), ICEFailed how
 	// long before it fails and the call is hung up (default 25 s), and
-	// ICEKeepalive how often confd checks the path (default 2 s).
+	// ICEKeepalive how often confd checks the path with a binding request,
+	// its consent check (default 5 s, RFC 7675's interval; pion's is 2 s).
 	ICEDisconnected, ICEFailed, ICEKeepalive time.Duration
 }
 
-// ICE liveness defaults (pion's own).
+// ICE liveness defaults: pion's own timeouts, and consent checks at RFC
+// 7675's 5 s where pion would check every 2 s. A client's own checks and
+// RTCP keep the path's last-heard time fresh in between, and pion looks at
+// it on the same 5 s round.
 const (
 	defaultICEDisconnected = 5 * time.Second
 	defaultICEFailed       = 25 * time.Second
-	defaultICEKeepalive    = 2 * time.Second
+	defaultICEKeepalive    = 5 * time.Second
 )
 
 // Payload types confd offers. Browsers accept whatever the answer names.
