@@ -55,6 +55,16 @@ type ReceiverConfig struct {
 	// A negative wait has switches ask at once, as any other request.
 	SwitchKeyframeWait time.Duration
 	Log                *zap.Logger
+	// Burst, when set, is held across each packet's fan-out, so that the
+	// network can send the copies for every viewer together.
+	Burst Burster
+}
+
+// Burster gathers the packets written between Hold and Release into one
+// send (medianet.Net is one).
+type Burster interface {
+	Hold()
+	Release()
 }
 
 // ReceiverStats are the counters of one Receiver, summed over its layers.
@@ -266,7 +276,12 @@ func (r *Receiver) handleLayer(l *layer, raw []byte, now int64) {
 	}
 	l.cache.Store(l.hdr.SequenceNumber, raw)
 	l.pkt.Arrival = now
-	for _, s := range *r.sinks.Load() {
+	sinks := *r.sinks.Load()
+	if b := r.cfg.Burst; b != nil && len(sinks) > 1 {
+		b.Hold()
+		defer b.Release()
+	}
+	for _, s := range sinks {
 		s.WriteRTP(&l.pkt, &l.out)
 	}
 }

@@ -20,7 +20,12 @@
 // The media sockets keep pion's allocation-free read and write path: they
 // offer ReadFromAddrPort and WriteToAddrPort as a *net.UDPConn does.
 //
-// It starts no goroutines. The interface list is read again at most every
+// Between [Net.Hold] and [Net.Release] the media sockets queue what is
+// written to them and the last Release sends each queue with one sendmmsg
+// (burst.go): a mixer tick or a video packet's fan-out is one system call.
+//
+// It starts no goroutines; a burst is sent by the goroutine that releases
+// it or fills its queue. The interface list is read again at most every
 // [refreshEvery] when pion gathers, so an address that appears later is
 // used and owned.
 package medianet

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/pion/transport/v4"
@@ -43,6 +44,8 @@ type Net struct {
 	ips       atomic.Pointer[[]netip.Addr] // confd's IPs, swapped whole
 
 	ports [1 << 16]atomic.Int32 // open media sockets per UDP port
+
+	b bursts // burst.go
 }
 
 var _ transport.Net = (*Net)(nil)
@@ -185,6 +188,7 @@ func (n *Net) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, 
 		return nil, err
 	}
 	mc := &conn{UDPConn: c, n: n, port: uint16(c.LocalAddr().(*net.UDPAddr).Port)}
+	mc.raw, mc.v6 = rawConn(c)
 	n.ports[mc.port].Add(1)
 	return mc, nil
 }
@@ -260,6 +264,13 @@ type conn struct {
 	n      *Net
 	port   uint16
 	closed atomic.Bool
+	// Bursts (burst.go): the descriptor sendmmsg writes to, the queue of a
+	// burst, and whether the socket is on its Net's list of queues to send.
+	raw   syscall.RawConn
+	v6    bool
+	mu    sync.Mutex // guards q
+	q     *queue
+	dirty atomic.Bool
 }
 
 // Close closes the socket; the port stops counting as confd's.
@@ -277,5 +288,8 @@ func (c *conn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 
 // WriteToAddrPort is pion's allocation-free write.
 func (c *conn) WriteToAddrPort(b []byte, a netip.AddrPort) (int, error) {
+	if c.queueWrite(b, a) {
+		return len(b), nil
+	}
 	return c.UDPConn.WriteToUDPAddrPort(b, a)
 }

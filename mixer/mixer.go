@@ -35,7 +35,23 @@ type Config struct {
 	EchoDelay time.Duration
 	Events    Events
 	Log       *zap.Logger
+	// Burst, when set, is held across each tick's writes, so that the
+	// network can send one tick's packets to every listener together.
+	Burst Burster
 }
+
+// Burster gathers the packets written between Hold and Release into one
+// send (medianet.Net is one).
+type Burster interface {
+	Hold()
+	Release()
+}
+
+// noBurst is the Burster of a mixer without one.
+type noBurst struct{}
+
+func (noBurst) Hold()    {}
+func (noBurst) Release() {}
 
 // Stats are a mixer's counters.
 type Stats struct {
@@ -111,6 +127,9 @@ func New(cfg Config) *Mixer {
 	}
 	if cfg.Log == nil {
 		cfg.Log = zap.NewNop()
+	}
+	if cfg.Burst == nil {
+		cfg.Burst = noBurst{}
 	}
 	m := &Mixer{
 		cfg: cfg, sel: newSelector(cfg.Speakers), gone: make(chan *Member, 64),
@@ -271,14 +290,18 @@ func (m *Mixer) run() {
 				continue // a wake-up that raced with the end of a park
 			}
 			// The ticks that passed were silent; the next one mixes.
+			m.cfg.Burst.Hold()
 			n += m.silentTicks(int64(time.Since(start)/frame) - n)
+			m.cfg.Burst.Release()
 			parked = false
 			m.parked.Store(false)
 			t.Reset(at(n + 1))
 		case now := <-t.C:
 			due := int64(now.Sub(start)/frame) - n
+			m.cfg.Burst.Hold()
 			if parked { // the keep-alive tick
 				n += m.silentTicks(due)
+				m.cfg.Burst.Release()
 				t.Reset(at(n + m.untilKeepalive()))
 				continue
 			}
@@ -291,6 +314,7 @@ func (m *Mixer) run() {
 				n++
 				m.mixOnce(int64(start.Add(time.Duration(n) * frame).Sub(epoch)))
 			}
+			m.cfg.Burst.Release()
 			if parked = m.park(); parked {
 				t.Reset(at(n + m.untilKeepalive()))
 			} else {

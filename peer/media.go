@@ -16,6 +16,8 @@ import (
 	"github.com/pion/sdp/v3"
 	"github.com/pion/transport/v4"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/confd/confd/forwarder"
 )
 
 // MediaConfig is how browsers' media reaches confd: the ports and
@@ -82,6 +84,9 @@ type Media struct {
 	// bwe hands the bandwidth estimator the interceptor registry makes for
 	// a PeerConnection to the NewPeerConnection call that built it.
 	bwe bweHandoff
+	// burst, when the Net offers it, is held across each video packet's
+	// fan-out (forwarder.ReceiverConfig.Burst).
+	burst forwarder.Burster
 }
 
 // NewMedia makes the pion API: VP8 and Opus (with RFC 4733 key presses), an explicit interceptor
@@ -94,6 +99,9 @@ func NewMedia(cfg MediaConfig) (*Media, error) {
 		return nil, err
 	}
 	m := &Media{}
+	if b, ok := cfg.Net.(forwarder.Burster); ok {
+		m.burst = b
+	}
 	clock := newReportClock(reportInterval)
 	m.closer = append(m.closer, clock.close)
 	reg, err := newInterceptors(me, &m.bwe, clock)

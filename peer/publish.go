@@ -27,7 +27,7 @@ func (p *Peer) onTrack(pc *webrtc.PeerConnection, track *webrtc.TrackRemote, rr 
 		p.onSimulcastTrack(pc, track, rr)
 		return
 	}
-	recv := forwarder.NewReceiver(forwarder.ReceiverConfig{SSRC: uint32(track.SSRC()), Kind: forwarder.KindVideo, Log: p.log}, pc)
+	recv := forwarder.NewReceiver(forwarder.ReceiverConfig{SSRC: uint32(track.SSRC()), Kind: forwarder.KindVideo, Log: p.log, Burst: p.media.burst}, pc)
 	recv.Start(p.cameraSource(track))
 	p.spawn(func() { readSenderReports(rr, "", recv) })
 	p.publish(recv)
@@ -109,7 +109,7 @@ func (p *Peer) onSimulcastTrack(pc *webrtc.PeerConnection, track *webrtc.TrackRe
 	p.mu.Lock()
 	recv, exists := p.byReceiver[rr]
 	if !exists {
-		recv = forwarder.NewReceiver(forwarder.ReceiverConfig{Kind: forwarder.KindVideo, Log: p.log}, pc)
+		recv = forwarder.NewReceiver(forwarder.ReceiverConfig{Kind: forwarder.KindVideo, Log: p.log, Burst: p.media.burst}, pc)
 		recv.OnActiveLayers(func(active []string) {
 			rids := withUnreceived(active, offeredRIDs(rr), recv.Layers())
 			p.log.Debug("simulcast layers wanted", zap.Strings("active", rids))

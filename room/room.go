@@ -81,9 +81,9 @@ type slot struct {
 	pinned int          // member ID the viewer pinned here, 0 for none
 }
 
-func newRoom(cfg Config, log *zap.Logger, sounds *tones) *Room {
+func newRoom(cfg Config, log *zap.Logger, sounds *tones, burst mixer.Burster) *Room {
 	r := &Room{cfg: cfg, log: log, tones: newTonePlayer(sounds)}
-	mc := mixer.Config{Speakers: cfg.Speakers, Events: mixEvents{r}, Log: log.Named("mixer")}
+	mc := mixer.Config{Speakers: cfg.Speakers, Events: mixEvents{r}, Log: log.Named("mixer"), Burst: burst}
 	if cfg.Echo {
 		mc.EchoDelay = EchoDelay
 	}

@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"go.uber.org/zap"
+
+	"github.com/confd/confd/mixer"
 )
 
 // Config describes one room.
@@ -62,17 +64,28 @@ type Rooms struct {
 	mu       sync.RWMutex
 	byKey    map[string]*Room
 	list     []*Room
-	obs      Observer     // handed to every room, dynamic ones too
-	sink     ActivitySink // likewise
-	recorder Recorder     // likewise
+	obs      Observer      // handed to every room, dynamic ones too
+	sink     ActivitySink  // likewise
+	recorder Recorder      // likewise
+	burst    mixer.Burster // likewise, to their mixers
 }
 
+// An Option sets up the registry.
+type Option func(*Rooms)
+
+// WithBurst has every room's mixer hold b across a tick's writes, so that
+// the network sends them together.
+func WithBurst(b mixer.Burster) Option { return func(rs *Rooms) { rs.burst = b } }
+
 // New makes the registry; numbers and names must be unique.
-func New(cfgs []Config, log *zap.Logger) (*Rooms, error) {
+func New(cfgs []Config, log *zap.Logger, opts ...Option) (*Rooms, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
 	rs := &Rooms{log: log, sounds: makeTones(), byKey: map[string]*Room{}}
+	for _, o := range opts {
+		o(rs)
+	}
 	for _, c := range cfgs {
 		if err := rs.checkLocked(&c); err != nil {
 			rs.Close()
@@ -122,7 +135,7 @@ func roomKeys(c Config) []string {
 
 // addLocked builds a room checked by checkLocked and registers it.
 func (rs *Rooms) addLocked(c Config, dynamic bool) *Room {
-	r := newRoom(c, rs.log.With(zap.String("room", c.Number)), rs.sounds)
+	r := newRoom(c, rs.log.With(zap.String("room", c.Number)), rs.sounds, rs.burst)
 	r.rooms, r.dynamic, r.obs, r.sink, r.recorder = rs, dynamic, r.observerFor(rs.obs), rs.sink, rs.recorder
 	for _, k := range roomKeys(c) {
 		rs.byKey[k] = r

@@ -55,11 +55,16 @@ type app struct {
 }
 
 func newApp(cfg Config, log *zap.Logger) (*app, error) {
-	rooms, err := room.New(cfg.roomConfigs(), log.Named("room"))
+	mnet, err := newMediaNet(cfg)
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: log, rooms: rooms, addrs: map[string]net.Addr{}}
+	// Every room's mixer sends a tick's packets in one burst.
+	rooms, err := room.New(cfg.roomConfigs(), log.Named("room"), room.WithBurst(mnet))
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, log: log, rooms: rooms, mnet: mnet, addrs: map[string]net.Addr{}}
 	if err := a.newOnePort(); err != nil {
 		return nil, err
 	}

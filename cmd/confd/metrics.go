@@ -115,6 +115,15 @@ func (a *app) writeMetrics(w *bufio.Writer) {
 	e.family("confd_whip_sessions", "gauge", "WHIP publishers and WHEP viewers, by kind.")
 	e.sample("confd_whip_sessions", float64(pubs), "kind", "whip")
 	e.sample("confd_whip_sessions", float64(viewers), "kind", "whep")
+	if a.mnet != nil {
+		bs := a.mnet.BurstStats()
+		e.family("confd_media_bursts_total", "counter", "Bursts of media (a mixer tick, a video packet's fan-out) sent with one sendmmsg.")
+		e.sample("confd_media_bursts_total", float64(bs.Bursts))
+		e.family("confd_media_burst_datagrams_total", "counter", "Datagrams sent in those bursts.")
+		e.sample("confd_media_burst_datagrams_total", float64(bs.Datagrams))
+		e.family("confd_media_burst_errors_total", "counter", "Datagrams of bursts the kernel refused.")
+		e.sample("confd_media_burst_errors_total", float64(bs.Errors))
+	}
 	a.writeRecordingMetrics(e)
 	a.writeOnePortMetrics(e)
 	a.writeClusterMetrics(e)

@@ -92,6 +92,14 @@ func TestMetricsShowEachSlotsLayer(t *testing.T) {
 	if n := got["confd_slot_packets_total"+target(large)]; n <= 0 {
 		t.Errorf("the large slot forwarded %v packets", n)
 	}
+	// The room's mixer ticks and the camera's fan-out to two viewers go
+	// out in bursts.
+	if b, d := got["confd_media_bursts_total"], got["confd_media_burst_datagrams_total"]; b <= 0 || d < b {
+		t.Errorf("media bursts %v with %v datagrams, want bursts", b, d)
+	}
+	if e := got["confd_media_burst_errors_total"]; e != 0 {
+		t.Errorf("%v datagrams of bursts refused", e)
+	}
 }
 
 // TestMetricsAccess: /metrics answers only the configured networks, and

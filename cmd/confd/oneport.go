@@ -157,15 +157,15 @@ func (c *Config) iceTCPShared() bool {
 
 // newOnePort makes confd's media network and binds the HTTPS port, whose
 // connections netmux sorts into HTTPS, TURN over TLS and ICE over TCP.
-func (a *app) newOnePort() error {
-	w := a.cfg.WebRTC
-	mn, err := medianet.New(medianet.Config{
+// newMediaNet makes the network confd's media gathers on.
+func newMediaNet(cfg Config) (*medianet.Net, error) {
+	w := cfg.WebRTC
+	return medianet.New(medianet.Config{
 		LoopbackOnly: w.LoopbackOnly, IncludeLoopback: w.IncludeLoopback == nil || *w.IncludeLoopback, PublicIPs: w.PublicIPs,
 	})
-	if err != nil {
-		return err
-	}
-	a.mnet = mn
+}
+
+func (a *app) newOnePort() error {
 	if a.cfg.Listen.HTTPS == "" {
 		return nil
 	}

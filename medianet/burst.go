@@ -1,0 +1,243 @@
+package medianet
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Bursts. confd writes media in bursts: a mixer tick writes a frame to
+// every listener, a video packet goes to every viewer of its slot. Between
+// [Net.Hold] and [Net.Release] the media sockets queue what is written to
+// them (a copy of each datagram: pion reuses its buffer as soon as the
+// write returns), and the last Release sends each socket's queue with
+// sendmmsg, a burst in one system call instead of one call per packet.
+//
+// A datagram written while somebody else holds waits for that holder's
+// Release, at most the length of one burst (a tick's mixing, one packet's
+// fan-out). A queue that fills is sent by the writer that filled it. No
+// lock is held across a send: a queue leaves its socket before it is
+// sent. Errors of queued writes are counted ([Net.BurstStats]) instead of
+// returned, as a write to UDP learns nothing that matters anyway.
+
+// burstSize is the most datagrams one sendmmsg takes; maxDatagram the
+// largest datagram queued (larger ones are written at once).
+const (
+	burstSize   = 64
+	maxDatagram = 1500
+)
+
+// queue is one socket's datagrams waiting for a Release.
+type queue struct {
+	n     int
+	lens  [burstSize]int
+	addrs [burstSize]netip.AddrPort
+	bufs  [burstSize][maxDatagram]byte
+	// The system call's arguments, filled in by send.
+	hdrs  [burstSize]mmsghdr
+	iovs  [burstSize]unix.Iovec
+	name4 [burstSize]unix.RawSockaddrInet4
+	name6 [burstSize]unix.RawSockaddrInet6
+	// sent and failed count the datagrams of the send under way; write is
+	// the sendmmsg loop handed to RawConn.Write, made once per queue so
+	// that a send allocates nothing.
+	sent, failed int
+	write        func(fd uintptr) bool
+}
+
+func newQueue() *queue {
+	q := new(queue)
+	q.write = func(fd uintptr) bool {
+		for q.sent < q.n {
+			m, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&q.hdrs[q.sent])), uintptr(q.n-q.sent), 0, 0, 0)
+			switch {
+			case e == unix.EAGAIN:
+				return false // wait until the socket has room
+			case e == unix.EINTR:
+			case e != 0:
+				// The datagram at sent failed (an address the socket
+				// cannot reach, say): count it and go on with the rest.
+				q.failed++
+				q.sent++
+			default:
+				q.sent += int(m)
+			}
+		}
+		return true
+	}
+	return q
+}
+
+// mmsghdr is the kernel's struct mmsghdr.
+type mmsghdr struct {
+	hdr unix.Msghdr
+	len uint32
+	_   [4]byte
+}
+
+var queues = sync.Pool{New: func() any { return newQueue() }}
+
+// BurstStats counts the bursts sent and what went wrong in them.
+type BurstStats struct {
+	Bursts, Datagrams, Errors uint64
+}
+
+// bursts is a Net's state for them.
+type bursts struct {
+	holders atomic.Int32
+	mu      sync.Mutex // guards dirty
+	dirty   []*conn    // sockets with a queue
+	spare   []*conn    // dirty's other buffer, for flush
+	stats   struct{ bursts, datagrams, errors atomic.Uint64 }
+}
+
+// Hold starts a burst: until the matching Release, writes to the media
+// sockets are queued.
+func (n *Net) Hold() { n.b.holders.Add(1) }
+
+// Release ends a burst; the last holder's Release sends every queue.
+func (n *Net) Release() {
+	if n.b.holders.Add(-1) == 0 {
+		n.flush()
+	}
+}
+
+// BurstStats reports the bursts sent so far.
+func (n *Net) BurstStats() BurstStats {
+	return BurstStats{n.b.stats.bursts.Load(), n.b.stats.datagrams.Load(), n.b.stats.errors.Load()}
+}
+
+// flush sends the queue of every socket that has one.
+func (n *Net) flush() {
+	n.b.mu.Lock()
+	dirty := n.b.dirty
+	n.b.dirty, n.b.spare = n.b.spare[:0], nil
+	n.b.mu.Unlock()
+	for _, c := range dirty {
+		c.dirty.Store(false)
+		c.flush()
+	}
+	clear(dirty)
+	n.b.mu.Lock()
+	if n.b.spare == nil {
+		n.b.spare = dirty[:0]
+	}
+	n.b.mu.Unlock()
+}
+
+// queueWrite queues b for a, or reports false when it must be written at
+// once (nobody holds, or it is too large).
+func (c *conn) queueWrite(b []byte, a netip.AddrPort) bool {
+	bs := &c.n.b
+	if bs.holders.Load() == 0 || len(b) > maxDatagram || c.raw == nil {
+		return false
+	}
+	if ip := a.Addr(); ip.Zone() != "" || !c.v6 && !ip.Unmap().Is4() {
+		return false // a scoped or foreign-family address: the plain write says what it can
+	}
+	c.mu.Lock()
+	q := c.q
+	if q == nil {
+		q = queues.Get().(*queue)
+		c.q = q
+	}
+	i := q.n
+	q.lens[i] = copy(q.bufs[i][:], b)
+	q.addrs[i] = a
+	q.n++
+	full := q.n == burstSize
+	if full {
+		c.q = nil
+	}
+	c.mu.Unlock()
+	switch {
+	case full:
+		c.send(q)
+	case bs.holders.Load() == 0:
+		// The last Release may have flushed before this datagram was
+		// queued: nobody else will send it.
+		c.flush()
+	case c.dirty.CompareAndSwap(false, true):
+		bs.mu.Lock()
+		bs.dirty = append(bs.dirty, c)
+		bs.mu.Unlock()
+		if bs.holders.Load() == 0 {
+			c.flush() // released while this socket was being listed
+		}
+	}
+	return true
+}
+
+// flush sends the socket's queue, if it has one.
+func (c *conn) flush() {
+	c.mu.Lock()
+	q := c.q
+	c.q = nil
+	c.mu.Unlock()
+	if q != nil {
+		c.send(q)
+	}
+}
+
+// send writes q with sendmmsg and returns it to the pool.
+func (c *conn) send(q *queue) {
+	for i := range q.n {
+		h := &q.hdrs[i].hdr
+		*h = unix.Msghdr{}
+		q.iovs[i].Base = &q.bufs[i][0]
+		q.iovs[i].SetLen(q.lens[i])
+		h.Iov, h.Iovlen = &q.iovs[i], 1
+		a := q.addrs[i]
+		if c.v6 {
+			q.name6[i] = unix.RawSockaddrInet6{Family: unix.AF_INET6, Port: htons(a.Port()), Addr: a.Addr().As16()}
+			h.Name, h.Namelen = (*byte)(unsafe.Pointer(&q.name6[i])), unix.SizeofSockaddrInet6
+		} else {
+			q.name4[i] = unix.RawSockaddrInet4{Family: unix.AF_INET, Port: htons(a.Port()), Addr: a.Addr().Unmap().As4()}
+			h.Name, h.Namelen = (*byte)(unsafe.Pointer(&q.name4[i])), unix.SizeofSockaddrInet4
+		}
+	}
+	q.sent, q.failed = 0, 0
+	if err := c.raw.Write(q.write); err != nil {
+		q.failed += q.n - q.sent // the socket is closed
+	}
+	stats := &c.n.b.stats
+	stats.bursts.Add(1)
+	stats.datagrams.Add(uint64(q.n))
+	stats.errors.Add(uint64(q.failed))
+	q.n = 0
+	queues.Put(q)
+}
+
+func htons(p uint16) uint16 { return p>>8 | p<<8 }
+
+// rawConn is the socket's descriptor for sendmmsg, and whether it is an
+// IPv6 socket; nil when the socket offers none.
+func rawConn(c *net.UDPConn) (syscall.RawConn, bool) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return nil, false
+	}
+	v6 := false
+	if a, ok := c.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() == nil {
+		v6 = true
+	}
+	var ctrlErr error
+	err = raw.Control(func(fd uintptr) {
+		domain, e := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_DOMAIN)
+		if e != nil {
+			ctrlErr = e
+			return
+		}
+		v6 = domain == unix.AF_INET6
+	})
+	if err = errors.Join(err, ctrlErr); err != nil {
+		return nil, false
+	}
+	return raw, v6
+}
