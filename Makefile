@@ -105,7 +105,8 @@ bench:
 ## bench-e2e: the real confd binary and a stock pion SFU side by side, driven by
 ## the same real pion peers over loopback: server CPU per delivered packet (video
 ## fan-out), per member-second (mixed rooms, 3 talkers), per idle member and per
-## WHEP viewer, as ratios; confd's CPU profiles go to $(E2E_PROFILES)/
+## WHEP viewer, as ratios, and beside the fan-out and mixed loads their floor (what a
+## bare sendmmsg sender pays for the same packets); confd's CPU profiles go to $(E2E_PROFILES)/
 bench-e2e: deps-build
 	$(GO) run ./bench/e2e -sizes $(E2E_SIZES) -profiles $(E2E_PROFILES) $(E2E_FLAGS)
 

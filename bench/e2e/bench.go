@@ -84,6 +84,13 @@ type result struct {
 	profile string // confd's CPU profile, when taken
 }
 
+// measured is a load's results on both servers, and its floor when
+// the load has one.
+type measured struct {
+	pair  [2]result
+	floor *floorResult
+}
+
 // run measures load l on a fresh server of kind.
 func run(ctx context.Context, o options, bins binaries, api *webrtc.API, media *mediaSet, l load, kind serverKind) (result, error) {
 	res := result{load: l, kind: kind}

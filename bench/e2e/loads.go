@@ -38,6 +38,9 @@ type load struct {
 	// stockSkip, when set, is why the stock server does not run this
 	// load.
 	stockSkip string
+	// floor: measure what a bare sender pays for the packets confd's
+	// counted peers received (floor.go).
+	floor bool
 }
 
 // packetsPerSecond is the rate of a source that sends every interval.
@@ -73,7 +76,7 @@ var talkerHz = []float64{300, 500, 700}
 // the camera's track to every viewer.
 func fanout(n int) load {
 	return load{
-		name: fmt.Sprintf("fanout%d", n), title: fmt.Sprintf("video fan-out 1→%d", n), n: n, metric: perPacket, waitMedia: true,
+		name: fmt.Sprintf("fanout%d", n), title: fmt.Sprintf("video fan-out 1→%d", n), n: n, metric: perPacket, waitMedia: true, floor: true,
 		expect: func(serverKind) float64 { return cameraRate() },
 		base: func(serverKind) []role {
 			return []role{{name: "publisher", sections: []section{{kind: video, dir: sendonly, src: sendCamera, track: "video-0"}}}}
@@ -100,7 +103,7 @@ func mixed(n int) load {
 		}
 		return sendSilence, 0
 	})
-	l.name, l.title, l.waitMedia = fmt.Sprintf("mixed%d", n), fmt.Sprintf("mixed audio room of %d, 3 talkers", n), true
+	l.name, l.title, l.waitMedia, l.floor = fmt.Sprintf("mixed%d", n), fmt.Sprintf("mixed audio room of %d, 3 talkers", n), true, true
 	l.expect = func(k serverKind) float64 {
 		if k == kindStock {
 			return float64(n-1) * packetsPerSecond(audioInterval)

@@ -15,6 +15,10 @@
 //   - WHEP viewers of a room where two members talk: the server CPU the
 //     viewers add, per viewer-second.
 //
+// Beside the fan-out and mixed loads it prints their floor: what a bare
+// sender (./bench/sendfloor, paced), with no WebRTC at all, pays on this
+// machine to deliver the packets confd's peers received (floor.go).
+//
 // N is each of -sizes: 10 and 50 by default, as a run of those fits in a
 // few minutes on two cores; -sizes 10,50,200 adds the 200s (the stock
 // server sits out the 200-member audio rooms, see forwardAllLimit).
@@ -110,7 +114,7 @@ func runAll(o options, loads []load, goCmd string, keep bool) error {
 	media := newMediaSet()
 	fmt.Printf("end-to-end: %d CPUs, load average %s; window %v after a %v warm-up; camera %.1f packets/s\n",
 		runtime.NumCPU(), loadAverage(), o.window, o.warmup, cameraRate())
-	var results [][2]result
+	var results []measured
 	for i, l := range loads {
 		kinds := []serverKind{kindConfd, kindStock}
 		if i%2 == 1 {
@@ -129,7 +133,20 @@ func runAll(o options, loads []load, goCmd string, keep bool) error {
 			printResult(r)
 		}
 		printRatio(pair)
-		results = append(results, pair)
+		res := measured{pair: pair}
+		if l.floor && pair[kindConfd].skipped == "" {
+			f, err := measureFloor(ctx, o, bins.sendfloor, pair[kindConfd])
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if err != nil {
+				fmt.Printf("%-40s floor  not measured: %v\n", l.title, err)
+			} else {
+				res.floor = &f
+				printFloor(pair[kindConfd], f)
+			}
+		}
+		results = append(results, res)
 	}
 	fmt.Printf("\nload average %s\n\n", loadAverage())
 	printTable(results)

@@ -73,11 +73,22 @@ func printRatio(pair [2]result) {
 	}
 }
 
+// printFloor prints a load's floor and confd's cost over it.
+func printFloor(r result, f floorResult) {
+	fmt.Printf("%-40s floor  %.2f %s  a bare sender: %d-byte datagrams, %.1f a second to each of %d sockets, one sendmmsg a round",
+		r.load.title, f.cost, r.load.unit(), f.size, f.rate, r.main.peers)
+	if c, ok := r.cost(); ok && f.cost > 0 {
+		fmt.Printf("; confd/floor %.2f×", c/f.cost)
+	}
+	fmt.Println()
+}
+
 // printTable prints every result again as one Markdown table.
-func printTable(results [][2]result) {
-	fmt.Println("| load | confd | stock | confd/stock | server cores (confd, stock) | received packets/s per receiver (confd, stock) |")
-	fmt.Println("|---|---|---|---|---|---|")
-	for _, pair := range results {
+func printTable(results []measured) {
+	fmt.Println("| load | confd | stock | confd/stock | floor (bare sender) | server cores (confd, stock) | received packets/s per receiver (confd, stock) |")
+	fmt.Println("|---|---|---|---|---|---|---|")
+	for _, res := range results {
+		pair := res.pair
 		l := pair[0].load
 		cell := func(r result) (string, string, string) {
 			if r.skipped != "" {
@@ -104,13 +115,18 @@ func printTable(results [][2]result) {
 		if r, ok := ratio(pair); ok {
 			rs = fmt.Sprintf("%.2f×", r)
 		}
-		fmt.Printf("| %s | %s | %s | %s | %s, %s | %s, %s |\n", l.title, cc, sc, rs, ccores, score, crecv, srecv)
+		fl := "—"
+		if res.floor != nil {
+			fl = fmt.Sprintf("%.2f %s", res.floor.cost, l.unit())
+		}
+		fmt.Printf("| %s | %s | %s | %s | %s | %s, %s | %s, %s |\n", l.title, cc, sc, rs, fl, ccores, score, crecv, srecv)
 	}
 }
 
 // printProfiles names the profiles taken and shows the top of each.
-func printProfiles(ctx context.Context, goCmd string, results [][2]result) {
-	for _, pair := range results {
+func printProfiles(ctx context.Context, goCmd string, results []measured) {
+	for _, res := range results {
+		pair := res.pair
 		p := pair[kindConfd].profile
 		if p == "" {
 			continue

@@ -31,13 +31,13 @@ func (k serverKind) String() string {
 }
 
 // binaries are the two servers' executables, built once per run.
-type binaries struct{ confd, stock string }
+type binaries struct{ confd, stock, sendfloor string }
 
-// buildServers builds both servers into dir with the go command goCmd,
+// buildServers builds both servers (and the floor's sender) into dir with the go command goCmd,
 // from the module root (the working directory).
 func buildServers(ctx context.Context, goCmd, dir string) (binaries, error) {
-	b := binaries{confd: filepath.Join(dir, "confd"), stock: filepath.Join(dir, "stocksfu")}
-	for _, t := range []struct{ out, pkg string }{{b.confd, "./cmd/confd"}, {b.stock, "./bench/stocksfu"}} {
+	b := binaries{confd: filepath.Join(dir, "confd"), stock: filepath.Join(dir, "stocksfu"), sendfloor: filepath.Join(dir, "sendfloor")}
+	for _, t := range []struct{ out, pkg string }{{b.confd, "./cmd/confd"}, {b.stock, "./bench/stocksfu"}, {b.sendfloor, "./bench/sendfloor"}} {
 		cmd := exec.CommandContext(ctx, goCmd, "build", "-o", t.out, t.pkg)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return b, fmt.Errorf("go build %s: %w\n%s", t.pkg, err, out)

@@ -10,6 +10,11 @@
 //
 //	go run ./bench/sendfloor [-receivers 50] [-size 1000] [-rounds 5000] [-runs 5]
 //
+// With -rate it measures sendmmsg alone, the rounds paced at that many a
+// second for -window, as a server's fan-outs and mixer ticks come: the
+// figure then includes the wake-ups the pacing costs, and its last line,
+// "floor <µs per packet>", is what the end-to-end benchmark reads.
+//
 // It binds and sends on 127.0.0.1 only. It starts no goroutines in the
 // sender; the child's readers (one per socket) end when it exits.
 package main
@@ -37,6 +42,8 @@ func main() {
 	size := flag.Int("size", 1000, "packet size in bytes")
 	rounds := flag.Int("rounds", 5000, "fan-out rounds per measurement")
 	runs := flag.Int("runs", 5, "measurements of each way, interleaved")
+	rate := flag.Float64("rate", 0, "rounds a second, sendmmsg only (0: back to back, both ways)")
+	window := flag.Duration("window", 8*time.Second, "the measured time with -rate")
 	receive := flag.Bool("receive", false, "internal: be the receiving child")
 	flag.Parse()
 	if *receive {
@@ -46,7 +53,7 @@ func main() {
 		}
 		return
 	}
-	if err := run(*receivers, *size, *rounds, *runs); err != nil {
+	if err := run(*receivers, *size, *rounds, *runs, *rate, *window); err != nil {
 		fmt.Fprintln(os.Stderr, "sendfloor:", err)
 		os.Exit(1)
 	}
@@ -77,7 +84,7 @@ func receiveAll(n int) error {
 	return nil
 }
 
-func run(receivers, size, rounds, runs int) error {
+func run(receivers, size, rounds, runs int, rate float64, window time.Duration) error {
 	child := exec.Command(os.Args[0], "-receive", "-receivers", strconv.Itoa(receivers))
 	stdin, err := child.StdinPipe()
 	if err != nil {
@@ -122,6 +129,15 @@ func run(receivers, size, rounds, runs int) error {
 		}
 		return nil
 	}
+	if rate > 0 {
+		us, err := paced(rate, window, len(dst), b.send)
+		if err != nil {
+			return fmt.Errorf("sendmmsg: %w", err)
+		}
+		fmt.Printf("loopback UDP, %d-byte packets, fan-out to %d sockets, %.1f rounds a second, sendmmsg: %.2f µs sender CPU per packet\n", size, len(dst), rate, us)
+		fmt.Printf("floor %.3f\n", us)
+		return nil
+	}
 	var single, batched []float64
 	for range runs {
 		us, err := perPacket(rounds, len(dst), one)
@@ -155,6 +171,33 @@ func perPacket(rounds, fanout int, send func() error) (float64, error) {
 		}
 	}
 	return float64(cpu()-before) / 1e3 / float64(rounds*fanout), nil
+}
+
+// paced runs a round of send every 1/rate seconds for window, after a
+// second to settle, and returns the process's CPU per packet in µs.
+func paced(rate float64, window time.Duration, fanout int, send func() error) (float64, error) {
+	t := time.NewTicker(time.Duration(float64(time.Second) / rate))
+	defer t.Stop()
+	settle := time.Now().Add(time.Second)
+	var before int64
+	var start time.Time
+	rounds := 0
+	for now := range t.C {
+		if err := send(); err != nil {
+			return 0, err
+		}
+		switch {
+		case now.Before(settle):
+		case start.IsZero():
+			before, start = cpu(), now
+		default:
+			rounds++
+			if now.Sub(start) >= window {
+				return float64(cpu()-before) / 1e3 / float64(rounds*fanout), nil
+			}
+		}
+	}
+	return 0, nil
 }
 
 func cpu() int64 {
