@@ -17,6 +17,7 @@ type options struct {
 	profiles       string          // where confd's CPU profiles go; "" takes none
 	profile        map[string]bool // the loads profiled
 	dir            string          // scratch: binaries, configs, logs
+	serverEnv      []string        // added to both servers' environment
 }
 
 // measurement is one measured window.
@@ -99,7 +100,7 @@ func run(ctx context.Context, o options, bins binaries, api *webrtc.API, media *
 		return res, nil
 	}
 	profile := kind == kindConfd && o.profiles != "" && o.profile[l.name]
-	srv, err := startServer(ctx, kind, bins, o.dir, profile)
+	srv, err := startServer(ctx, kind, bins, o.dir, profile, o.serverEnv)
 	if err != nil {
 		return res, err
 	}

@@ -66,7 +66,9 @@ func main() {
 	only := flag.String("loads", "", "comma-separated loads to run, of those the sizes make (default all: "+strings.Join(loadNames(allLoads(defaultSizes)), ",")+")")
 	goCmd := flag.String("go", "go", "the go command that builds the servers")
 	keep := flag.Bool("keep", false, "keep the scratch directory (binaries, configs, server logs)")
+	serverEnv := flag.String("server-env", "", "space-separated NAME=value settings added to both servers' environment, e.g. GOMAXPROCS=1")
 	flag.Parse()
+	o.serverEnv = strings.Fields(*serverEnv)
 	o.profile = map[string]bool{}
 	for _, n := range strings.Split(*profile, ",") {
 		o.profile[strings.TrimSpace(n)] = true

@@ -92,7 +92,7 @@ type server struct {
 
 // startServer starts a server of kind and waits until it listens; pprof
 // opens confd's profiler.
-func startServer(ctx context.Context, kind serverKind, bins binaries, dir string, pprof bool) (*server, error) {
+func startServer(ctx context.Context, kind serverKind, bins binaries, dir string, pprof bool, env []string) (*server, error) {
 	log := filepath.Join(dir, kind.String()+".log")
 	out, err := os.Create(log)
 	if err != nil {
@@ -110,6 +110,9 @@ func startServer(ctx context.Context, kind serverKind, bins binaries, dir string
 		cmd = exec.Command(bins.stock, "-listen", "127.0.0.1:0")
 	}
 	cmd.Stdout, cmd.Stderr = out, out
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	// Its own process group, so that stop reaches anything it starts; and
 	// killed by the kernel should the benchmark die without stopping it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
