@@ -20,8 +20,8 @@ import (
 // sendmmsg, a burst in one system call instead of one call per packet.
 //
 // A datagram written while somebody else holds waits for that holder's
-// Release, at most the length of one burst (a tick's mixing, one packet's
-// fan-out). A queue that fills is sent by the writer that filled it. No
+// Release: the length of one burst (a tick's mixing, one packet's
+// fan-out), longer only if the holder is descheduled meanwhile. A queue that fills is sent by the writer that filled it. No
 // lock is held across a send: a queue leaves its socket before it is
 // sent. Errors of queued writes are counted ([Net.BurstStats]) instead of
 // returned, as a write to UDP learns nothing that matters anyway.

@@ -78,6 +78,17 @@ func (r *receiver) waitFor(t *testing.T, n int) {
 	}
 }
 
+// mediaSocket opens a media socket of n, closed when the test ends.
+func mediaSocket(t *testing.T, n *Net, network string, ip net.IP) (addrPortWriter, netip.AddrPort) {
+	t.Helper()
+	pc, err := n.ListenUDP(network, &net.UDPAddr{IP: ip})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	return pc.(addrPortWriter), pc.LocalAddr().(*net.UDPAddr).AddrPort()
+}
+
 // datagram is the i-th test datagram, of a length of its own.
 func datagram(i int) []byte {
 	return bytes.Repeat([]byte{byte(i)}, 20+i%300)
@@ -94,12 +105,7 @@ func TestBurstSendsOnRelease(t *testing.T) {
 		t.Run(fam.network, func(t *testing.T) {
 			n := newNet(t, Config{LoopbackOnly: true})
 			a, b := newReceiver(t, fam.network, fam.ip), newReceiver(t, fam.network, fam.ip)
-			pc, err := n.ListenUDP(fam.network, &net.UDPAddr{IP: fam.ip})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer pc.Close()
-			w := pc.(addrPortWriter)
+			w, local := mediaSocket(t, n, fam.network, fam.ip)
 			const each = 10
 			n.Hold()
 			for i := range 2 * each {
@@ -126,7 +132,7 @@ func TestBurstSendsOnRelease(t *testing.T) {
 					if want := datagram(2*j + k); !bytes.Equal(got, want) {
 						t.Errorf("receiver %d, datagram %d: %d bytes %x, want %d bytes %x", k, j, len(got), got[:1], len(want), want[:1])
 					}
-					if from := from[j]; from.Port() != pc.LocalAddr().(*net.UDPAddr).AddrPort().Port() {
+					if from := from[j]; from.Port() != local.Port() {
 						t.Errorf("from %v, not the media socket", from)
 					}
 				}
@@ -148,12 +154,7 @@ func TestBurstSendsOnRelease(t *testing.T) {
 func TestBurstFullQueueSends(t *testing.T) {
 	n := newNet(t, Config{LoopbackOnly: true})
 	r := newReceiver(t, "udp4", net.IPv4(127, 0, 0, 1))
-	pc, err := n.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	w := pc.(addrPortWriter)
+	w, _ := mediaSocket(t, n, "udp4", net.IPv4(127, 0, 0, 1))
 	total := burstSize + 6
 	n.Hold()
 	for i := range total {
@@ -188,12 +189,8 @@ func TestBurstConcurrentHolders(t *testing.T) {
 	n := newNet(t, Config{LoopbackOnly: true})
 	var socks []addrPortWriter
 	for range 2 {
-		pc, err := n.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pc.Close()
-		socks = append(socks, pc.(addrPortWriter))
+		w, _ := mediaSocket(t, n, "udp4", net.IPv4(127, 0, 0, 1))
+		socks = append(socks, w)
 	}
 	const writers, rounds, per = 4, 20, 5
 	var rs []*receiver
@@ -235,12 +232,7 @@ func TestBurstConcurrentHolders(t *testing.T) {
 func TestBurstAllocatesNothing(t *testing.T) {
 	n := newNet(t, Config{LoopbackOnly: true})
 	r := newReceiver(t, "udp4", net.IPv4(127, 0, 0, 1))
-	pc, err := n.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	w := pc.(addrPortWriter)
+	w, _ := mediaSocket(t, n, "udp4", net.IPv4(127, 0, 0, 1))
 	p, to := datagram(7), r.addr()
 	burst := func() {
 		n.Hold()

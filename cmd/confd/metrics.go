@@ -104,12 +104,9 @@ func (a *app) writeMetrics(w *bufio.Writer) {
 	if a.sip != nil {
 		sm = a.sip.Metrics()
 	}
-	e.family("confd_sip_calls", "gauge", "SIP calls up or being set up.")
-	e.sample("confd_sip_calls", float64(sm.Calls))
-	e.family("confd_sip_calls_total", "counter", "SIP calls taken since start.")
-	e.sample("confd_sip_calls_total", float64(sm.CallsTotal))
-	e.family("confd_sip_rtp_dropped_total", "counter", "RTP packets from phones dropped as malformed or from an unlatched address.")
-	e.sample("confd_sip_rtp_dropped_total", float64(sm.BadRTP))
+	e.single("confd_sip_calls", "gauge", "SIP calls up or being set up.", float64(sm.Calls))
+	e.single("confd_sip_calls_total", "counter", "SIP calls taken since start.", float64(sm.CallsTotal))
+	e.single("confd_sip_rtp_dropped_total", "counter", "RTP packets from phones dropped as malformed or from an unlatched address.", float64(sm.BadRTP))
 	a.writeEventMetrics(e)
 	pubs, viewers := a.whip.Sessions()
 	e.family("confd_whip_sessions", "gauge", "WHIP publishers and WHEP viewers, by kind.")
@@ -117,12 +114,9 @@ func (a *app) writeMetrics(w *bufio.Writer) {
 	e.sample("confd_whip_sessions", float64(viewers), "kind", "whep")
 	if a.mnet != nil {
 		bs := a.mnet.BurstStats()
-		e.family("confd_media_bursts_total", "counter", "Bursts of media (a mixer tick, a video packet's fan-out) sent with one sendmmsg.")
-		e.sample("confd_media_bursts_total", float64(bs.Bursts))
-		e.family("confd_media_burst_datagrams_total", "counter", "Datagrams sent in those bursts.")
-		e.sample("confd_media_burst_datagrams_total", float64(bs.Datagrams))
-		e.family("confd_media_burst_errors_total", "counter", "Datagrams of bursts the kernel refused.")
-		e.sample("confd_media_burst_errors_total", float64(bs.Errors))
+		e.single("confd_media_bursts_total", "counter", "Bursts of media (a mixer tick, a video packet's fan-out) sent with one sendmmsg.", float64(bs.Bursts))
+		e.single("confd_media_burst_datagrams_total", "counter", "Datagrams sent in those bursts.", float64(bs.Datagrams))
+		e.single("confd_media_burst_errors_total", "counter", "Datagrams of bursts the kernel refused.", float64(bs.Errors))
 	}
 	a.writeRecordingMetrics(e)
 	a.writeOnePortMetrics(e)
@@ -310,6 +304,12 @@ type expo struct {
 
 func (e *expo) family(name, kind, help string) {
 	fmt.Fprintf(e.w, "# HELP %s %s\n# TYPE %s %s\n", name, escapeHelp(help), name, kind)
+}
+
+// single writes a family of one unlabelled sample.
+func (e *expo) single(name, kind, help string, v float64) {
+	e.family(name, kind, help)
+	e.sample(name, v)
 }
 
 // sample writes one line; labels are name, value pairs.
