@@ -21,9 +21,9 @@ import (
 //
 // A datagram written while somebody else holds waits for that holder's
 // Release: the length of one burst (a tick's mixing, one packet's
-// fan-out), longer only if the holder is descheduled meanwhile. A queue that fills is sent by the writer that filled it. No
-// lock is held across a send: a queue leaves its socket before it is
-// sent. Errors of queued writes are counted ([Net.BurstStats]) instead of
+// fan-out), longer only if the holder is descheduled meanwhile. A queue
+// that fills is sent by the writer that filled it. No lock is held across
+// a send: a queue leaves its socket before it is sent. Errors of queued writes are counted ([Net.BurstStats]) instead of
 // returned, as a write to UDP learns nothing that matters anyway.
 
 // burstSize is the most datagrams one sendmmsg takes; maxDatagram the
@@ -217,27 +217,18 @@ func (c *conn) send(q *queue) {
 func htons(p uint16) uint16 { return p>>8 | p<<8 }
 
 // rawConn is the socket's descriptor for sendmmsg, and whether it is an
-// IPv6 socket; nil when the socket offers none.
+// IPv6 socket (SO_DOMAIN); nil when the socket offers none.
 func rawConn(c *net.UDPConn) (syscall.RawConn, bool) {
 	raw, err := c.SyscallConn()
 	if err != nil {
 		return nil, false
 	}
-	v6 := false
-	if a, ok := c.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() == nil {
-		v6 = true
-	}
-	var ctrlErr error
+	domain, serr := 0, error(nil)
 	err = raw.Control(func(fd uintptr) {
-		domain, e := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_DOMAIN)
-		if e != nil {
-			ctrlErr = e
-			return
-		}
-		v6 = domain == unix.AF_INET6
+		domain, serr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_DOMAIN)
 	})
-	if err = errors.Join(err, ctrlErr); err != nil {
+	if err = errors.Join(err, serr); err != nil {
 		return nil, false
 	}
-	return raw, v6
+	return raw, domain == unix.AF_INET6
 }

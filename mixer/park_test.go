@@ -174,3 +174,69 @@ func ticksBefore(i int) int {
 	}
 	return 0
 }
+
+// countingBurst is a Burster that counts holds and releases and notes
+// every frame written while nobody held.
+type countingBurst struct {
+	depth, holds, releases, unheld atomic.Int32
+}
+
+func (b *countingBurst) Hold()    { b.depth.Add(1); b.holds.Add(1) }
+func (b *countingBurst) Release() { b.depth.Add(-1); b.releases.Add(1) }
+
+// heldEar is a listener that tells b of frames written outside a burst.
+type heldEar struct {
+	b    *countingBurst
+	sent atomic.Int32
+}
+
+func (e *heldEar) WriteFrame([]byte) error {
+	e.sent.Add(1)
+	if e.b.depth.Load() <= 0 {
+		e.b.unheld.Add(1)
+	}
+	return nil
+}
+
+func (e *heldEar) SkipFrame() {}
+
+// TestTickWritesInOneBurst: every frame the mixer writes, on mixing ticks
+// while a member talks and on a parked room's keep-alives, is written
+// inside a burst, and every Hold is released.
+func TestTickWritesInOneBurst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := &countingBurst{}
+		m := New(Config{Burst: b})
+		(&exactCodec{}).install(m)
+		var ears []*heldEar
+		var talker *Member
+		for i := range 3 {
+			e := &heldEar{b: b}
+			mb, err := m.Add(i+1, MemberOptions{In: CodecOpus, HasInput: true, Out: CodecOpus, Writer: e})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ears = append(ears, e)
+			talker = mb
+		}
+		m.Start()
+		for i := range 25 {
+			talker.Push(uint16(i), uint32(i*FrameSamples), []byte{100, 40}, 10, Now())
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(2 * time.Second) // silent again: parked, keep-alives only
+		synctest.Wait()
+		m.Close()
+		for i, e := range ears[:2] { // the third is the talker, who hears silence
+			if e.sent.Load() < 25 {
+				t.Fatalf("listener %d was sent %d frames, want the voice's", i, e.sent.Load())
+			}
+		}
+		if n := b.unheld.Load(); n != 0 {
+			t.Errorf("%d frames written outside a burst", n)
+		}
+		if h, r := b.holds.Load(), b.releases.Load(); h == 0 || h != r {
+			t.Errorf("%d holds, %d releases", h, r)
+		}
+	})
+}
