@@ -145,6 +145,15 @@ type client struct {
 	mu     sync.Mutex
 	pcm    []int16 // the last second heard
 	frames map[uint32]int
+	mix    received // the audio it receives
+}
+
+// received is what a client has received of one stream: its packets, and
+// the timestamp of the last one and when it came.
+type received struct {
+	packets int
+	lastTS  uint32
+	lastAt  time.Time
 }
 
 func newClient(t *testing.T, hz float64, cam uint32) *client {
@@ -367,6 +376,10 @@ func (c *client) read(tr *webrtc.TrackRemote) {
 			continue
 		}
 		if tr.Kind() == webrtc.RTPCodecTypeAudio {
+			c.mu.Lock()
+			c.mix.packets++
+			c.mix.lastTS, c.mix.lastAt = h.Timestamp, time.Now()
+			c.mu.Unlock()
 			if k, err := dec.Decode(payload, frame); err == nil {
 				c.heard(frame[:k])
 			}

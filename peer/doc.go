@@ -39,16 +39,16 @@
 //	readSenderReports         1 per camera layer (rid)  onTrack, onSimulcastTrack  RTCP read error (PeerConnection closed)
 //	delayLine.fill            1 per camera layer in the echo test  onTrack, onSimulcastTrack  the track's read error
 //
-// Two more belong to the Media and to pion's interceptor chain:
+// One more belongs to the Media:
 //
 //	goroutine                 count                     started in          stops on
 //	reportClock.run           1 per Media               NewMedia            Media.Close
-//	rrGenerator.loop          1 per PeerConnection      pion binding the RTCP writer  the PeerConnection closed (interceptor Close waits)
 //
-// The report clock ticks once a second for every PeerConnection's RTCP
-// sender and receiver reports (pion's sender reports and confd's own
-// receiver reports, receiverreports.go), so that idle members report in
-// one burst rather than each on its own ticker.
+// The report clock ticks once a second and, on its own goroutine, has
+// every PeerConnection write its RTCP reports (confd's own sender and
+// receiver reports, reports.go) as one compound packet, the round held in
+// bursts: a server of idle members wakes once a second for all of their
+// reports, not once per member.
 //
 // For video, onTrack starts a forwarder.Receiver, whose own goroutines
 // (a reader per layer, the key-frame and pause loop) the forwarder owns;

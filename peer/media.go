@@ -11,7 +11,6 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/interceptor/pkg/nack"
-	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/logging"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/transport/v4"
@@ -102,7 +101,7 @@ func NewMedia(cfg MediaConfig) (*Media, error) {
 	if b, ok := cfg.Net.(forwarder.Burster); ok {
 		m.burst = b
 	}
-	clock := newReportClock(reportInterval)
+	clock := newReportClock(reportInterval, m.burst)
 	m.closer = append(m.closer, clock.close)
 	reg, err := newInterceptors(me, &m.bwe, clock)
 	if err != nil {
@@ -155,12 +154,7 @@ func newInterceptors(me *webrtc.MediaEngine, bwe *bweHandoff, clock *reportClock
 		return nil, err
 	}
 	reg.Add(lazyNACKFactory{gen})
-	reg.Add(receiverReports{clock})
-	sr, err := report.NewSenderInterceptor(report.SenderTicker(clock.ticker))
-	if err != nil {
-		return nil, err
-	}
-	reg.Add(sr)
+	reg.Add(reports{clock})
 	if err := configureBWE(me, reg, bwe); err != nil {
 		return nil, err
 	}
