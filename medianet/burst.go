@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -27,23 +28,28 @@ import (
 // returned, as a write to UDP learns nothing that matters anyway.
 
 // burstSize is the most datagrams one sendmmsg takes; maxDatagram the
-// largest datagram queued (larger ones are written at once).
+// largest datagram queued (larger ones are written at once);
+// maxSpareQueues the most empty queues a Net keeps for the next burst.
 const (
-	burstSize   = 64
-	maxDatagram = 1500
+	burstSize      = 64
+	maxDatagram    = 1500
+	maxSpareQueues = 1024
 )
 
-// queue is one socket's datagrams waiting for a Release.
+// queue is one socket's datagrams waiting for a Release, back to back in
+// data. Its slices grow to the largest burst the socket has had and stay
+// with the queue, so a warm queue allocates nothing, and a socket that is
+// sent one packet a burst (a listener's mix, a viewer's copy: most
+// sockets, when each call has its own) holds one packet's worth.
 type queue struct {
-	n     int
-	lens  [burstSize]int
-	addrs [burstSize]netip.AddrPort
-	bufs  [burstSize][maxDatagram]byte
+	data  []byte
+	offs  []int // where each datagram starts in data; it ends where the next starts
+	addrs []netip.AddrPort
 	// The system call's arguments, filled in by send.
-	hdrs  [burstSize]mmsghdr
-	iovs  [burstSize]unix.Iovec
-	name4 [burstSize]unix.RawSockaddrInet4
-	name6 [burstSize]unix.RawSockaddrInet6
+	hdrs  []mmsghdr
+	iovs  []unix.Iovec
+	name4 []unix.RawSockaddrInet4
+	name6 []unix.RawSockaddrInet6
 	// sent and failed count the datagrams of the send under way; write is
 	// the sendmmsg loop handed to RawConn.Write, made once per queue so
 	// that a send allocates nothing.
@@ -54,8 +60,8 @@ type queue struct {
 func newQueue() *queue {
 	q := new(queue)
 	q.write = func(fd uintptr) bool {
-		for q.sent < q.n {
-			m, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&q.hdrs[q.sent])), uintptr(q.n-q.sent), 0, 0, 0)
+		for n := len(q.offs); q.sent < n; {
+			m, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&q.hdrs[q.sent])), uintptr(n-q.sent), 0, 0, 0)
 			switch {
 			case e == unix.EAGAIN:
 				return false // wait until the socket has room
@@ -74,14 +80,34 @@ func newQueue() *queue {
 	return q
 }
 
+// add queues a copy of b for a and reports whether the queue is full.
+func (q *queue) add(b []byte, a netip.AddrPort) bool {
+	q.offs = append(q.offs, len(q.data))
+	q.data = append(q.data, b...)
+	q.addrs = append(q.addrs, a)
+	return len(q.offs) == burstSize
+}
+
+// datagram is the i-th datagram queued.
+func (q *queue) datagram(i int) []byte {
+	end := len(q.data)
+	if i+1 < len(q.offs) {
+		end = q.offs[i+1]
+	}
+	return q.data[q.offs[i]:end]
+}
+
+// reset empties the queue, keeping what it grew.
+func (q *queue) reset() {
+	q.data, q.offs, q.addrs = q.data[:0], q.offs[:0], q.addrs[:0]
+}
+
 // mmsghdr is the kernel's struct mmsghdr.
 type mmsghdr struct {
 	hdr unix.Msghdr
 	len uint32
 	_   [4]byte
 }
-
-var queues = sync.Pool{New: func() any { return newQueue() }}
 
 // BurstStats counts the bursts sent and what went wrong in them.
 type BurstStats struct {
@@ -91,9 +117,10 @@ type BurstStats struct {
 // bursts is a Net's state for them.
 type bursts struct {
 	holders atomic.Int32
-	mu      sync.Mutex // guards dirty
+	mu      sync.Mutex // guards dirty, spare and free
 	dirty   []*conn    // sockets with a queue
 	spare   []*conn    // dirty's other buffer, for flush
+	free    []*queue   // empty queues, for the next sockets written
 	stats   struct{ bursts, datagrams, errors atomic.Uint64 }
 }
 
@@ -144,14 +171,10 @@ func (c *conn) queueWrite(b []byte, a netip.AddrPort) bool {
 	c.mu.Lock()
 	q := c.q
 	if q == nil {
-		q = queues.Get().(*queue)
+		q = bs.get()
 		c.q = q
 	}
-	i := q.n
-	q.lens[i] = copy(q.bufs[i][:], b)
-	q.addrs[i] = a
-	q.n++
-	full := q.n == burstSize
+	full := q.add(b, a)
 	if full {
 		c.q = nil
 	}
@@ -185,13 +208,48 @@ func (c *conn) flush() {
 	}
 }
 
-// send writes q with sendmmsg and returns it to the pool.
+// get is an empty queue, a spare one when there is one.
+func (bs *bursts) get() *queue {
+	bs.mu.Lock()
+	defer bs.mu.Unlock()
+	if n := len(bs.free); n > 0 {
+		q := bs.free[n-1]
+		bs.free[n-1] = nil
+		bs.free = bs.free[:n-1]
+		return q
+	}
+	return newQueue()
+}
+
+// put keeps a sent queue for the next burst, up to maxSpareQueues.
+func (bs *bursts) put(q *queue) {
+	q.reset()
+	bs.mu.Lock()
+	if len(bs.free) < maxSpareQueues {
+		bs.free = append(bs.free, q)
+	}
+	bs.mu.Unlock()
+}
+
+// send writes q with sendmmsg and hands it back to the Net.
 func (c *conn) send(q *queue) {
-	for i := range q.n {
+	n := len(q.offs)
+	q.hdrs = slices.Grow(q.hdrs[:0], n)[:n]
+	q.iovs = slices.Grow(q.iovs[:0], n)[:n]
+	if c.v6 {
+		q.name6 = slices.Grow(q.name6[:0], n)[:n]
+	} else {
+		q.name4 = slices.Grow(q.name4[:0], n)[:n]
+	}
+	for i := range n {
 		h := &q.hdrs[i].hdr
 		*h = unix.Msghdr{}
-		q.iovs[i].Base = &q.bufs[i][0]
-		q.iovs[i].SetLen(q.lens[i])
+		b := q.datagram(i)
+		q.iovs[i] = unix.Iovec{}
+		if len(b) > 0 {
+			q.iovs[i].Base = &b[0]
+		}
+		q.iovs[i].SetLen(len(b))
 		h.Iov, h.Iovlen = &q.iovs[i], 1
 		a := q.addrs[i]
 		if c.v6 {
@@ -204,14 +262,13 @@ func (c *conn) send(q *queue) {
 	}
 	q.sent, q.failed = 0, 0
 	if err := c.raw.Write(q.write); err != nil {
-		q.failed += q.n - q.sent // the socket is closed
+		q.failed += n - q.sent // the socket is closed
 	}
 	stats := &c.n.b.stats
 	stats.bursts.Add(1)
-	stats.datagrams.Add(uint64(q.n))
+	stats.datagrams.Add(uint64(n))
 	stats.errors.Add(uint64(q.failed))
-	q.n = 0
-	queues.Put(q)
+	c.n.b.put(q)
 }
 
 func htons(p uint16) uint16 { return p>>8 | p<<8 }
