@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/confd/confd/forwarder/forwardertest"
@@ -196,5 +197,45 @@ func TestNACKResendDoesNotAllocate(t *testing.T) {
 	}
 	if got := dt.Stats().Retransmits - before; got < 17*100 {
 		t.Errorf("%d packets resent for 101 NACKs of 17, want every one", got)
+	}
+}
+
+// stampWriter stamps each packet with a header extension before
+// discarding it, as the transport-wide sequence number interceptor does
+// on a slot's way out.
+type stampWriter struct {
+	nopWriter
+	seq [2]byte
+}
+
+func (w *stampWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	if err := h.SetExtension(5, w.seq[:]); err != nil {
+		return 0, err
+	}
+	return w.nopWriter.WriteRTP(h, payload)
+}
+
+// TestStampedForwardDoesNotAllocate: a slot whose writer adds a header
+// extension to every packet (transport-wide CC numbering, for the
+// downlink's estimate) still forwards without allocating: the output
+// header keeps its extension list from packet to packet.
+func TestStampedForwardDoesNotAllocate(t *testing.T) {
+	const subs, warmup, runs = 10, 100, 1000
+	a := unstartedReceiver(ReceiverConfig{SSRC: 0xA})
+	pkts := sourcePackets(forwardertest.NewVP8Source(forwardertest.VP8Config{SSRC: 0xA, TemporalLayers: true}), warmup+runs+1)
+	for i := range subs {
+		dt := NewDownTrack("v", "s")
+		ctx := &fakeTrackContext{id: fmt.Sprint(i), ssrc: webrtc.SSRC(i + 1), codecs: []webrtc.RTPCodecParameters{vp8Codec(negotiatedPT)}, w: &stampWriter{}}
+		if _, err := dt.Bind(ctx); err != nil {
+			t.Fatal(err)
+		}
+		dt.SetSource(a)
+	}
+	step := replay(a, pkts)
+	for range warmup {
+		step()
+	}
+	if got := testing.AllocsPerRun(runs, step); got != 0 {
+		t.Errorf("%v allocations per packet, want 0", got)
 	}
 }

@@ -314,14 +314,17 @@ func (d *DownTrack) senderReportsLocked(p *Packet) (from, to SenderReport) {
 }
 
 // write fills out.Header and sends. Header extensions are not forwarded: their
-// IDs were negotiated with the publisher, not with this subscriber.
+// IDs were negotiated with the publisher, not with this subscriber. The
+// extension list is emptied, not dropped, so that what the slot's writer
+// adds (the transport-wide sequence number) reuses it instead of
+// allocating one per packet.
 func (d *DownTrack) write(b *binding, p *Packet, out *Scratch, t Translation) {
 	h := &out.Header
 	h.Version = 2
 	h.Padding, h.PaddingSize, h.Extension, h.Marker = false, 0, false, p.Header.Marker
 	h.PayloadType = b.pt
 	h.SequenceNumber, h.Timestamp, h.SSRC = t.Seq, t.TS, b.ssrc
-	h.CSRC, h.Extensions, h.ExtensionProfile = nil, nil, 0
+	h.CSRC, h.Extensions, h.ExtensionProfile = nil, h.Extensions[:0], 0
 	payload := p.Payload
 	if t.Rewrite {
 		n, err := vp8.Rewrite(out.Buf[:], payload, &p.VP8, t.PictureID, t.TL0PICIDX)

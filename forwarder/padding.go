@@ -135,7 +135,7 @@ func (d *DownTrack) padLocked(now int64) padding {
 func (d *DownTrack) writePadding(b *binding, out *Scratch, pad padding) {
 	h := &out.Header
 	h.Version, h.PayloadType, h.SSRC = 2, b.pt, b.ssrc
-	h.Extension, h.CSRC, h.Extensions, h.ExtensionProfile = false, nil, nil, 0
+	h.Extension, h.CSRC, h.Extensions, h.ExtensionProfile = false, nil, h.Extensions[:0], 0 // emptied, kept for the writer
 	h.Padding, h.PaddingSize, h.Marker = true, padPayload, false
 	h.Timestamp = pad.ts
 	for i := range pad.n {
