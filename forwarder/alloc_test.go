@@ -22,13 +22,16 @@ func sourcePackets(src *forwardertest.VP8Source, count int) [][]byte {
 }
 
 // bindNop binds dt to a writer that discards, as pion's would for a peer.
-func bindNop(tb testing.TB, dt *DownTrack, ssrc uint32) {
+func bindNop(tb testing.TB, dt *DownTrack, ssrc uint32) { bindWriter(tb, dt, ssrc, nopWriter{}) }
+
+// bindWriter binds dt to w, VP8 negotiated.
+func bindWriter(tb testing.TB, dt *DownTrack, ssrc uint32, w webrtc.TrackLocalWriter) {
 	tb.Helper()
 	ctx := &fakeTrackContext{
 		id:     fmt.Sprint(ssrc),
 		ssrc:   webrtc.SSRC(ssrc),
 		codecs: []webrtc.RTPCodecParameters{vp8Codec(negotiatedPT)},
-		w:      nopWriter{},
+		w:      w,
 	}
 	if _, err := dt.Bind(ctx); err != nil {
 		tb.Fatal(err)
@@ -225,10 +228,7 @@ func TestStampedForwardDoesNotAllocate(t *testing.T) {
 	pkts := sourcePackets(forwardertest.NewVP8Source(forwardertest.VP8Config{SSRC: 0xA, TemporalLayers: true}), warmup+runs+1)
 	for i := range subs {
 		dt := NewDownTrack("v", "s")
-		ctx := &fakeTrackContext{id: fmt.Sprint(i), ssrc: webrtc.SSRC(i + 1), codecs: []webrtc.RTPCodecParameters{vp8Codec(negotiatedPT)}, w: &stampWriter{}}
-		if _, err := dt.Bind(ctx); err != nil {
-			t.Fatal(err)
-		}
+		bindWriter(t, dt, uint32(i+1), &stampWriter{})
 		dt.SetSource(a)
 	}
 	step := replay(a, pkts)

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/pion/rtp"
-	"github.com/pion/webrtc/v4"
 
 	"github.com/confd/confd/forwarder/forwardertest"
 )
@@ -45,10 +44,7 @@ func TestFanoutIsOneBurst(t *testing.T) {
 	bind := func(i int) *heldWriter {
 		w := &heldWriter{b: b}
 		dt := NewDownTrack(fmt.Sprintf("video%d", i), "slots")
-		ctx := &fakeTrackContext{id: fmt.Sprintf("binding-%d", i), ssrc: webrtc.SSRC(2000 + i), codecs: []webrtc.RTPCodecParameters{vp8Codec(negotiatedPT)}, w: w}
-		if _, err := dt.Bind(ctx); err != nil {
-			t.Fatal(err)
-		}
+		bindWriter(t, dt, uint32(2000+i), w)
 		dt.SetSource(p.r)
 		return w
 	}
