@@ -24,11 +24,13 @@ type options struct {
 type measurement struct {
 	wall   time.Duration
 	server time.Duration // the server's CPU time
-	gen    time.Duration // the load generator's (this process's)
-	busy   time.Duration // every core's busy time, whoever used it
-	recv   tally         // what the counted peers received
-	least  uint64        // the fewest media packets one of them received
-	peers  int           // the counted peers
+	// switches counts the server's context switches (processSwitches).
+	switches uint64
+	gen      time.Duration // the load generator's (this process's)
+	busy     time.Duration // every core's busy time, whoever used it
+	recv     tally         // what the counted peers received
+	least    uint64        // the fewest media packets one of them received
+	peers    int           // the counted peers
 }
 
 // measure reads the CPU times and the counted peers' receipts over the
@@ -37,12 +39,16 @@ func measure(ctx context.Context, srv *server, sc *scene, window time.Duration) 
 	type snap struct {
 		at                time.Time
 		server, gen, busy time.Duration
+		switches          uint64
 		recv              []tally
 	}
 	take := func() (snap, error) {
 		s := snap{at: time.Now(), recv: sc.received()}
 		var err error
 		if s.server, err = srv.cpu(); err != nil {
+			return s, err
+		}
+		if s.switches, err = processSwitches(srv.pid()); err != nil {
 			return s, err
 		}
 		if s.gen, err = processCPU(os.Getpid()); err != nil {
@@ -62,7 +68,7 @@ func measure(ctx context.Context, srv *server, sc *scene, window time.Duration) 
 	if err != nil {
 		return measurement{}, err
 	}
-	m := measurement{wall: b.at.Sub(a.at), server: b.server - a.server, gen: b.gen - a.gen, busy: b.busy - a.busy, peers: len(sc.counted)}
+	m := measurement{wall: b.at.Sub(a.at), server: b.server - a.server, switches: b.switches - a.switches, gen: b.gen - a.gen, busy: b.busy - a.busy, peers: len(sc.counted)}
 	for i := range b.recv {
 		got := b.recv[i].minus(a.recv[i])
 		m.recv = m.recv.plus(got)
@@ -144,24 +150,42 @@ func run(ctx context.Context, o options, bins binaries, api *webrtc.API, media *
 // cost is the load's figure: µs per packet, or ms per member- or
 // viewer-second.
 func (r result) cost() (float64, bool) {
+	c, ok := r.per(func(m measurement) float64 { return m.server.Seconds() })
+	if r.load.metric == perPacket {
+		return c * 1e6, ok
+	}
+	return c * 1e3, ok
+}
+
+// switches is the server's context switches per unit of the load's
+// metric (packet, member-second, viewer-second): its wake-ups, which
+// this machine's speed and noise hardly move.
+func (r result) switches() (float64, bool) {
+	return r.per(func(m measurement) float64 { return float64(m.switches) })
+}
+
+// per is q, an amount of what the server used in a window, per unit of
+// the load's metric: per delivered packet, per member-second, or per
+// viewer-second above what the base peers alone used.
+func (r result) per(q func(measurement) float64) (float64, bool) {
 	m := r.main
 	switch r.load.metric {
 	case perPacket:
 		if m.recv.packets == 0 {
 			return 0, false
 		}
-		return m.server.Seconds() * 1e6 / float64(m.recv.packets), true
+		return q(m) / float64(m.recv.packets), true
 	case perMemberSecond:
 		if m.peers == 0 {
 			return 0, false
 		}
-		return m.server.Seconds() * 1e3 / (float64(m.peers) * m.wall.Seconds()), true
+		return q(m) / (float64(m.peers) * m.wall.Seconds()), true
 	default:
 		if m.peers == 0 || r.base.wall == 0 {
 			return 0, false
 		}
-		added := m.server.Seconds() - r.base.server.Seconds()*m.wall.Seconds()/r.base.wall.Seconds()
-		return added * 1e3 / (float64(m.peers) * m.wall.Seconds()), true
+		added := q(m) - q(r.base)*m.wall.Seconds()/r.base.wall.Seconds()
+		return added / (float64(m.peers) * m.wall.Seconds()), true
 	}
 }
 

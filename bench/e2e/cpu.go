@@ -67,3 +67,36 @@ func machineCPU() (busy, total time.Duration, err error) {
 	}
 	return time.Duration(all-idle) * clockTick, time.Duration(all) * clockTick, nil
 }
+
+// processSwitches is how many times the threads of process pid have been
+// switched off a CPU so far, voluntarily (to wait: for a packet, a timer,
+// a lock) and not (preempted): the sum of every task's two counts in
+// /proc/<pid>/task/*/status. On a machine where waking is dear it tells
+// what the CPU time cannot split out, and it hardly moves with the
+// machine's speed or load. A thread that has exited takes its counts
+// along (Go's threads seldom exit).
+func processSwitches(pid int) (uint64, error) {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, t.Name()))
+		if err != nil {
+			continue // the thread exited meanwhile
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			name, value, ok := strings.Cut(line, ":")
+			if !ok || (name != "voluntary_ctxt_switches" && name != "nonvoluntary_ctxt_switches") {
+				continue
+			}
+			v, err := strconv.ParseUint(strings.TrimSpace(value), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("/proc/%d/task/%s/status: %s: %w", pid, t.Name(), name, err)
+			}
+			n += v
+		}
+	}
+	return n, nil
+}

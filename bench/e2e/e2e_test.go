@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"slices"
 	"testing"
 )
@@ -36,5 +37,24 @@ func TestRTPPayload(t *testing.T) {
 	}
 	if _, ok := rtpPayload(pkt[:14]); ok {
 		t.Fatal("a truncated packet was read")
+	}
+}
+
+// TestProcessSwitches: this process's threads, which have waited for
+// the test binary's start, have been switched off a CPU, and the count
+// only grows; a process that does not exist is an error.
+func TestProcessSwitches(t *testing.T) {
+	a, err := processSwitches(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a == 0 {
+		t.Error("no context switch counted")
+	}
+	if b, err := processSwitches(os.Getpid()); err != nil || b < a {
+		t.Errorf("then %d (%v), after %d", b, err, a)
+	}
+	if _, err := processSwitches(-1); err == nil {
+		t.Error("no error for a process that does not exist")
 	}
 }

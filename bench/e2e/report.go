@@ -15,6 +15,17 @@ func cores(cpu, wall float64) float64 {
 	return cpu / wall
 }
 
+// switchUnit names switches' unit.
+func (l load) switchUnit() string {
+	switch l.metric {
+	case perPacket:
+		return "per packet"
+	case perMemberSecond:
+		return "per member-s"
+	}
+	return "per viewer-s"
+}
+
 // printResult prints one load on one server as it finishes.
 func printResult(r result) {
 	head := fmt.Sprintf("%-40s %-5s", r.load.title, r.kind)
@@ -32,6 +43,9 @@ func printResult(r result) {
 	fmt.Printf("%s  %-18s server %.2f cores", head, figure, cores(m.server.Seconds(), w))
 	if r.load.metric == perViewerSecond {
 		fmt.Printf(" (%.2f without the viewers)", cores(r.base.server.Seconds(), r.base.wall.Seconds()))
+	}
+	if sw, ok := r.switches(); ok {
+		fmt.Printf(", %.2f context switches %s", sw, r.load.switchUnit())
 	}
 	perPeer := 0.0
 	if m.peers > 0 {
@@ -85,14 +99,14 @@ func printFloor(r result, f floorResult) {
 
 // printTable prints every result again as one Markdown table.
 func printTable(results []measured) {
-	fmt.Println("| load | confd | stock | confd/stock | floor (bare sender) | server cores (confd, stock) | received packets/s per receiver (confd, stock) |")
-	fmt.Println("|---|---|---|---|---|---|---|")
+	fmt.Println("| load | confd | stock | confd/stock | floor (bare sender) | server cores (confd, stock) | server context switches (confd, stock) | received packets/s per receiver (confd, stock) |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
 	for _, res := range results {
 		pair := res.pair
 		l := pair[0].load
-		cell := func(r result) (string, string, string) {
+		cell := func(r result) (string, string, string, string) {
 			if r.skipped != "" {
-				return "—", "—", "—"
+				return "—", "—", "—", "—"
 			}
 			cost, ok := r.cost()
 			w := r.main.wall.Seconds()
@@ -107,10 +121,14 @@ func printTable(results []measured) {
 			if d, ok := r.delivered(); ok && d < short {
 				c = fmt.Sprintf("≥ %s (%.0f%% delivered)", c, 100*d)
 			}
-			return c, fmt.Sprintf("%.2f", cores(r.main.server.Seconds(), w)), fmt.Sprintf("%.1f", per)
+			sw := "n/a"
+			if n, ok := r.switches(); ok {
+				sw = fmt.Sprintf("%.2f %s", n, l.switchUnit())
+			}
+			return c, fmt.Sprintf("%.2f", cores(r.main.server.Seconds(), w)), sw, fmt.Sprintf("%.1f", per)
 		}
-		cc, ccores, crecv := cell(pair[kindConfd])
-		sc, score, srecv := cell(pair[kindStock])
+		cc, ccores, csw, crecv := cell(pair[kindConfd])
+		sc, score, ssw, srecv := cell(pair[kindStock])
 		rs := "—"
 		if r, ok := ratio(pair); ok {
 			rs = fmt.Sprintf("%.2f×", r)
@@ -119,7 +137,7 @@ func printTable(results []measured) {
 		if res.floor != nil {
 			fl = fmt.Sprintf("%.2f %s", res.floor.cost, l.unit())
 		}
-		fmt.Printf("| %s | %s | %s | %s | %s | %s, %s | %s, %s |\n", l.title, cc, sc, rs, fl, ccores, score, crecv, srecv)
+		fmt.Printf("| %s | %s | %s | %s | %s | %s, %s | %s, %s | %s, %s |\n", l.title, cc, sc, rs, fl, ccores, score, csw, ssw, crecv, srecv)
 	}
 }
 
