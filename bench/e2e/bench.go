@@ -158,8 +158,8 @@ func (r result) cost() (float64, bool) {
 }
 
 // switches is the server's context switches per unit of the load's
-// metric (packet, member-second, viewer-second): its wake-ups, which
-// this machine's speed and noise hardly move.
+// metric (packet, member-second, viewer-second): how often its threads
+// slept and were woken, a count that a slower machine does not inflate.
 func (r result) switches() (float64, bool) {
 	return r.per(func(m measurement) float64 { return float64(m.switches) })
 }
@@ -204,13 +204,22 @@ func (r result) delivered() (float64, bool) {
 // server (or the load generator) could not keep up.
 const short = 0.9
 
-// unit names cost's unit.
-func (l load) unit() string {
+// per names what the load's figures are counted per: a delivered
+// packet, a member-second or a viewer-second.
+func (l load) per() string {
 	switch l.metric {
 	case perPacket:
-		return "µs/packet"
+		return "packet"
 	case perMemberSecond:
-		return "ms/member-s"
+		return "member-s"
 	}
-	return "ms/viewer-s"
+	return "viewer-s"
+}
+
+// unit names cost's unit.
+func (l load) unit() string {
+	if l.metric == perPacket {
+		return "µs/" + l.per()
+	}
+	return "ms/" + l.per()
 }

@@ -15,17 +15,6 @@ func cores(cpu, wall float64) float64 {
 	return cpu / wall
 }
 
-// switchUnit names switches' unit.
-func (l load) switchUnit() string {
-	switch l.metric {
-	case perPacket:
-		return "per packet"
-	case perMemberSecond:
-		return "per member-s"
-	}
-	return "per viewer-s"
-}
-
 // printResult prints one load on one server as it finishes.
 func printResult(r result) {
 	head := fmt.Sprintf("%-40s %-5s", r.load.title, r.kind)
@@ -45,7 +34,7 @@ func printResult(r result) {
 		fmt.Printf(" (%.2f without the viewers)", cores(r.base.server.Seconds(), r.base.wall.Seconds()))
 	}
 	if sw, ok := r.switches(); ok {
-		fmt.Printf(", %.2f context switches %s", sw, r.load.switchUnit())
+		fmt.Printf(", %.2f context switches per %s", sw, r.load.per())
 	}
 	perPeer := 0.0
 	if m.peers > 0 {
@@ -123,7 +112,7 @@ func printTable(results []measured) {
 			}
 			sw := "n/a"
 			if n, ok := r.switches(); ok {
-				sw = fmt.Sprintf("%.2f %s", n, l.switchUnit())
+				sw = fmt.Sprintf("%.2f per %s", n, l.per())
 			}
 			return c, fmt.Sprintf("%.2f", cores(r.main.server.Seconds(), w)), sw, fmt.Sprintf("%.1f", per)
 		}
