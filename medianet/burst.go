@@ -24,8 +24,9 @@ import (
 // Release: the length of one burst (a tick's mixing, one packet's
 // fan-out), longer only if the holder is descheduled meanwhile. A queue
 // that fills is sent by the writer that filled it. No lock is held across
-// a send: a queue leaves its socket before it is sent. Errors of queued writes are counted ([Net.BurstStats]) instead of
-// returned, as a write to UDP learns nothing that matters anyway.
+// a send: a queue leaves its socket before it is sent. Errors of queued
+// writes are counted ([Net.BurstStats]) instead of returned, as a write to
+// UDP learns nothing that matters anyway.
 
 // burstSize is the most datagrams one sendmmsg takes; maxDatagram the
 // largest datagram queued (larger ones are written at once);
