@@ -1,0 +1,192 @@
+package bwe
+
+import (
+	"math"
+	"sync"
+	"sync/atomic"
+)
+
+// Config bounds an Estimator, in bits per second.
+type Config struct {
+	// Initial is the estimate before any feedback.
+	Initial int
+	// Min and Max bound it.
+	Min, Max int
+}
+
+// Estimator is one subscriber's send-side estimate. The packet path calls
+// Stamp for each packet it numbers; the RTCP reader hands it what the
+// subscriber sends (Feedback). Target, Congestion and Stats are safe from
+// any goroutine.
+type Estimator struct {
+	cfg  Config
+	hist history
+
+	// The feedback's state. onTarget is called with mu held, so it must
+	// not call back into the Estimator's feedback path; it may take
+	// other locks.
+	mu       sync.Mutex
+	scratch  []Arrival
+	delay    delayDetector
+	rate     rateControl
+	loss     lossControl
+	acked    ackedRate
+	ref      int64 // the last feedback's reference time, unwrapped (64 ms)
+	haveRef  bool
+	onTarget func(int)
+	told     bool // onTarget was told an estimate
+
+	// What the estimate and the feedback say now, read without mu.
+	target    atomic.Int64
+	lossBits  atomic.Uint64 // math.Float64bits of the loss average
+	overuse   atomic.Bool
+	feedbacks atomic.Uint64
+	refused   atomic.Uint64
+	unknown   atomic.Uint64
+}
+
+// New makes an Estimator starting at cfg.Initial.
+func New(cfg Config) *Estimator {
+	cfg.Min = max(cfg.Min, 10_000)
+	cfg.Max = max(cfg.Max, cfg.Min)
+	cfg.Initial = min(max(cfg.Initial, cfg.Min), cfg.Max)
+	e := &Estimator{cfg: cfg, delay: newDelayDetector()}
+	e.rate.rate = float64(cfg.Initial)
+	e.loss.rate = float64(cfg.Max)
+	e.target.Store(int64(cfg.Initial))
+	return e
+}
+
+// OnTarget sets the function told each new estimate (bits per second),
+// the first with the first feedback. It is called on the goroutine that handed in the feedback, with the
+// Estimator's feedback lock held.
+func (e *Estimator) OnTarget(f func(int)) {
+	e.mu.Lock()
+	e.onTarget = f
+	e.mu.Unlock()
+}
+
+// Stamp numbers one packet about to be sent: it returns the two-octet
+// transport-wide sequence number extension to put in its header, which
+// stays valid until the next historySize packets. Sent records it.
+// Neither locks nor allocates.
+func (e *Estimator) Stamp() (seq uint16, ext []byte) { return e.hist.take() }
+
+// Sent records that packet seq, of size octets with its header, went at
+// now (ns).
+func (e *Estimator) Sent(seq uint16, size int, now int64) { e.hist.sent(seq, size, now) }
+
+// Target is the estimate, bits per second.
+func (e *Estimator) Target() int { return int(e.target.Load()) }
+
+// Congestion is the loss the last window of feedback showed (0 to 1) and
+// whether the delay detector's latest verdict is overuse.
+func (e *Estimator) Congestion() (loss float64, overuse bool) {
+	return math.Float64frombits(e.lossBits.Load()), e.overuse.Load()
+}
+
+// Stats counts what the Estimator was given.
+type Stats struct {
+	// Feedbacks taken in, and refused as malformed.
+	Feedbacks, Refused uint64
+	// Unknown counts packets feedback reported on that the history did
+	// not hold.
+	Unknown uint64
+}
+
+// Stats returns the counts so far.
+func (e *Estimator) Stats() Stats {
+	return Stats{Feedbacks: e.feedbacks.Load(), Refused: e.refused.Load(), Unknown: e.unknown.Load()}
+}
+
+// RTCP takes in one compound RTCP packet from the subscriber at now (ns)
+// and returns the first error of a feedback message in it; the packets
+// that are not feedback are left to other readers.
+func (e *Estimator) RTCP(b []byte, now int64) error {
+	var first error
+	for len(b) >= 4 {
+		n := 4 * (int(b[2])<<8 | int(b[3]) + 1)
+		if n > len(b) {
+			return first // the compound's own reader refuses it
+		}
+		if IsFeedback(b[:n]) {
+			if err := e.Feedback(b[:n], now); err != nil && first == nil {
+				first = err
+			}
+		}
+		b = b[n:]
+	}
+	return first
+}
+
+// Feedback takes in one feedback message at now (ns).
+func (e *Estimator) Feedback(pkt []byte, now int64) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	fb, arrivals, err := ParseFeedback(pkt, e.scratch[:0])
+	e.scratch = arrivals[:0]
+	if err != nil {
+		e.refused.Add(1)
+		return err
+	}
+	e.feedbacks.Add(1)
+	ref := e.unwrapRef(fb.Ref) * 64_000 // µs
+	lost, total, unknown := 0, 0, 0
+	renewed := false
+	for _, a := range arrivals {
+		sent, size, ok := e.hist.lookup(a.Seq)
+		if !ok {
+			unknown++
+			continue
+		}
+		total++
+		if !a.Received {
+			lost++
+			continue
+		}
+		at := ref + a.At
+		e.acked.add(at, size)
+		if e.delay.packet(sent/1000, at) {
+			renewed = true
+		}
+	}
+	if unknown > 0 {
+		e.unknown.Add(uint64(unknown))
+	}
+	if total == 0 {
+		return nil
+	}
+	acked := e.acked.rate()
+	if renewed {
+		e.rate.update(e.delay.state, acked, now)
+		e.overuse.Store(e.delay.state == usageOver)
+	}
+	if e.loss.add(lost, total, e.rate.rate, now) {
+		e.lossBits.Store(math.Float64bits(e.loss.average))
+	}
+	e.loss.rate = min(e.loss.rate, float64(e.cfg.Max))
+	e.rate.rate = min(max(e.rate.rate, float64(e.cfg.Min)), float64(e.cfg.Max))
+	target := int64(min(max(min(e.rate.rate, e.loss.rate), float64(e.cfg.Min)), float64(e.cfg.Max)))
+	if e.target.Swap(target) != target || !e.told {
+		if e.onTarget != nil {
+			e.onTarget(int(target))
+			e.told = true
+		}
+	}
+	return nil
+}
+
+// unwrapRef extends a 24-bit reference time to a count that does not
+// wrap: each is taken as the nearest to the one before.
+func (e *Estimator) unwrapRef(ref uint32) int64 {
+	if !e.haveRef {
+		e.ref, e.haveRef = int64(ref), true
+		return e.ref
+	}
+	d := (int64(ref) - e.ref) & (1<<24 - 1)
+	if d >= 1<<23 {
+		d -= 1 << 24
+	}
+	e.ref += d
+	return e.ref
+}
