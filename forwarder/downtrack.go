@@ -1,6 +1,7 @@
 package forwarder
 
 import (
+	"encoding/binary"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/confd/confd/bwe"
 	"github.com/confd/confd/forwarder/vp8"
 )
 
@@ -376,12 +378,23 @@ func (d *DownTrack) ServeRTCP(r RTCPReader) {
 		if err != nil {
 			return
 		}
-		pkts, err := rtcp.Unmarshal(buf[:n])
-		if err != nil {
-			continue
-		}
-		for _, pkt := range pkts {
-			d.handleRTCP(pkt, nack)
+		for b := buf[:n]; len(b) >= 4; {
+			size := 4 * (int(binary.BigEndian.Uint16(b[2:])) + 1)
+			if size > len(b) {
+				break
+			}
+			one := b[:size]
+			b = b[size:]
+			if bwe.IsFeedback(one) {
+				continue // the estimator's, taken in as it was read (package bwe)
+			}
+			pkts, err := rtcp.Unmarshal(one)
+			if err != nil {
+				continue
+			}
+			for _, pkt := range pkts {
+				d.handleRTCP(pkt, nack)
+			}
 		}
 	}
 }

@@ -348,6 +348,38 @@ func TestKeyframeRequestsReachSource(t *testing.T) {
 	}
 }
 
+// TestTransportFeedbackIsPassedOver: a compound packet whose transport-
+// wide feedback is the estimator's (package bwe) still has its key frame
+// request acted on, and one of feedback alone is read past.
+func TestTransportFeedbackIsPassedOver(t *testing.T) {
+	a := unstartedReceiver(ReceiverConfig{SSRC: 0xA})
+	dt := NewDownTrack("v", "s")
+	bindTrack(t, dt, 9)
+	dt.SetSource(a)
+	takeKeyframeRequest(a) // the one SetSource made
+	feed, stop := serveRTCP(dt)
+	defer stop()
+	twcc := &rtcp.TransportLayerCC{
+		Header:     rtcp.Header{Count: rtcp.FormatTCC, Type: rtcp.TypeTransportSpecificFeedback, Length: 5},
+		SenderSSRC: 1, MediaSSRC: 9, BaseSequenceNumber: 3, PacketStatusCount: 1,
+		PacketChunks: []rtcp.PacketStatusChunk{&rtcp.RunLengthChunk{PacketStatusSymbol: rtcp.TypeTCCPacketReceivedSmallDelta, RunLength: 1}},
+		RecvDeltas:   []*rtcp.RecvDelta{{Type: rtcp.TypeTCCPacketReceivedSmallDelta, Delta: 250}},
+	}
+	twcc.Header.Padding = true
+	if err := feed.send(twcc); err != nil {
+		t.Fatal(err)
+	}
+	if takeKeyframeRequest(a) {
+		t.Fatal("feedback alone asked for a key frame")
+	}
+	if err := feed.send(&rtcp.ReceiverReport{SSRC: 1}, twcc, &rtcp.PictureLossIndication{SenderSSRC: 1, MediaSSRC: 9}); err != nil {
+		t.Fatal(err)
+	}
+	if !takeKeyframeRequest(a) {
+		t.Fatal("the PLI after the feedback did not reach the source")
+	}
+}
+
 // TestUnbindStopsOutput checks that an unbound slot writes nothing, and that
 // a later binding (another subscriber connection) gets a stream of its own
 // that starts on a key frame.

@@ -6,7 +6,7 @@ import (
 	"go.uber.org/zap"
 )
 
-// Bandwidth probing. pion's GCC estimate climbs at most 8 % a second and
+// Bandwidth probing. GCC's estimate (package bwe) climbs at most 8 % a second and
 // only with the rate actually sent, so after a congestion it would take
 // half a minute to show room for the large layer again. The Allocator
 // therefore probes before it steps up: one slot pads up to the rate the

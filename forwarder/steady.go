@@ -6,7 +6,7 @@ import (
 	"go.uber.org/zap"
 )
 
-// The steady estimate. pion's GCC lowers its estimate to 85 % of the rate
+// The steady estimate. GCC (package bwe) lowers its estimate to 85 % of the rate
 // received whenever its delay detector sees the feedback's arrival times
 // spread more than they were sent, which is as true of a busy host that
 // schedules a receiver's or confd's goroutines late as of a queue filling

@@ -5,6 +5,7 @@ import (
 
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/confd/confd/mixer"
@@ -99,30 +100,55 @@ type discardFrames struct{}
 
 func (discardFrames) WriteFrame([]byte) error { return nil }
 
-// TestPacerDoesNotAllocate: a packet that reaches the send-side estimator
-// without attributes (as every track's WriteRTP sends it) is handed on
-// with a pooled map, not a new one, and the map carries what the
-// estimator set in it down to the writer.
-func TestPacerDoesNotAllocate(t *testing.T) {
-	p := newDirectPacer()
+// TestEstimatorStampsWithoutAllocating: each video packet a subscriber
+// is sent carries the next transport-wide sequence number, and numbering
+// it (and recording it for the feedback) allocates nothing, as the
+// forwarder's write path does not.
+func TestEstimatorStampsWithoutAllocating(t *testing.T) {
+	h := &bweHandoff{}
+	in, err := estimatorFactory{h}.NewInterceptor("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const extID = 5
+	info := &interceptor.StreamInfo{SSRC: 7, MimeType: "video/VP8",
+		RTPHeaderExtensions: []interceptor.RTPHeaderExtension{{URI: sdp.TransportCCURI, ID: extID}}}
+	var last uint16
 	var seen int
-	p.AddStream(7, interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
-		if a == nil {
-			t.Fatal("no attributes")
+	w := in.BindLocalStream(info, interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, _ interceptor.Attributes) (int, error) {
+		ext := h.GetExtension(extID)
+		if len(ext) != 2 {
+			t.Fatalf("extension %x", ext)
 		}
-		a.Set(0, uint8(3)) // as the estimator notes its extension ID
-		seen++
+		seq := uint16(ext[0])<<8 | uint16(ext[1])
+		if seen > 0 && seq != last+1 {
+			t.Fatalf("sequence number %d after %d", seq, last)
+		}
+		last, seen = seq, seen+1
 		return len(payload), nil
 	}))
-	h := &rtp.Header{SSRC: 7}
+	hdr := &rtp.Header{Version: 2, SSRC: 7}
 	payload := make([]byte, 100)
-	if a := testing.AllocsPerRun(1000, func() { _, _ = p.Write(h, payload, nil) }); a != 0 {
+	write := func() {
+		hdr.Extensions = hdr.Extensions[:0] // as the forwarder's DownTrack does
+		_, _ = w.Write(hdr, payload, nil)
+	}
+	write()
+	if a := testing.AllocsPerRun(1000, write); a != 0 {
 		t.Errorf("%v allocations per packet, want 0", a)
 	}
-	if seen == 0 {
-		t.Fatal("nothing written")
+	if seen < 1000 {
+		t.Fatalf("%d packets written", seen)
 	}
-	if _, err := p.Write(&rtp.Header{SSRC: 8}, payload, nil); err == nil {
-		t.Error("a packet of an unknown SSRC was written")
+	audio := &interceptor.StreamInfo{SSRC: 8, MimeType: "audio/opus", RTPHeaderExtensions: info.RTPHeaderExtensions}
+	plain := interceptor.RTPWriterFunc(func(*rtp.Header, []byte, interceptor.Attributes) (int, error) { return 0, nil })
+	if aw := in.BindLocalStream(audio, plain); aw == nil {
+		t.Fatal("no writer for audio")
+	} else {
+		ah := &rtp.Header{Version: 2, SSRC: 8}
+		_, _ = aw.Write(ah, payload, nil)
+		if ah.GetExtension(extID) != nil {
+			t.Error("an audio packet was numbered")
+		}
 	}
 }

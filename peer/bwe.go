@@ -3,15 +3,16 @@ package peer
 import (
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/pion/interceptor"
-	"github.com/pion/interceptor/pkg/cc"
-	"github.com/pion/interceptor/pkg/gcc"
 	"github.com/pion/interceptor/pkg/twcc"
+	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
 
+	"github.com/confd/confd/bwe"
 	"github.com/confd/confd/forwarder"
 )
 
@@ -27,31 +28,23 @@ const (
 	bweMax     = 20_000_000
 )
 
-// bweHandoff carries the estimator the cc interceptor makes for a new
+// bweHandoff carries the estimator the interceptor makes for a new
 // PeerConnection (inside webrtc.API.NewPeerConnection) to the caller,
 // which holds mu across that call.
 type bweHandoff struct {
 	mu   sync.Mutex
-	last cc.BandwidthEstimator
+	last *bwe.Estimator
 }
 
 // configureBWE has every PeerConnection estimate its send bandwidth with
-// pion's GCC from the subscriber's transport-wide CC feedback. The cc
-// interceptor must come before the one that numbers outgoing packets, so
-// that it sees their transport sequence numbers. Packets are not paced:
-// the forwarder already sends at the rate of the layers it picks, and a
-// pacer would queue (and copy) every packet; directPacer (pacer.go) hands
-// each on at once, with no lock across the write and no allocation.
+// confd's estimator (package bwe) from the subscriber's transport-wide CC
+// feedback. Its interceptor numbers each outgoing video packet, records
+// it in the estimator's history and hands the subscriber's RTCP to the
+// estimator as it is read: no goroutine, lock or allocation per packet,
+// and feedback is taken in on the goroutine that read it. Packets are not
+// paced: the forwarder already sends at the rate of the layers it picks.
 func configureBWE(me *webrtc.MediaEngine, reg *interceptor.Registry, h *bweHandoff) error {
-	f, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
-		return gcc.NewSendSideBWE(gcc.SendSideBWEInitialBitrate(bweInitial), gcc.SendSideBWEMinBitrate(bweMin),
-			gcc.SendSideBWEMaxBitrate(bweMax), gcc.SendSideBWEPacer(newDirectPacer()))
-	})
-	if err != nil {
-		return err
-	}
-	f.OnNewPeerConnection(func(_ string, est cc.BandwidthEstimator) { h.last = est })
-	reg.Add(videoOnly{f})
+	reg.Add(estimatorFactory{h})
 	// Transport-wide sequence numbers go on video alone, both ways: the
 	// estimate is what the slots share, and audio (one mix stream out, a
 	// microphone in, a few tens of kbit/s) neither adapts to it nor needs
@@ -61,11 +54,6 @@ func configureBWE(me *webrtc.MediaEngine, reg *interceptor.Registry, h *bweHando
 	if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, webrtc.RTPCodecTypeVideo); err != nil {
 		return err
 	}
-	ext, err := twcc.NewHeaderExtensionInterceptor()
-	if err != nil {
-		return err
-	}
-	reg.Add(ext)
 	// Publishers get transport-wide CC feedback in turn: a browser sizes
 	// its simulcast encodings by its own send-side estimate, which without
 	// feedback stays at its start value and leaves the large layer off.
@@ -78,36 +66,64 @@ func configureBWE(me *webrtc.MediaEngine, reg *interceptor.Registry, h *bweHando
 	return nil
 }
 
-// videoOnly puts the send-side estimator in the way of video streams
-// alone: an audio stream's packets carry no transport-wide sequence
-// number, so the estimator could only keep a record of them that no
-// feedback ever answers.
-type videoOnly struct{ inner interceptor.Factory }
+// estimatorFactory makes each PeerConnection's estimator and the
+// interceptor that feeds it.
+type estimatorFactory struct{ h *bweHandoff }
 
-// NewInterceptor implements interceptor.Factory.
-func (f videoOnly) NewInterceptor(id string) (interceptor.Interceptor, error) {
-	in, err := f.inner.NewInterceptor(id)
-	if err != nil {
-		return nil, err
-	}
-	return videoOnlyInterceptor{in}, nil
+// NewInterceptor implements interceptor.Factory; it runs inside
+// NewPeerConnection, under the handoff's mu.
+func (f estimatorFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
+	e := bwe.New(bwe.Config{Initial: bweInitial, Min: bweMin, Max: bweMax})
+	f.h.last = e
+	return &estimating{est: e}, nil
 }
 
-type videoOnlyInterceptor struct{ interceptor.Interceptor }
+// estimating is the interceptor between a PeerConnection and its
+// estimator.
+type estimating struct {
+	interceptor.NoOp
+	est *bwe.Estimator
+}
 
-// BindLocalStream passes audio streams by.
-func (v videoOnlyInterceptor) BindLocalStream(info *interceptor.StreamInfo, w interceptor.RTPWriter) interceptor.RTPWriter {
+// BindLocalStream numbers a video stream's packets. An audio stream, or
+// one whose answer left the extension out, passes by.
+func (e *estimating) BindLocalStream(info *interceptor.StreamInfo, w interceptor.RTPWriter) interceptor.RTPWriter {
 	if !strings.HasPrefix(strings.ToLower(info.MimeType), "video/") {
 		return w
 	}
-	return v.Interceptor.BindLocalStream(info, w)
+	var id uint8
+	for _, x := range info.RTPHeaderExtensions {
+		if x.URI == sdp.TransportCCURI {
+			id = uint8(x.ID)
+		}
+	}
+	if id == 0 {
+		return w
+	}
+	est := e.est
+	return interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
+		seq, ext := est.Stamp()
+		if err := h.SetExtension(id, ext); err != nil {
+			return 0, err
+		}
+		est.Sent(seq, h.MarshalSize()+len(payload), time.Now().UnixNano())
+		return w.Write(h, payload, a)
+	})
 }
 
-// UnbindLocalStream implements interceptor.Interceptor.
-func (v videoOnlyInterceptor) UnbindLocalStream(info *interceptor.StreamInfo) {
-	if strings.HasPrefix(strings.ToLower(info.MimeType), "video/") {
-		v.Interceptor.UnbindLocalStream(info)
-	}
+// BindRTCPReader hands the estimator the feedback in what the subscriber
+// sends; the packets go on to the next reader whole, as read. A
+// malformed feedback message is counted by the estimator (Stats) and
+// left to the reader after.
+func (e *estimating) BindRTCPReader(r interceptor.RTCPReader) interceptor.RTCPReader {
+	est := e.est
+	return interceptor.RTCPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
+		n, a, err := r.Read(b, a)
+		if err == nil {
+			_ = est.RTCP(b[:n], time.Now().UnixNano())
+		}
+		return n, a, err
+	})
 }
 
 // downlink is one PeerConnection's bandwidth estimate and the Allocator
@@ -115,6 +131,7 @@ func (v videoOnlyInterceptor) UnbindLocalStream(info *interceptor.StreamInfo) {
 // PeerConnection closes (or the peer does).
 type downlink struct {
 	pc    *webrtc.PeerConnection
+	est   *bwe.Estimator // nil when the registry made none
 	alloc *forwarder.Allocator
 	stop  chan struct{}
 	once  sync.Once
@@ -128,19 +145,17 @@ func (d *downlink) close() {
 
 // newDownlink gives pc an Allocator fed by its estimator (nil when the
 // registry made none).
-func newDownlink(pc *webrtc.PeerConnection, est cc.BandwidthEstimator, log *zap.Logger) *downlink {
+func newDownlink(pc *webrtc.PeerConnection, est *bwe.Estimator, log *zap.Logger) *downlink {
 	cfg := forwarder.AllocatorConfig{Log: log}
 	if est != nil {
 		cfg.Congestion = func() forwarder.Congestion {
-			st := est.GetStats()
-			loss, _ := st["averageLoss"].(float64)
-			usage, _ := st["usage"].(string)
-			return forwarder.Congestion{Loss: loss, Overuse: usage == "overuse"}
+			loss, over := est.Congestion()
+			return forwarder.Congestion{Loss: loss, Overuse: over}
 		}
 	}
-	d := &downlink{pc: pc, alloc: forwarder.NewAllocator(cfg), stop: make(chan struct{})}
+	d := &downlink{pc: pc, est: est, alloc: forwarder.NewAllocator(cfg), stop: make(chan struct{})}
 	if est != nil {
-		est.OnTargetBitrateChange(d.alloc.SetEstimate)
+		est.OnTarget(d.alloc.SetEstimate)
 	}
 	return d
 }

@@ -5,9 +5,10 @@
 //   - the pion API and its settings ([Media]): VP8 and Opus, an explicit
 //     interceptor registry (NACK generation towards publishers, started
 //     when a camera binds; RTCP reports, less the receiver reports that
-//     repeat the last; transport-wide CC both ways on video; send-side GCC
-//     with confd's pacer, which holds no lock across a write and allocates
-//     nothing), SRTP profiles with AEAD-GCM first, ICE ports, NAT
+//     repeat the last; transport-wide CC both ways on video; confd's own
+//     send-side estimate (package bwe), which numbers each video packet
+//     with no lock or allocation and takes in feedback on the goroutine
+//     that read it), SRTP profiles with AEAD-GCM first, ICE ports, NAT
 //     addresses and the shared UDP and TCP muxes;
 //   - publishing: the microphone into the room's mix, the camera as a
 //     forwarder.Receiver with a layer per simulcast rid, and the sender

@@ -6,10 +6,10 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/confd/confd/bwe"
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
-	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/logging"
 	"github.com/pion/sdp/v3"
@@ -255,7 +255,7 @@ func publicIPs(se *webrtc.SettingEngine, cfg MediaConfig) error {
 
 // newPeerConnection makes a PeerConnection and returns its send-side
 // bandwidth estimator (nil if the registry made none).
-func (m *Media) newPeerConnection() (*webrtc.PeerConnection, cc.BandwidthEstimator, error) {
+func (m *Media) newPeerConnection() (*webrtc.PeerConnection, *bwe.Estimator, error) {
 	m.bwe.mu.Lock()
 	defer m.bwe.mu.Unlock()
 	m.bwe.last = nil

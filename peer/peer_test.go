@@ -58,6 +58,12 @@ func TestPublishAndSubscribe(t *testing.T) {
 	if len(st.Camera) != 1 || st.Camera[0].Packets == 0 || len(st.Slots) != 1 || st.Slots[0].Packets == 0 {
 		t.Errorf("alice's stats: camera %+v, slots %+v", st.Camera, st.Slots)
 	}
+	// Her client's transport-wide feedback on bob's camera made her
+	// estimate: every packet it reports on is one confd numbered.
+	waitFor(ctx, t, "alice's estimate takes in her client's feedback", func() bool { return a.Stats().Feedback.Feedbacks > 10 })
+	if fb := a.Stats().Feedback; fb.Refused != 0 || fb.Unknown != 0 {
+		t.Errorf("alice's feedback: %+v, want none refused or on unknown packets", fb)
+	}
 }
 
 // TestRenegotiateAddsASlot: a re-offer with one more receive-only video

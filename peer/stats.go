@@ -3,6 +3,7 @@ package peer
 import (
 	"slices"
 
+	"github.com/confd/confd/bwe"
 	"github.com/confd/confd/forwarder"
 )
 
@@ -12,6 +13,9 @@ type Stats struct {
 	// Estimate is the downlink estimate the slots share, in bits per
 	// second; 0 before the first one.
 	Estimate int
+	// Feedback counts the transport-wide feedback the downlink estimate
+	// was made from.
+	Feedback bwe.Stats
 	Slots    []SlotStats
 	// Camera holds the published camera's simulcast layers (one for a
 	// single-layer publisher); nil when the peer publishes none.
@@ -34,8 +38,11 @@ type SlotStats struct {
 // and the camera's layers.
 func (p *Peer) Stats() Stats {
 	var st Stats
-	if a := p.allocator(); a != nil {
-		st.Estimate = a.Estimate()
+	if d := p.downlink(); d != nil {
+		st.Estimate = d.alloc.Estimate()
+		if d.est != nil {
+			st.Feedback = d.est.Stats()
+		}
 	}
 	p.mu.Lock()
 	slots := slices.Clone(p.slots)

@@ -224,12 +224,18 @@ func (p *Peer) allocateSlots() {
 }
 
 func (p *Peer) allocator() *forwarder.Allocator {
+	if d := p.downlink(); d != nil {
+		return d.alloc
+	}
+	return nil
+}
+
+// downlink is the current PeerConnection's estimate and Allocator (nil
+// before the first).
+func (p *Peer) downlink() *downlink {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.down == nil {
-		return nil
-	}
-	return p.down.alloc
+	return p.down
 }
 
 // prioritise orders the slots for bandwidth: the floor first, then by the
