@@ -428,7 +428,8 @@ func (p *Peer) newPC() (*webrtc.PeerConnection, error) {
 	return pc, nil
 }
 
-// complete sets the local description and waits for ICE gathering.
+// complete sets the local description, waits for ICE gathering and
+// returns the description to send, with Opus DTX asked for (dtx_sdp.go).
 func (p *Peer) complete(ctx context.Context, pc *webrtc.PeerConnection, desc webrtc.SessionDescription) (string, error) {
 	gathered := webrtc.GatheringCompletePromise(pc)
 	if err := pc.SetLocalDescription(desc); err != nil {
@@ -443,7 +444,7 @@ func (p *Peer) complete(ctx context.Context, pc *webrtc.PeerConnection, desc web
 	if ld == nil {
 		return "", errNoLocal
 	}
-	return ld.SDP, nil
+	return withDTX(ld.SDP), nil
 }
 
 // watch hooks the PeerConnection's tracks and state to the room and the

@@ -3,6 +3,8 @@ package main
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -159,15 +161,24 @@ func audioLevel(ms float64) byte {
 }
 
 // microphone sends its opusFrames in a loop, one 20 ms packet at a time,
-// with the audio level when the answer negotiated it.
+// with the audio level when the answer negotiated it. Where the answer
+// asks for Opus DTX (usedtx=1, RFC 7587 §6.1), it sends as a browser's
+// encoder does in silence: the first silent frame, then one every
+// dtxInterval, the timestamp moving on for those it leaves out.
 type microphone struct {
 	track   *webrtc.TrackLocalStaticRTP
 	sender  *webrtc.RTPSender
 	frames  *opusFrames
 	levelID uint8 // the level extension's ID, 0 for none: set by negotiated, before the loop starts
+	dtx     bool  // set by negotiated, likewise
+	silent  int   // silent frames in a row so far
 	pkt     rtp.Packet
 	next    int
 }
+
+// dtxInterval is how often, in frames, an Opus encoder in DTX sends a
+// frame during silence: every 400 ms.
+const dtxInterval = 20
 
 func newMicrophone(track *webrtc.TrackLocalStaticRTP, sender *webrtc.RTPSender, frames *opusFrames) *microphone {
 	m := &microphone{track: track, sender: sender, frames: frames}
@@ -175,18 +186,53 @@ func newMicrophone(track *webrtc.TrackLocalStaticRTP, sender *webrtc.RTPSender, 
 	return m
 }
 
-// negotiated reads the audio level extension's ID from the answer.
-func (m *microphone) negotiated() {
+// negotiated reads the audio level extension's ID and whether DTX is
+// asked for from the answer.
+func (m *microphone) negotiated(answer string) {
 	for _, e := range m.sender.GetParameters().HeaderExtensions {
 		if e.URI == sdp.AudioLevelURI {
 			m.levelID = uint8(e.ID)
 		}
 	}
+	m.dtx = asksForDTX(answer)
+}
+
+// asksForDTX reports whether an SDP's Opus format parameters say
+// usedtx=1.
+func asksForDTX(desc string) bool {
+	var d sdp.SessionDescription
+	if d.UnmarshalString(desc) != nil {
+		return false
+	}
+	for _, md := range d.MediaDescriptions {
+		opus := map[string]bool{}
+		for _, a := range md.Attributes {
+			if pt, codec, ok := strings.Cut(a.Value, " "); a.Key == "rtpmap" && ok && strings.HasPrefix(strings.ToLower(codec), "opus/") {
+				opus[pt] = true
+			}
+		}
+		for _, a := range md.Attributes {
+			if pt, params, ok := strings.Cut(a.Value, " "); a.Key == "fmtp" && ok && opus[pt] &&
+				slices.Contains(strings.Split(strings.ReplaceAll(params, " ", ""), ";"), "usedtx=1") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (m *microphone) writeFrame() {
 	i := m.next % len(m.frames.payload)
 	m.next++
+	if m.frames.level[i] == 127 {
+		m.silent++
+	} else {
+		m.silent = 0
+	}
+	if m.dtx && m.silent > 1 && m.silent%dtxInterval != 1 {
+		m.pkt.Timestamp += mixer.FrameSamples // left out: a gap in time, not a loss
+		return
+	}
 	m.pkt.Payload = m.frames.payload[i]
 	if m.levelID != 0 {
 		_ = m.pkt.Header.SetExtension(m.levelID, m.frames.level[i:i+1])

@@ -57,7 +57,7 @@ const (
 	sendNothing source = iota // receive only, or a microphone that stays silent on the wire (idle)
 	sendCamera                // the synthetic VP8 camera (camera.go)
 	sendTone                  // Opus: a sine (section.hz)
-	sendSilence               // Opus: encoded silence, 50 packets a second, as a muted browser sends
+	sendSilence               // Opus: encoded silence, as a muted browser sends: 50 packets a second, or DTX where the answer asks (usedtx=1)
 )
 
 // section is one m-line of a peer's offer.
@@ -192,7 +192,7 @@ func (p *peer) accept(answer string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, m := range p.mics {
-		m.negotiated()
+		m.negotiated(answer)
 	}
 	return nil
 }

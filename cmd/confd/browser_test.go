@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -29,6 +30,10 @@ type browserResult struct {
 	Error             string   `json:"error"`
 	// Heard is what the user heard at each step of --hear.
 	Heard map[string]heardAudio `json:"heard"`
+	// With --muted-ms: the audio packets a second the browser sent while
+	// its microphone was muted, and the Opus format line it was answered.
+	MutedPacketsPerSecond float64 `json:"mutedPacketsPerSecond"`
+	OpusFmtp              string  `json:"opusFmtp"`
 }
 
 // heardAudio is one --hear recording: the live tracks of the stream the
@@ -81,6 +86,8 @@ func browserHarness(t *testing.T) (dir, chromium string) {
 // stream on its one remote element holds the mix's audio beside the video,
 // and the member's tone is in it, after the answer, after a verto.modify
 // updateMedia, after a reattach, and on a screen-share call's own stream.
+// Muted, it sends Opus DTX, as confd's answer asks (usedtx=1): a few
+// packets a second, not 50.
 func TestSignalWireClientReceivesVideo(t *testing.T) {
 	dir, chromium := browserHarness(t)
 	a := startTestApp(t, func(c *Config) {
@@ -113,7 +120,7 @@ func TestSignalWireClientReceivesVideo(t *testing.T) {
 	var res browserResult
 	runErr, stderr := runHarness(ctx, t, dir, &res, "signalwire_call.mjs",
 		"--ws", a.vertoURL(), "--login", "1000@localhost", "--passwd", "1234",
-		"--dest", "3500", "--timeout-ms", "60000", "--chromium", chromium, "--hear")
+		"--dest", "3500", "--timeout-ms", "60000", "--chromium", chromium, "--hear", "--muted-ms", "3000")
 	if !res.OK || runErr != nil {
 		t.Fatalf("browser call failed: %s (run: %v)\nevents: %v\nstderr:\n%s", res.Error, runErr, res.Events, stderr)
 	}
@@ -128,6 +135,15 @@ func TestSignalWireClientReceivesVideo(t *testing.T) {
 		t.Errorf("the answer gave the browser no remote stream (a=msid)")
 	}
 	t.Logf("browser received video: bytes %v, %d frames decoded, %s", res.InboundVideoBytes, res.FramesDecoded, res.VideoFrameSize)
+	t.Logf("muted, the browser sent %.1f audio packets a second (answered %q)", res.MutedPacketsPerSecond, res.OpusFmtp)
+	if !strings.Contains(res.OpusFmtp, "usedtx=1") {
+		t.Errorf("the answer's Opus format line %q does not ask for DTX", res.OpusFmtp)
+	}
+	// Opus DTX sends a frame every 400 ms (2.5 a second) in silence, and
+	// a few more as a silence begins; without it, 50.
+	if res.MutedPacketsPerSecond <= 0 || res.MutedPacketsPerSecond > 15 {
+		t.Errorf("muted, the browser sent %.1f audio packets a second, want DTX's few", res.MutedPacketsPerSecond)
+	}
 	for _, step := range []string{"answer", "updateMedia", "reattach", "screen"} {
 		h, ok := res.Heard[step]
 		switch {

@@ -4,7 +4,11 @@
 //
 //   node signalwire_call.mjs --ws ws://127.0.0.1:8080/verto --login 1000@localhost \
 //        --passwd 1234 --dest 3500 [--timeout-ms 60000] [--chromium /usr/bin/chromium] \
-//        [--screenshot out.png] [--hold-ms 0] [--hear] [--verbose]
+//        [--screenshot out.png] [--hold-ms 0] [--muted-ms 0] [--hear] [--verbose]
+//
+// With --muted-ms it mutes the microphone for that long once video flows and reports the
+// audio packets a second the browser sent meanwhile (mutedPacketsPerSecond) and the Opus
+// format line of the server's description (opusFmtp).
 //
 // With --hear it then checks what the user hears, as the SDK plays it: the stream on the
 // SDK's remote element must hold an audio track, and a WebAudio tap on that stream records
@@ -29,7 +33,7 @@ import { CHROMIUM_FLAGS } from './chromium_flags.mjs';
 
 const USAGE = 'usage: node signalwire_call.mjs --ws ws://127.0.0.1:8080/verto --login USER --passwd PW ' +
   '[--dest 3500] [--timeout-ms 60000] [--chromium /usr/bin/chromium] [--screenshot PATH] ' +
-  '[--hold-ms 0] [--hear] [--verbose]';
+  '[--hold-ms 0] [--muted-ms 0] [--hear] [--verbose]';
 
 // ---------------------------------------------------------------------------------------------
 // Result handling: one JSON line, printed once, whatever happens.
@@ -86,6 +90,7 @@ try {
       chromium: { type: 'string', default: '/usr/bin/chromium' },
       screenshot: { type: 'string' },
       'hold-ms': { type: 'string', default: '0' },
+      'muted-ms': { type: 'string', default: '0' },
       hear: { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
     },
@@ -101,6 +106,7 @@ try {
     chromium: values.chromium,
     screenshot: values.screenshot || '',
     holdMs: Number(values['hold-ms']),
+    mutedMs: Number(values['muted-ms']),
     hear: values.hear,
     verbose: values.verbose,
   };
@@ -108,6 +114,7 @@ try {
   if (!opts.login || opts.passwd === undefined) throw new Error('--login and --passwd are required');
   if (!Number.isFinite(opts.timeoutMs) || opts.timeoutMs <= 0) throw new Error('--timeout-ms must be a positive number');
   if (!Number.isFinite(opts.holdMs) || opts.holdMs < 0) throw new Error('--hold-ms must be >= 0');
+  if (!Number.isFinite(opts.mutedMs) || opts.mutedMs < 0) throw new Error('--muted-ms must be >= 0');
 } catch (err) {
   result.error = `bad arguments: ${err.message}; ${USAGE}`;
   printed = true;
@@ -190,6 +197,33 @@ function installHarness() {
     }
     return out;
   };
+  // measureMuted mutes the microphone (track.enabled = false, as a user's mute button does)
+  // for ms and records how many audio packets a second the browser sent meanwhile, and the
+  // Opus format line of the server's description: with usedtx=1 there, a muted browser sends
+  // a comfort-noise frame every 400 ms instead of 50 packets a second.
+  const measureMuted = async (pc, ms) => {
+    const sent = async () => {
+      let n = 0;
+      (await pc.getStats()).forEach((r) => {
+        if (r.type === 'outbound-rtp' && (r.kind || r.mediaType) === 'audio') n += r.packetsSent || 0;
+      });
+      return n;
+    };
+    const lines = ((pc.remoteDescription && pc.remoteDescription.sdp) || '').split(/\r?\n/);
+    const opus = lines.map((l) => /^a=rtpmap:(\d+) opus\//i.exec(l)).find(Boolean);
+    st.opusFmtp = opus ? (lines.find((l) => l.startsWith(`a=fmtp:${opus[1]} `)) || '') : '';
+    const mics = pc.getSenders().map((s) => s.track).filter((t) => t && t.kind === 'audio');
+    mics.forEach((t) => { t.enabled = false; });
+    await sleep(1000); // the encoder settles into the silence
+    const n0 = await sent();
+    const start = performance.now();
+    await sleep(ms);
+    const n1 = await sent();
+    st.mutedPacketsPerSecond = (n1 - n0) * 1000 / (performance.now() - start);
+    mics.forEach((t) => { t.enabled = true; });
+    log(`muted for ${ms}ms: ${st.mutedPacketsPerSecond.toFixed(1)} audio packets/s sent; ${st.opusFmtp}`);
+  };
+
   // inboundAudio is the audio bytes pc has received so far.
   const inboundAudio = async (pc) => {
     let bytes = 0;
@@ -324,6 +358,7 @@ function installHarness() {
         el.srcObject = new MediaStream(pc.getReceivers().map((r) => r.track).filter((t) => t && t.kind === 'video'));
         await sleep(300);
       }
+      if (o.mutedMs > 0) await measureMuted(call.peer.instance, o.mutedMs);
       // Let the Node side take the screenshot while the call is still up.
       if (typeof window.__harnessMediaOk === 'function') await window.__harnessMediaOk(call.id);
       if (o.hear) {
@@ -528,13 +563,13 @@ async function main() {
 
   const pageOpts = {
     ws: opts.ws, login: opts.login, passwd: opts.passwd, dest: opts.dest,
-    timeoutMs: opts.timeoutMs, holdMs: opts.holdMs, hear: opts.hear, verbose: opts.verbose,
+    timeoutMs: opts.timeoutMs, holdMs: opts.holdMs, mutedMs: opts.mutedMs, hear: opts.hear, verbose: opts.verbose,
   };
   // The page enforces timeoutMs itself; the extra margin covers --hold-ms and the hangup.
   let st;
   try {
     st = await withTimeout(page.evaluate((o) => window.runHarness(o), pageOpts),
-      opts.timeoutMs + opts.holdMs + 10000, 'harness');
+      opts.timeoutMs + opts.holdMs + opts.mutedMs + 10000, 'harness');
   } catch (err) {
     note(`harness did not finish: ${err.message}`);
     st = await withTimeout(page.evaluate(() => window.__harnessState), 2000, 'state read').catch(() => null);
@@ -551,7 +586,7 @@ async function main() {
 
 if (!printed) {
   // Hard stop: whatever hangs, print and leave. Playwright kills chromium on process exit.
-  const watchdogMs = opts.timeoutMs + opts.holdMs + 60000;
+  const watchdogMs = opts.timeoutMs + opts.holdMs + opts.mutedMs + 60000;
   setTimeout(() => {
     fail(`watchdog: no result after ${watchdogMs}ms`);
     finish(1);
