@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 
+	"github.com/confd/confd/bwe"
 	"github.com/confd/confd/forwarder"
 	"github.com/confd/confd/peer"
 )
@@ -27,6 +28,10 @@ type CallMetrics struct {
 	// Estimate is the downlink estimate the call's slots share, in bits per
 	// second; 0 before the first one.
 	Estimate int
+	// Feedback counts the transport-wide feedback the estimate was made
+	// from: messages taken in, refused as malformed, and packets reported
+	// on that confd never sent.
+	Feedback bwe.Stats
 	Slots    []SlotMetrics
 	// Camera holds the published camera's simulcast layers (one for a
 	// single-layer publisher); nil when the call publishes none.
@@ -67,6 +72,6 @@ func (c *Call) metrics() (CallMetrics, bool) {
 	}
 	st := c.peer.Stats()
 	cm := CallMetrics{CallID: c.id, Room: m.Room.Number(), MemberID: m.Part.ID, Detached: c.sess.Load() == nil,
-		Estimate: st.Estimate, Camera: st.Camera, Slots: st.Slots}
+		Estimate: st.Estimate, Feedback: st.Feedback, Camera: st.Camera, Slots: st.Slots}
 	return cm, true
 }

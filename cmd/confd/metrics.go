@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/confd/confd/bwe"
 	"github.com/confd/confd/dialin"
 	"github.com/confd/confd/forwarder"
 	"github.com/confd/confd/room"
@@ -184,6 +185,20 @@ func writeCallMetrics(e *expo, calls []signalling.CallMetrics) {
 	for i := range calls {
 		c := &calls[i]
 		e.sample("confd_downlink_estimate_bps", float64(c.Estimate), callLabels(c)...)
+	}
+	for _, f := range []struct {
+		name, help string
+		value      func(bwe.Stats) uint64
+	}{
+		{"confd_downlink_feedback_total", "Transport-wide feedback messages a call's estimate took in.", func(s bwe.Stats) uint64 { return s.Feedbacks }},
+		{"confd_downlink_feedback_refused_total", "Transport-wide feedback messages refused as malformed.", func(s bwe.Stats) uint64 { return s.Refused }},
+		{"confd_downlink_feedback_unknown_total", "Packets feedback reported on that confd had not sent (or no longer remembered).", func(s bwe.Stats) uint64 { return s.Unknown }},
+	} {
+		e.family(f.name, "counter", f.help)
+		for i := range calls {
+			c := &calls[i]
+			e.sample(f.name, float64(f.value(c.Feedback)), callLabels(c)...)
+		}
 	}
 	for _, f := range slotFamilies {
 		e.family(f.name, f.kind, f.help)

@@ -72,7 +72,7 @@ func TestMetricsShowEachSlotsLayer(t *testing.T) {
 				return false
 			}
 		}
-		return got["confd_downlink_estimate_bps"+call(large)] > 0
+		return got["confd_downlink_estimate_bps"+call(large)] > 0 && got["confd_downlink_feedback_total"+call(large)] > 0
 	})
 	if err != nil {
 		for k, v := range want {
@@ -82,7 +82,11 @@ func TestMetricsShowEachSlotsLayer(t *testing.T) {
 		}
 		t.Fatalf("metrics never showed the slots: %v", err)
 	}
-	t.Logf("large viewer's estimate %.0f bit/s", got["confd_downlink_estimate_bps"+call(large)])
+	t.Logf("large viewer's estimate %.0f bit/s from %.0f feedback messages", got["confd_downlink_estimate_bps"+call(large)],
+		got["confd_downlink_feedback_total"+call(large)])
+	if r, u := got["confd_downlink_feedback_refused_total"+call(large)], got["confd_downlink_feedback_unknown_total"+call(large)]; r != 0 || u != 0 {
+		t.Errorf("the large viewer's feedback: %v refused, %v on unknown packets", r, u)
+	}
 	for i, rid := range []string{"q", "h", "f"} {
 		k := fmt.Sprintf(`confd_camera_layer_packets_total{room="3500",member="%d",call="%s",layer="%d",rid="%s"}`, pubID, pub.ID, i, rid)
 		if got[k] <= 0 {
