@@ -33,6 +33,7 @@ type Estimator struct {
 	acked    ackedRate
 	ref      int64 // the last feedback's reference time, unwrapped (64 ms)
 	haveRef  bool
+	last     Feedback // the last feedback taken in (when haveRef)
 	onTarget func(int)
 	told     bool // onTarget was told an estimate
 
@@ -129,6 +130,12 @@ func (e *Estimator) Feedback(pkt []byte, now int64) error {
 		e.refused.Add(1)
 		return err
 	}
+	// A compound RTCP packet reaches the reader of every SSRC it names,
+	// so the feedback in it may be handed in twice.
+	if e.haveRef && fb == e.last {
+		return nil
+	}
+	e.last = fb
 	e.feedbacks.Add(1)
 	ref := e.unwrapRef(fb.Ref) * 64_000 // µs
 	lost, total, unknown := 0, 0, 0

@@ -218,8 +218,15 @@ func TestEstimatorAllocatesNothing(t *testing.T) {
 	}
 	pkt := encodeFeedback(t, base, 100, 1, reports, rng)
 	_ = s.e.Feedback(pkt, s.now*1000)
-	if n := testing.AllocsPerRun(100, func() { _ = s.e.Feedback(pkt, s.now*1000) }); n != 0 {
+	before := s.e.Stats().Feedbacks
+	if n := testing.AllocsPerRun(100, func() {
+		pkt[19]++ // the next feedback message, on the same packets
+		_ = s.e.Feedback(pkt, s.now*1000)
+	}); n != 0 {
 		t.Fatalf("%.1f allocations per feedback", n)
+	}
+	if got := s.e.Stats().Feedbacks - before; got != 101 {
+		t.Fatalf("%d feedbacks taken in, want 101", got)
 	}
 }
 
@@ -276,6 +283,11 @@ func TestRTCPFindsFeedbackInACompound(t *testing.T) {
 	}
 	if st := e.Stats(); st.Feedbacks != 1 || st.Unknown != 0 {
 		t.Fatalf("stats %+v, want one feedback on a known packet", st)
+	}
+	// The same compound read again (by the reader of another SSRC it
+	// names) is not taken in twice.
+	if err := e.RTCP(append(append(rr, fb...), rr...), 2); err != nil || e.Stats().Feedbacks != 1 {
+		t.Fatalf("the compound again: %v, %+v", err, e.Stats())
 	}
 	if err := e.RTCP(append(rr, withChunk(fb, 0x6000|1)...), 1); err != ErrBadSymbol {
 		t.Fatalf("broken feedback in a compound: %v", err)

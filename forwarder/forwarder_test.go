@@ -243,6 +243,18 @@ func serveRTCP(dt *DownTrack) (*rtcpFeed, func()) {
 	}
 }
 
+// servedSlot is a slot bound as SSRC 9 and showing a, the key frame
+// request SetSource made taken, with its RTCP served (see serveRTCP).
+func servedSlot(t *testing.T, a *Receiver) (*DownTrack, *rtcpFeed, func()) {
+	t.Helper()
+	dt := NewDownTrack("v", "s")
+	bindTrack(t, dt, 9)
+	dt.SetSource(a)
+	takeKeyframeRequest(a)
+	feed, stop := serveRTCP(dt)
+	return dt, feed, stop
+}
+
 // TestNACKRetransmits checks that a NACK re-emits exactly the packets first
 // sent under the output sequence numbers it names (same header, same
 // rewritten payload bytes), across a dropped padding packet and a source
@@ -311,12 +323,7 @@ func TestNACKRetransmits(t *testing.T) {
 func TestKeyframeRequestsReachSource(t *testing.T) {
 	a := unstartedReceiver(ReceiverConfig{SSRC: 0xA})
 	b := unstartedReceiver(ReceiverConfig{SSRC: 0xB})
-	dt := NewDownTrack("v", "s")
-	bindTrack(t, dt, 9)
-	dt.SetSource(a)
-	takeKeyframeRequest(a) // the one SetSource made
-
-	feed, stop := serveRTCP(dt)
+	dt, feed, stop := servedSlot(t, a)
 	defer stop()
 	pli := &rtcp.PictureLossIndication{SenderSSRC: 1, MediaSSRC: 9}
 	fir := &rtcp.FullIntraRequest{SenderSSRC: 1, MediaSSRC: 9, FIR: []rtcp.FIREntry{{SSRC: 9, SequenceNumber: 1}}}
@@ -353,11 +360,7 @@ func TestKeyframeRequestsReachSource(t *testing.T) {
 // request acted on, and one of feedback alone is read past.
 func TestTransportFeedbackIsPassedOver(t *testing.T) {
 	a := unstartedReceiver(ReceiverConfig{SSRC: 0xA})
-	dt := NewDownTrack("v", "s")
-	bindTrack(t, dt, 9)
-	dt.SetSource(a)
-	takeKeyframeRequest(a) // the one SetSource made
-	feed, stop := serveRTCP(dt)
+	_, feed, stop := servedSlot(t, a)
 	defer stop()
 	twcc := &rtcp.TransportLayerCC{
 		Header:     rtcp.Header{Count: rtcp.FormatTCC, Type: rtcp.TypeTransportSpecificFeedback, Length: 5},
