@@ -64,8 +64,8 @@ func TestAsksForDTX(t *testing.T) {
 	for desc, want := range map[string]bool{
 		"m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1;usedtx=1\r\n": true,
 		"m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\n":          false,
-		"m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\na=fmtp:111 usedtx=0\r\n":                           false,
-		"m=audio 9 UDP/TLS/RTP/SAVPF 0 111\r\na=rtpmap:0 PCMU/8000\r\na=fmtp:0 usedtx=1\r\na=rtpmap:111 opus/48000/2\r\n":   false,
+		"m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\na=fmtp:111 usedtx=0\r\n":                            false,
+		"m=audio 9 UDP/TLS/RTP/SAVPF 0 111\r\na=rtpmap:0 PCMU/8000\r\na=fmtp:0 usedtx=1\r\na=rtpmap:111 opus/48000/2\r\n":    false,
 	} {
 		if got := asksForDTX(head + desc); got != want {
 			t.Errorf("%q: %v, want %v", desc, got, want)
