@@ -6,7 +6,8 @@
 // loss controller (rate.go).
 //
 // One Estimator serves one PeerConnection. Its two sides meet in the
-// history of sent packets (history.go):
+// history of sent packets (history.go), made when the first stream to be
+// numbered binds (Start), so an audio-only member holds none:
 //
 //   - the packet path numbers each packet (Stamp) and records when it
 //     went and its size (Sent): no lock, no allocation, and the

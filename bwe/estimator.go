@@ -19,8 +19,10 @@ type Config struct {
 // subscriber sends (Feedback). Target, Congestion and Stats are safe from
 // any goroutine.
 type Estimator struct {
-	cfg  Config
-	hist history
+	cfg Config
+	// hist is made by the first Start or Stamp: a PeerConnection that
+	// sends no video (an audio-only member) never holds one.
+	hist atomic.Pointer[history]
 
 	// The feedback's state. onTarget is called with mu held, so it must
 	// not call back into the Estimator's feedback path; it may take
@@ -67,15 +69,28 @@ func (e *Estimator) OnTarget(f func(int)) {
 	e.mu.Unlock()
 }
 
+// Start makes the history of sent packets (72 kB), if it is not made yet:
+// call it when a stream that will be numbered binds, so that the packet
+// path does not make it.
+func (e *Estimator) Start() { e.history() }
+
+func (e *Estimator) history() *history {
+	if h := e.hist.Load(); h != nil {
+		return h
+	}
+	e.hist.CompareAndSwap(nil, &history{})
+	return e.hist.Load()
+}
+
 // Stamp numbers one packet about to be sent: it returns the two-octet
 // transport-wide sequence number extension to put in its header, which
 // stays valid until the next historySize packets. Sent records it.
-// Neither locks nor allocates.
-func (e *Estimator) Stamp() (seq uint16, ext []byte) { return e.hist.take() }
+// Neither locks nor allocates (after Start).
+func (e *Estimator) Stamp() (seq uint16, ext []byte) { return e.history().take() }
 
 // Sent records that packet seq, of size octets with its header, went at
 // now (ns).
-func (e *Estimator) Sent(seq uint16, size int, now int64) { e.hist.sent(seq, size, now) }
+func (e *Estimator) Sent(seq uint16, size int, now int64) { e.history().sent(seq, size, now) }
 
 // Target is the estimate, bits per second.
 func (e *Estimator) Target() int { return int(e.target.Load()) }
@@ -140,8 +155,13 @@ func (e *Estimator) Feedback(pkt []byte, now int64) error {
 	ref := e.unwrapRef(fb.Ref) * 64_000 // µs
 	lost, total, unknown := 0, 0, 0
 	renewed := false
+	hist := e.hist.Load()
 	for _, a := range arrivals {
-		sent, size, ok := e.hist.lookup(a.Seq)
+		if hist == nil {
+			unknown++
+			continue
+		}
+		sent, size, ok := hist.lookup(a.Seq)
 		if !ok {
 			unknown++
 			continue

@@ -264,7 +264,7 @@ func TestStampIsSafeAcrossWriters(t *testing.T) {
 				t.Fatalf("sequence number %d given twice", seq)
 			}
 			all[seq] = true
-			if _, size, ok := e.hist.lookup(seq); !ok || size != 100+w {
+			if _, size, ok := e.hist.Load().lookup(seq); !ok || size != 100+w {
 				t.Fatalf("sequence number %d: size %d, %v", seq, size, ok)
 			}
 		}
@@ -291,5 +291,26 @@ func TestRTCPFindsFeedbackInACompound(t *testing.T) {
 	}
 	if err := e.RTCP(append(rr, withChunk(fb, 0x6000|1)...), 1); err != ErrBadSymbol {
 		t.Fatalf("broken feedback in a compound: %v", err)
+	}
+}
+
+func TestHistoryOnlyForWhatIsNumbered(t *testing.T) {
+	// An Estimator of a PeerConnection that sends no video holds no
+	// history; feedback it is handed reports on packets it never sent.
+	e := New(Config{Initial: 1_000_000, Max: 10_000_000})
+	rng := rand.New(rand.NewPCG(4, 4))
+	if err := e.Feedback(encodeFeedback(t, 0, 1, 0, randomReports(rng, 10), rng), 1); err != nil {
+		t.Fatal(err)
+	}
+	if e.hist.Load() != nil || e.Stats().Unknown != 10 {
+		t.Fatalf("history %v, stats %+v", e.hist.Load() != nil, e.Stats())
+	}
+	e.Start()
+	h := e.hist.Load()
+	if h == nil {
+		t.Fatal("Start made no history")
+	}
+	if e.Start(); e.hist.Load() != h {
+		t.Fatal("a second Start made another history")
 	}
 }

@@ -101,6 +101,7 @@ func (e *estimating) BindLocalStream(info *interceptor.StreamInfo, w interceptor
 		return w
 	}
 	est := e.est
+	est.Start()
 	return interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
 		seq, ext := est.Stamp()
 		if err := h.SetExtension(id, ext); err != nil {
