@@ -15,9 +15,11 @@
 //     packet;
 //   - the feedback path parses each feedback message in place
 //     (ParseFeedback, into the Estimator's scratch), matches its packets
-//     against the history and renews the estimate, all on the goroutine
-//     that read the RTCP, under the Estimator's lock. Nothing in it writes
-//     to the network.
+//     against the history, takes each packet in once however often it is
+//     reported (a receiver reports a range again after a late packet, and
+//     a packet reported missing that comes after all is no loss) and
+//     renews the estimate, all on the goroutine that read the RTCP, under
+//     the Estimator's lock. Nothing in it writes to the network.
 //
 // The estimate is told to the one function OnTarget set, on that same
 // goroutine; Target and Congestion read it at any time without the lock.

@@ -153,7 +153,7 @@ func (e *Estimator) Feedback(pkt []byte, now int64) error {
 	e.last = fb
 	e.feedbacks.Add(1)
 	ref := e.unwrapRef(fb.Ref) * 64_000 // µs
-	lost, total, unknown := 0, 0, 0
+	lost, late, total, unknown := 0, 0, 0, 0
 	renewed := false
 	hist := e.hist.Load()
 	for _, a := range arrivals {
@@ -166,11 +166,22 @@ func (e *Estimator) Feedback(pkt []byte, now int64) error {
 			unknown++
 			continue
 		}
-		total++
-		if !a.Received {
+		before := hist.report(a.Seq, a.Received)
+		switch {
+		case before == reportedReceived || (before == reportedLost && !a.Received):
+			continue // said before, as a receiver re-reports a range
+		case !a.Received:
 			lost++
+			total++
+			continue
+		case before == reportedLost:
+			// It came after all, late: not a loss, and it counts as
+			// received, but out of order for the delay detector.
+			late++
+			e.acked.add(ref+a.At, size)
 			continue
 		}
+		total++
 		at := ref + a.At
 		e.acked.add(at, size)
 		if e.delay.packet(sent/1000, at) {
@@ -180,7 +191,7 @@ func (e *Estimator) Feedback(pkt []byte, now int64) error {
 	if unknown > 0 {
 		e.unknown.Add(uint64(unknown))
 	}
-	if total == 0 {
+	if total == 0 && late == 0 {
 		return nil
 	}
 	acked := e.acked.rate()
@@ -188,7 +199,7 @@ func (e *Estimator) Feedback(pkt []byte, now int64) error {
 		e.rate.update(e.delay.state, acked, now)
 		e.overuse.Store(e.delay.state == usageOver)
 	}
-	if e.loss.add(lost, total, e.rate.rate, now) {
+	if e.loss.add(lost, late, total, e.rate.rate, now) {
 		e.lossBits.Store(math.Float64bits(e.loss.average))
 	}
 	e.loss.rate = min(e.loss.rate, float64(e.cfg.Max))

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+	"time"
 )
 
 // The estimator driven over a simulated path, on a simulated clock: a
@@ -312,5 +313,62 @@ func TestHistoryOnlyForWhatIsNumbered(t *testing.T) {
 	}
 	if e.Start(); e.hist.Load() != h {
 		t.Fatal("a second Start made another history")
+	}
+}
+
+func TestLateReportsAreNotLoss(t *testing.T) {
+	// A receiver that read some packets too late for one feedback
+	// reports them missing, then starts its next feedback back at the
+	// first of them, reporting the packets after it again. Over many
+	// rounds of that nothing is lost: the loss stays at none and the
+	// acknowledged rate counts each packet once.
+	e := New(Config{Initial: 1_000_000, Max: 10_000_000})
+	rng := rand.New(rand.NewPCG(5, 5))
+	const perRound = 40 // 100 ms of 1.92 Mbit/s in 600-octet packets
+	const spacing = int64(100 * time.Millisecond / perRound)
+	now := int64(1_000_000_000)
+	arrived := map[uint16]int64{} // µs on the receiver's clock, by sequence number
+	var pending []uint16          // reported missing, to come next round
+	for round := range 50 {
+		var seqs []uint16
+		for i := range perRound {
+			seq, _ := e.Stamp()
+			e.Sent(seq, 600, now)
+			seqs = append(seqs, seq)
+			if i < perRound-10 || i >= perRound-5 {
+				arrived[seq] = now / 1000
+			}
+			now += spacing
+		}
+		// This round's feedback starts at the first late packet of the
+		// last round, which came meanwhile (the five after it come
+		// again), and runs to the end of this one, five of whose last
+		// ten are still to be read.
+		first := seqs[0]
+		for _, seq := range pending {
+			arrived[seq] = now/1000 - 50_000
+		}
+		if len(pending) > 0 {
+			first = pending[0]
+		}
+		var reports []packetReport
+		for seq := first; seq != seqs[len(seqs)-1]+1; seq++ {
+			at, ok := arrived[seq]
+			reports = append(reports, packetReport{received: ok, at: (at - 1_000_000) / 250 * 250})
+		}
+		pending = seqs[perRound-10 : perRound-5]
+		if err := e.Feedback(encodeFeedback(t, first, 0, uint8(round), reports, rng), now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	loss, _ := e.Congestion()
+	if loss > 0.01 {
+		t.Errorf("loss %.3f from packets that only came late", loss)
+	}
+	// 40 packets of 600 octets a 100 ms is 1.92 Mbit/s.
+	if r := e.acked.rate(); r < 1.8e6 || r > 2.05e6 {
+		t.Errorf("acknowledged %.0f bit/s, want about 1.92 Mbit/s", r)
+	} else {
+		t.Logf("acknowledged %.0f bit/s", r)
 	}
 }

@@ -19,6 +19,9 @@ type history struct {
 	next  atomic.Uint32
 	slots [historySize]sentSlot
 	ext   [historySize][2]byte
+	// reported is what feedback said of each packet so far, for the
+	// feedback path alone (under the Estimator's mu): see report.
+	reported [historySize]uint32
 }
 
 // sentSlot is one packet: meta packs its sequence number (low 16 bits),
@@ -59,4 +62,29 @@ func (h *history) lookup(seq uint16) (at int64, size int, ok bool) {
 		return 0, 0, false
 	}
 	return at, int(m >> 16 & 0xffff), true
+}
+
+// What feedback said of a packet before. A receiver reports a packet
+// again when one arrives after it was reported missing: it starts its
+// next feedback back at the late packet, so that packet, and those after
+// it that were already reported, come again.
+const (
+	reportedNothing = iota
+	reportedLost
+	reportedReceived
+)
+
+// report records that feedback said received (or not) of packet seq and
+// returns what it said before.
+func (h *history) report(seq uint16, received bool) (before int) {
+	r := &h.reported[seq&(historySize-1)]
+	if uint16(*r>>2) == seq && *r&3 != 0 {
+		before = int(*r & 3)
+	}
+	now := reportedLost
+	if received || before == reportedReceived {
+		now = reportedReceived
+	}
+	*r = uint32(seq)<<2 | uint32(now)
+	return before
 }

@@ -198,14 +198,16 @@ type lossControl struct {
 	average float64
 }
 
-// add counts one feedback's packets at now and, at a window's end,
-// renews the rate from current, the estimate now; it returns whether a
-// window ended.
-func (l *lossControl) add(lost, total int, current float64, now int64) bool {
+// add counts one feedback's packets at now: lost of total reported
+// missing, and late that were reported missing before and came after all
+// (taken off the losses, here or in the window after the one that
+// counted them). At a window's end it renews the rate from current, the
+// estimate now; it returns whether a window ended.
+func (l *lossControl) add(lost, late, total int, current float64, now int64) bool {
 	if l.start == 0 {
 		l.start, l.last = now, now
 	}
-	l.lost += lost
+	l.lost = max(l.lost+lost-late, 0)
 	l.total += total
 	if now-l.start < int64(lossWindow) || l.total == 0 {
 		return false

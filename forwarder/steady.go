@@ -29,12 +29,15 @@ import (
 // Loss is read from two places. GCC's figure comes from the transport-wide
 // feedback, which reports as lost every packet the viewer had not read
 // when it wrote the feedback: on a starved host that is a third to two
-// thirds of them, all of which arrive a moment later (measured: 60 % in
-// GCC's figure over a minute in which the viewers lost 63 packets of
-// 280,000). The viewer's RTCP receiver reports count by sequence number
-// what never came (RFC 3550 §6.4.1). So while a receiver report is fresh
-// (rrFresh), the loss the allocator acts on is the lower of the two: a
-// path that drops packets shows in both, a late reader only in GCC's.
+// thirds of them, all of which arrive a moment later (measured with
+// pion's GCC: 60 % over a minute in which the viewers lost 63 packets of
+// 280,000). confd's estimator takes such a packet off the losses when a
+// later feedback reports it after all (package bwe), but a window can
+// close before that feedback comes. The viewer's RTCP receiver reports
+// count by sequence number what never came (RFC 3550 §6.4.1). So while a
+// receiver report is fresh (rrFresh), the loss the allocator acts on is
+// the lower of the two: a path that drops packets shows in both, a late
+// reader only in GCC's.
 const rrFresh = 3 * time.Second
 
 // receiverLoss is the highest fraction lost in the slots' fresh receiver
