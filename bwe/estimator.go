@@ -69,7 +69,7 @@ func (e *Estimator) OnTarget(f func(int)) {
 	e.mu.Unlock()
 }
 
-// Start makes the history of sent packets (72 kB), if it is not made yet:
+// Start makes the history of sent packets (88 kB), if it is not made yet:
 // call it when a stream that will be numbered binds, so that the packet
 // path does not make it.
 func (e *Estimator) Start() { e.history() }
