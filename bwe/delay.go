@@ -20,16 +20,6 @@ const (
 	usageUnder
 )
 
-func (u usage) String() string {
-	switch u {
-	case usageOver:
-		return "overuse"
-	case usageUnder:
-		return "underuse"
-	}
-	return "normal"
-}
-
 const (
 	// groupSpan is the span of send times one group covers: a frame's
 	// packets go out within it.

@@ -4,6 +4,8 @@ import (
 	"math"
 	"sync"
 	"sync/atomic"
+
+	"github.com/confd/confd/rtpparse"
 )
 
 // Config bounds an Estimator, in bits per second.
@@ -61,8 +63,8 @@ func New(cfg Config) *Estimator {
 }
 
 // OnTarget sets the function told each new estimate (bits per second),
-// the first with the first feedback. It is called on the goroutine that handed in the feedback, with the
-// Estimator's feedback lock held.
+// the first with the first feedback. It is called on the goroutine that
+// handed in the feedback, with the Estimator's feedback lock held.
 func (e *Estimator) OnTarget(f func(int)) {
 	e.mu.Lock()
 	e.onTarget = f
@@ -120,19 +122,14 @@ func (e *Estimator) Stats() Stats {
 // that are not feedback are left to other readers.
 func (e *Estimator) RTCP(b []byte, now int64) error {
 	var first error
-	for len(b) >= 4 {
-		n := 4 * (int(b[2])<<8 | int(b[3]) + 1)
-		if n > len(b) {
-			return first // the compound's own reader refuses it
-		}
-		if IsFeedback(b[:n]) {
-			if err := e.Feedback(b[:n], now); err != nil && first == nil {
+	for pkt, rest, ok := rtpparse.NextRTCP(b); ok; pkt, rest, ok = rtpparse.NextRTCP(rest) {
+		if IsFeedback(pkt) {
+			if err := e.Feedback(pkt, now); err != nil && first == nil {
 				first = err
 			}
 		}
-		b = b[n:]
 	}
-	return first
+	return first // a truncated compound is its own reader's to refuse
 }
 
 // Feedback takes in one feedback message at now (ns).

@@ -1,7 +1,6 @@
 package forwarder
 
 import (
-	"encoding/binary"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/confd/confd/bwe"
 	"github.com/confd/confd/forwarder/vp8"
+	"github.com/confd/confd/rtpparse"
 )
 
 // RTPWriter writes one outgoing packet; pion's TrackLocalWriter satisfies it.
@@ -378,23 +378,24 @@ func (d *DownTrack) ServeRTCP(r RTCPReader) {
 		if err != nil {
 			return
 		}
-		for b := buf[:n]; len(b) >= 4; {
-			size := 4 * (int(binary.BigEndian.Uint16(b[2:])) + 1)
-			if size > len(b) {
-				break
-			}
-			one := b[:size]
-			b = b[size:]
-			if bwe.IsFeedback(one) {
-				continue // the estimator's, taken in as it was read (package bwe)
-			}
-			pkts, err := rtcp.Unmarshal(one)
-			if err != nil {
-				continue
-			}
-			for _, pkt := range pkts {
-				d.handleRTCP(pkt, nack)
-			}
+		d.handleCompound(buf[:n], nack)
+	}
+}
+
+// handleCompound acts on each packet of a compound RTCP packet but the
+// transport-wide feedback, which is the estimator's, taken in as it was
+// read (package bwe): it is not unmarshalled again here.
+func (d *DownTrack) handleCompound(b []byte, scratch *Scratch) {
+	for one, rest, ok := rtpparse.NextRTCP(b); ok; one, rest, ok = rtpparse.NextRTCP(rest) {
+		if bwe.IsFeedback(one) {
+			continue
+		}
+		pkts, err := rtcp.Unmarshal(one)
+		if err != nil {
+			continue
+		}
+		for _, pkt := range pkts {
+			d.handleRTCP(pkt, scratch)
 		}
 	}
 }

@@ -357,10 +357,11 @@ func TestKeyframeRequestsReachSource(t *testing.T) {
 
 // TestTransportFeedbackIsPassedOver: a compound packet whose transport-
 // wide feedback is the estimator's (package bwe) still has its key frame
-// request acted on, and one of feedback alone is read past.
+// request acted on, and feedback alone is read past without being
+// unmarshalled.
 func TestTransportFeedbackIsPassedOver(t *testing.T) {
 	a := unstartedReceiver(ReceiverConfig{SSRC: 0xA})
-	_, feed, stop := servedSlot(t, a)
+	dt, feed, stop := servedSlot(t, a)
 	defer stop()
 	twcc := &rtcp.TransportLayerCC{
 		Header:     rtcp.Header{Count: rtcp.FormatTCC, Type: rtcp.TypeTransportSpecificFeedback, Length: 5},
@@ -374,6 +375,14 @@ func TestTransportFeedbackIsPassedOver(t *testing.T) {
 	}
 	if takeKeyframeRequest(a) {
 		t.Fatal("feedback alone asked for a key frame")
+	}
+	// Passed over, not unmarshalled again: no allocation.
+	raw, err := twcc.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(100, func() { dt.handleCompound(raw, nil) }); n != 0 {
+		t.Errorf("%.1f allocations for a feedback message", n)
 	}
 	if err := feed.send(&rtcp.ReceiverReport{SSRC: 1}, twcc, &rtcp.PictureLossIndication{SenderSSRC: 1, MediaSSRC: 9}); err != nil {
 		t.Fatal(err)

@@ -36,25 +36,28 @@ func withDTX(desc string) string {
 // appendSectionDTX appends one media section's lines (or the session's)
 // to out, with usedtx=1 for its Opus payload types.
 func appendSectionDTX(out, section []string) []string {
-	opus := map[string]bool{} // payload type: has a format line
+	opus := map[string]bool{} // Opus payload type: it has a format line
 	for _, l := range section {
-		if pt, codec, ok := strings.Cut(strings.TrimPrefix(l, "a=rtpmap:"), " "); ok && strings.HasPrefix(l, "a=rtpmap:") &&
-			strings.HasPrefix(strings.ToLower(codec), "opus/") {
+		if pt, codec, ok := attribute(l, "a=rtpmap:"); ok && strings.HasPrefix(strings.ToLower(codec), "opus/") {
 			opus[pt] = false
 		}
 	}
 	for _, l := range section {
-		if rest, ok := strings.CutPrefix(l, "a=fmtp:"); ok {
-			if pt, params, ok := strings.Cut(rest, " "); ok {
-				if _, isOpus := opus[pt]; isOpus {
-					opus[pt] = true
-					l = "a=fmtp:" + pt + " " + setParam(params, "usedtx", "1")
-				}
+		if pt, _, ok := attribute(l, "a=fmtp:"); ok {
+			if _, isOpus := opus[pt]; isOpus {
+				opus[pt] = true
+			}
+		}
+	}
+	for _, l := range section {
+		if pt, params, ok := attribute(l, "a=fmtp:"); ok {
+			if _, isOpus := opus[pt]; isOpus {
+				l = "a=fmtp:" + pt + " " + setParam(params, "usedtx", "1")
 			}
 		}
 		out = append(out, l)
-		if pt := rtpmapPT(l); pt != "" {
-			if has, isOpus := opus[pt]; isOpus && !has && !sectionHasFmtp(section, pt) {
+		if pt, _, ok := attribute(l, "a=rtpmap:"); ok {
+			if hasFmtp, isOpus := opus[pt]; isOpus && !hasFmtp {
 				out = append(out, "a=fmtp:"+pt+" usedtx=1")
 			}
 		}
@@ -62,27 +65,14 @@ func appendSectionDTX(out, section []string) []string {
 	return out
 }
 
-// sectionHasFmtp reports whether section has a format line for pt.
-func sectionHasFmtp(section []string, pt string) bool {
-	for _, l := range section {
-		if strings.HasPrefix(l, "a=fmtp:"+pt+" ") {
-			return true
-		}
-	}
-	return false
-}
-
-// rtpmapPT is the payload type of an a=rtpmap line, "" for another line.
-func rtpmapPT(l string) string {
-	rest, ok := strings.CutPrefix(l, "a=rtpmap:")
+// attribute splits a line of the attribute prefix names (a=rtpmap:,
+// a=fmtp:) into its payload type and the rest.
+func attribute(l, prefix string) (pt, rest string, ok bool) {
+	v, ok := strings.CutPrefix(l, prefix)
 	if !ok {
-		return ""
+		return "", "", false
 	}
-	pt, _, ok := strings.Cut(rest, " ")
-	if !ok {
-		return ""
-	}
-	return pt
+	return strings.Cut(v, " ")
 }
 
 // setParam sets key to value in a format parameter list (key=value pairs

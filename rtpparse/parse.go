@@ -1,7 +1,8 @@
 // Package rtpparse reads an inbound RTP packet (RFC 3550 §5.1) in place:
 // the one parser of browsers' video and audio (the forwarder, the peer)
-// and phones' audio (dialin). It allocates nothing, not even for a packet
-// it refuses, and starts no goroutines.
+// and phones' audio (dialin), and splits compound RTCP packets (rtcp.go).
+// It allocates nothing, not even for a packet it refuses, and starts no
+// goroutines.
 package rtpparse
 
 import (
