@@ -44,3 +44,19 @@ func TestNextRTCP(t *testing.T) {
 		}
 	}
 }
+
+func FuzzNextRTCP(f *testing.F) {
+	compound, _ := rtcp.Marshal([]rtcp.Packet{&rtcp.ReceiverReport{SSRC: 1}, &rtcp.PictureLossIndication{MediaSSRC: 2}})
+	f.Add(compound)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		// The packets are consecutive pieces of b, each as long as its
+		// header says.
+		seen := 0
+		for pkt, rest, ok := NextRTCP(b); ok; pkt, rest, ok = NextRTCP(rest) {
+			if len(pkt) < 4 || len(pkt)%4 != 0 || !bytes.Equal(pkt, b[seen:seen+len(pkt)]) {
+				t.Fatalf("piece %x at %d of %x", pkt, seen, b)
+			}
+			seen += len(pkt)
+		}
+	})
+}
